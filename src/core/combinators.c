@@ -1,0 +1,416 @@
+/*
+ * combinators.c - gather, as_completed, wait_for and task groups, built on
+ * done-callbacks (a task runs them when it finishes) and cancel scopes.
+ *
+ * The rule that keeps cancellation from being swallowed: when the caller's
+ * own cancellation is pending, these functions return -ECANCELED, even if
+ * the awaited work happened to finish in the same instant.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define CALLER() __builtin_return_address(0)
+
+/* ---- gather -------------------------------------------------------------- */
+
+struct gather_cb {
+    simul__donecb cb;
+    struct gather *g;
+};
+
+struct gather {
+    simul__task *waiter;
+    size_t       left;
+    int          failed;   /* a task failed: fail-fast wants the waiter up */
+    int          mode;
+};
+
+static void gather_fire(simul__donecb *cb, simul__task *t)
+{
+    struct gather *g = ((struct gather_cb *)cb)->g;
+    g->left--;
+    if (t->result < 0 && g->mode == SIMUL_GATHER_FAIL_FAST)
+        g->failed = 1;
+    if (g->left == 0 || g->failed)
+        simul__wake(g->waiter, 0);
+}
+
+int simul_gather(simul_task **handles, size_t n, int *results, int mode)
+{
+    simul_loop *l = simul__loop();
+    simul__task *self = l ? l->current : NULL;
+    if (!self)
+        return -EPERM;
+    if ((n && !handles) || (mode != SIMUL_GATHER_FAIL_FAST && mode != SIMUL_GATHER_COLLECT))
+        return -EINVAL;
+    simul__task **ts = malloc((n ? n : 1) * (sizeof *ts + sizeof(struct gather_cb)));
+    if (!ts)
+        return -ENOMEM;
+    struct gather_cb *cbs = (struct gather_cb *)(void *)(ts + n);
+    for (size_t i = 0; i < n; i++) {
+        ts[i] = simul__task_get(handles[i]);
+        if (!ts[i] || ts[i] == self ||
+            (ts[i]->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC |
+                             SIMUL__TF_JOINING))) {
+            int err = !ts[i] ? -ESRCH : ts[i] == self ? -EDEADLK : -EINVAL;
+            for (size_t k = 0; k < i; k++)
+                ts[k]->flags &= ~SIMUL__TF_OWNED_AC;
+            free(ts);
+            return err;
+        }
+        ts[i]->flags |= SIMUL__TF_OWNED_AC;
+    }
+    struct gather g = { .waiter = self, .left = 0, .mode = mode };
+    for (size_t i = 0; i < n; i++) {
+        cbs[i].g = &g;
+        cbs[i].cb.fn = gather_fire;
+        if (ts[i]->state == SIMUL_TASK_DONE) {
+            if (ts[i]->result < 0 && mode == SIMUL_GATHER_FAIL_FAST)
+                g.failed = 1;
+            simul__list_init(&cbs[i].cb.link);
+        } else {
+            g.left++;
+            simul__list_push(&ts[i]->donecbs, &cbs[i].cb.link);
+        }
+    }
+    int cancelled = 0;
+    while (g.left && !g.failed) {
+        if (simul__park("gather", CALLER()) == -ECANCELED) {
+            cancelled = 1;
+            break;
+        }
+    }
+    /* Fail fast or cancelled: cancel the rest and wait for them. */
+    if (g.left) {
+        for (size_t i = 0; i < n; i++)
+            if (ts[i]->state != SIMUL_TASK_DONE)
+                simul__task_cancel(ts[i]);
+        while (g.left)
+            simul__park_nocancel("gather (cancelling)", CALLER());
+    }
+    int err = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = ts[i]->result;
+        if (results)
+            results[i] = r;
+        if (r < 0 && !err && mode == SIMUL_GATHER_FAIL_FAST && r != -ECANCELED)
+            err = r;
+        simul__task_free(l, ts[i]);
+    }
+    /* A task cancelled from outside (not by us) also fails a fail-fast gather. */
+    if (!err && mode == SIMUL_GATHER_FAIL_FAST && g.failed && !cancelled)
+        err = -ECANCELED;
+    free(ts);
+    if (cancelled || simul__cancel_pending(self))
+        return -ECANCELED;
+    return err;
+}
+
+/* ---- as_completed --------------------------------------------------------- */
+
+struct ac_entry {
+    simul__donecb cb;
+    simul__task  *t;
+    simul_task   *handle;
+    struct simul_as_completed *ac;
+    struct ac_entry *next_done;
+};
+
+struct simul_as_completed {
+    size_t           n, returned;
+    simul__task     *waiter;
+    struct ac_entry *done_head, **done_tail;
+    struct ac_entry  e[];
+};
+
+static void ac_fire(simul__donecb *cb, simul__task *t)
+{
+    (void)t;
+    struct ac_entry *e = (struct ac_entry *)cb;
+    struct simul_as_completed *ac = e->ac;
+    e->next_done = NULL;
+    *ac->done_tail = e;
+    ac->done_tail = &e->next_done;
+    if (ac->waiter)
+        simul__wake(ac->waiter, 0);
+}
+
+simul_as_completed *simul_as_completed_new(simul_task **handles, size_t n)
+{
+    simul_loop *l = simul__loop();
+    if (!l) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (n && !handles) {
+        errno = EINVAL;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        simul__task *t = simul__task_get(handles[i]);
+        if (!t) {
+            errno = ESRCH;
+            return NULL;
+        }
+        if (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC |
+                        SIMUL__TF_JOINING)) {
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    struct simul_as_completed *ac = calloc(1, sizeof *ac + n * sizeof(struct ac_entry));
+    if (!ac) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    ac->n = n;
+    ac->done_tail = &ac->done_head;
+    for (size_t i = 0; i < n; i++) {
+        struct ac_entry *e = &ac->e[i];
+        e->t = simul__task_get(handles[i]);
+        e->handle = handles[i];
+        e->ac = ac;
+        e->cb.fn = ac_fire;
+        e->t->flags |= SIMUL__TF_OWNED_AC;
+        if (e->t->state == SIMUL_TASK_DONE) {
+            simul__list_init(&e->cb.link);
+            ac_fire(&e->cb, e->t);
+        } else {
+            simul__list_push(&e->t->donecbs, &e->cb.link);
+        }
+    }
+    return ac;
+}
+
+int simul_as_completed_next(simul_as_completed *ac, simul_task **t, int *result)
+{
+    simul_loop *l = simul__loop();
+    simul__task *self = l ? l->current : NULL;
+    if (!self)
+        return -EPERM;
+    if (!ac)
+        return -EINVAL;
+    if (ac->returned == ac->n)
+        return -ENOENT;
+    while (!ac->done_head) {
+        ac->waiter = self;
+        int r = simul__park("as_completed", CALLER());
+        ac->waiter = NULL;
+        if (r == -ECANCELED)
+            return r;
+    }
+    struct ac_entry *e = ac->done_head;
+    ac->done_head = e->next_done;
+    if (!ac->done_head)
+        ac->done_tail = &ac->done_head;
+    ac->returned++;
+    if (t)
+        *t = e->handle;
+    if (result)
+        *result = e->t->result;
+    simul__task_free(l, e->t);
+    e->t = NULL;
+    return 0;
+}
+
+void simul_as_completed_free(simul_as_completed *ac)
+{
+    if (!ac)
+        return;
+    simul_loop *l = simul__loop();
+    /* Cancel and reap what was not returned. Waiting needs a task; from a
+     * callback the tasks are detached instead and reap themselves. */
+    for (size_t i = 0; i < ac->n; i++) {
+        struct ac_entry *e = &ac->e[i];
+        if (!e->t)
+            continue;
+        if (e->t->state != SIMUL_TASK_DONE) {
+            simul__task_cancel(e->t);
+            if (l->current) {
+                while (e->t->state != SIMUL_TASK_DONE)
+                    simul__park_nocancel("as_completed_free", CALLER());
+            } else {
+                simul__list_remove(&e->cb.link);
+                e->t->flags = (e->t->flags & ~SIMUL__TF_OWNED_AC) | SIMUL__TF_DETACHED;
+                continue;
+            }
+        }
+        simul__task_free(l, e->t);
+    }
+    free(ac);
+}
+
+/* ---- wait_for -------------------------------------------------------------- */
+
+int simul_wait_for(simul_task *h, double seconds)
+{
+    simul_loop *l = simul__loop();
+    simul__task *self = l ? l->current : NULL;
+    if (!self)
+        return -EPERM;
+    simul__task *t = simul__task_get(h);
+    if (!t)
+        return -ESRCH;
+    if (t == self)
+        return -EDEADLK;
+    if (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC | SIMUL__TF_JOINING))
+        return -EINVAL;
+    if (isnan(seconds) || seconds < 0)
+        return -EINVAL;
+
+    struct {
+        simul__donecb cb;
+        simul__task *waiter;
+    } j = { .cb.fn = NULL, .waiter = self };
+    simul_scope sc;
+    simul_scope_enter(&sc, simul_now() + seconds);
+    int timed_out = 0;
+    if (t->state != SIMUL_TASK_DONE) {
+        extern void simul__joiner_fire(simul__donecb *, simul__task *);
+        j.cb.fn = simul__joiner_fire;
+        simul__list_push(&t->donecbs, &j.cb.link);
+        t->flags |= SIMUL__TF_JOINING;
+        int r = simul__park("wait_for", CALLER());
+        if (r == -ECANCELED && t->state != SIMUL_TASK_DONE) {
+            timed_out = simul_scope_cancelled(&sc);
+            simul__task_cancel(t);
+            while (t->state != SIMUL_TASK_DONE)
+                simul__park_nocancel("wait_for (cancelling)", CALLER());
+        }
+    }
+    int scope = simul_scope_exit(&sc);
+    int res = t->result;
+    simul__task_free(l, t);
+    if (scope == -ECANCELED || simul__cancel_pending(self))
+        return -ECANCELED;          /* the caller itself was cancelled */
+    if (timed_out && res == -ECANCELED)
+        return -ETIMEDOUT;
+    return res;                     /* finished, even if at the deadline */
+}
+
+/* ---- task groups ------------------------------------------------------------ */
+
+int simul_group_enter(simul_group *g)
+{
+    simul_loop *l = simul__loop();
+    if (!l || !l->current)
+        return -EPERM;
+    if (!g)
+        return -EINVAL;
+    g->children_head = g->children_tail = NULL;
+    g->live = 0;
+    g->error = 0;
+    g->closing = 0;
+    g->owner = l->current;
+    return simul_scope_enter(&g->scope, INFINITY);
+}
+
+/* The children list is a simul__list whose head is stored in two words of
+ * the public struct. */
+static simul__list *children(simul_group *g)
+{
+    return (simul__list *)(void *)&g->children_head;
+}
+
+simul_task *simul_group_spawn_opts(simul_group *g, simul_fn fn, void *arg,
+                                   const simul_task_opts *opts)
+{
+    simul_loop *l = simul__loop();
+    if (!l) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (!g || !fn || !g->owner) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (g->closing && g->live == 0) {
+        errno = EBUSY;
+        return NULL;
+    }
+    if (!g->children_head)
+        simul__list_init(children(g));
+    simul__task *t = simul__spawn(l, fn, arg, opts);
+    if (!t)
+        return NULL;
+    t->flags |= SIMUL__TF_GROUP;
+    t->group = g;
+    simul__list_push(children(g), &t->group_link);
+    g->live++;
+    /* Joining a group that already failed: the newcomer starts cancelled. */
+    if (g->error || simul_scope_cancelled(&g->scope))
+        simul__task_cancel(t);
+    return simul__task_handle(t);
+}
+
+simul_task *simul_group_spawn(simul_group *g, simul_fn fn, void *arg)
+{
+    return simul_group_spawn_opts(g, fn, arg, NULL);
+}
+
+static void cancel_children(simul_group *g)
+{
+    if (!g->children_head)
+        return;
+    simul__list *head = children(g);
+    for (simul__list *n = head->next; n != head; n = n->next) {
+        simul__task *t = simul__container_of(n, simul__task, group_link);
+        if (t->state != SIMUL_TASK_DONE)
+            simul__task_cancel(t);
+    }
+}
+
+void simul__group_child_done(simul_group *g, simul__task *t)
+{
+    simul__list_remove(&t->group_link);
+    t->group = NULL;
+    g->live--;
+    if (t->result < 0 && t->result != -ECANCELED && g->error == 0) {
+        g->error = t->result;
+        cancel_children(g);
+        simul_scope_cancel(&g->scope);
+    }
+    if (g->live == 0 && g->closing)
+        simul__wake(g->owner, 0);
+}
+
+void simul_group_cancel(simul_group *g)
+{
+    if (!g || !g->owner)
+        return;
+    cancel_children(g);
+    simul_scope_cancel(&g->scope);
+}
+
+int simul_group_exit(simul_group *g)
+{
+    simul_loop *l = simul__loop();
+    simul__task *self = l ? l->current : NULL;
+    if (!self)
+        return -EPERM;
+    if (!g || g->owner != self)
+        return -EINVAL;
+    g->closing = 1;
+    while (g->live) {
+        if (simul__park("group_exit", CALLER()) == -ECANCELED) {
+            cancel_children(g);
+            while (g->live)
+                simul__park_nocancel("group_exit (cancelling)", CALLER());
+        }
+    }
+    int r = simul__scope_pop(&g->scope);
+    g->owner = NULL;
+    if (r)
+        return r;
+    if (simul__cancel_pending(self))
+        return -ECANCELED;
+    if (g->error)
+        return g->error;
+    /* The group was cancelled with simul_group_cancel: that is not an error
+     * of the owner's, but it must see it. */
+    if (g->scope.flags & SIMUL__SCOPE_CANCELLED)
+        return -ECANCELED;
+    return 0;
+}

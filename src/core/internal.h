@@ -1,0 +1,400 @@
+/*
+ * internal.h - what the core's files share: the loop, the task, the ready
+ * queue, parking and waking, timers, stacks and the backend contract.
+ *
+ * Nothing here is public. Other layers of the library (sync, I/O, HTTP)
+ * build on the small set of simul__ functions declared below: park the
+ * current task, wake a parked one, arm a timer, watch an fd.
+ *
+ * Parking protocol. A task that must wait registers itself wherever it
+ * waits (a wait list, a timer, a done-callback), then calls simul__park().
+ * Whoever satisfies the wait calls simul__wake(task, value): the first wake
+ * wins and later ones are ignored until the task parks again. Cancellation
+ * wakes a cancellable park with -ECANCELED; the waiter then removes its own
+ * registration (the waker never has to). Because the first wake wins, a
+ * value handed to a waiter (an item, a lock) is never lost to a cancel that
+ * arrives later: the park returns the value, and the cancel is seen at the
+ * task's next suspension point.
+ */
+#ifndef SIMUL_CORE_INTERNAL_H
+#define SIMUL_CORE_INTERNAL_H
+
+#include "simul.h"
+#include "../arch/context.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SIMUL__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIMUL__ASAN 1
+#endif
+#endif
+
+#define SIMUL__LIKELY(x)   __builtin_expect(!!(x), 1)
+#define SIMUL__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SIMUL__NS_PER_S    1000000000LL
+#define SIMUL__NO_DEADLINE INT64_MAX
+
+/* ---- intrusive doubly linked list ------------------------------------- */
+
+typedef struct simul__list {
+    struct simul__list *next, *prev;
+} simul__list;
+
+static inline void simul__list_init(simul__list *l) { l->next = l->prev = l; }
+static inline bool simul__list_empty(const simul__list *l) { return l->next == l; }
+static inline bool simul__list_linked(const simul__list *n) { return n->next != NULL && n->next != n; }
+static inline void simul__list_push(simul__list *l, simul__list *n)
+{
+    n->prev = l->prev;
+    n->next = l;
+    l->prev->next = n;
+    l->prev = n;
+}
+static inline void simul__list_remove(simul__list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = n;
+}
+static inline simul__list *simul__list_pop(simul__list *l)
+{
+    simul__list *n = l->next;
+    if (n == l)
+        return NULL;
+    simul__list_remove(n);
+    return n;
+}
+#define simul__container_of(p, type, member) \
+    ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+/* ---- runnables: the ready queue holds tasks and callbacks -------------- */
+
+enum { SIMUL__RUN_TASK = 0, SIMUL__RUN_CALLBACK = 1 };
+
+typedef struct simul__runnable {
+    struct simul__runnable *next;
+    int kind;
+} simul__runnable;
+
+typedef struct simul__callback {
+    simul__runnable run;
+    void (*cb)(void *);
+    void *arg;
+} simul__callback;
+
+/* ---- tasks ------------------------------------------------------------- */
+
+typedef struct simul__task simul__task;
+
+/* Run when a task finishes (joiners, gather, as_completed, select). */
+typedef struct simul__donecb {
+    simul__list link;
+    void (*fn)(struct simul__donecb *cb, simul__task *t);
+} simul__donecb;
+
+typedef struct simul__stack {
+    void  *lo;               /* lowest usable byte */
+    size_t size;             /* usable bytes */
+    struct simul__stack *next_free;
+    int    guard;            /* SIMUL__GUARD_* */
+    void  *slab;
+} simul__stack;
+
+enum { SIMUL__GUARD_MADVISE = 1, SIMUL__GUARD_MPROTECT = 2, SIMUL__GUARD_CANARY = 3 };
+
+enum {
+    SIMUL__TF_DETACHED   = 1u << 0,
+    SIMUL__TF_CANCEL     = 1u << 1, /* cancellation requested */
+    SIMUL__TF_JOINING    = 1u << 2, /* a task is in simul_join on it */
+    SIMUL__TF_NOCANCEL   = 1u << 3, /* parked in an uncancellable wait */
+    SIMUL__TF_GROUP      = 1u << 4, /* owned by a simul_group */
+    SIMUL__TF_WARNED     = 1u << 5, /* debug: already reported as slow */
+    SIMUL__TF_MAIN       = 1u << 6,
+    SIMUL__TF_OWNED_AC   = 1u << 7  /* owned by an as_completed/gather */
+};
+
+enum { SIMUL__TASK_FREE = 0xFF };
+
+struct simul__task {
+    simul__runnable run;      /* must stay first: ready-queue link */
+    simul__ctx      ctx;
+    uint16_t        gen;      /* handle generation, see simul__task_handle */
+    uint8_t         state;    /* simul_task_state or SIMUL__TASK_FREE */
+    uint8_t         pad0;
+    uint32_t        flags;
+    int             result;   /* the fn's return value once DONE */
+    int             wake;     /* value given by the waker */
+    simul_fn        fn;
+    void           *arg;
+    simul__stack   *stack;    /* NULL until first run */
+    size_t          stack_size;
+    simul_scope    *scopes;   /* innermost entered scope */
+    simul__tnode    sleep_timer;
+    simul__list     donecbs;  /* simul__donecb, fired when DONE */
+    simul__list     all;      /* loop->tasks */
+    simul__list     group_link;
+    simul_group    *group;
+    const char     *wait_what;
+    void           *wait_pc;
+    int64_t         ran_at;   /* debug: when it last got the CPU */
+    uint64_t        id;
+    char            name[32];
+};
+
+/* Handles carry a 16-bit generation in their top bits (user addresses fit
+ * in 48 bits on x86-64 and aarch64), so a stale handle - a task already
+ * joined, detached or freed - is recognised and rejected with -ESRCH even
+ * after its memory was reused. Task memory is type-stable while the loop
+ * lives: it returns to a per-loop pool, never to malloc. */
+#define SIMUL__HANDLE_SHIFT 48
+static inline simul_task *simul__task_handle(simul__task *t)
+{
+    return (simul_task *)((uintptr_t)t | ((uintptr_t)t->gen << SIMUL__HANDLE_SHIFT));
+}
+static inline simul__task *simul__task_raw(const simul_task *h)
+{
+    return (simul__task *)((uintptr_t)h & (((uintptr_t)1 << SIMUL__HANDLE_SHIFT) - 1));
+}
+/* The live task behind h, or NULL for NULL/stale handles. */
+static inline simul__task *simul__task_get(const simul_task *h)
+{
+    simul__task *t = simul__task_raw(h);
+    if (t == NULL || t->state == SIMUL__TASK_FREE ||
+        t->gen != (uint16_t)((uintptr_t)h >> SIMUL__HANDLE_SHIFT))
+        return NULL;
+    return t;
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+typedef struct simul__backend simul__backend;
+
+struct simul_watch {
+    simul_loop    *loop;
+    int            fd;
+    int            events;    /* what is asked for */
+    int            armed;     /* what the backend has */
+    simul_watch_cb cb;
+    void          *arg;
+};
+
+struct simul_timer {
+    simul__tnode node;
+    simul_loop  *loop;
+    void       (*cb)(void *);
+    void        *arg;
+    int          oneshot_free;  /* simul_call_later: free after firing */
+};
+
+typedef struct simul__stackpool {
+    size_t        size;       /* usable bytes per stack */
+    simul__stack *free;
+    size_t        nfree;
+} simul__stackpool;
+
+#define SIMUL__NPOOLS 8
+
+struct simul_loop {
+    /* hot: the scheduler */
+    simul__runnable  *rq_head;
+    simul__runnable **rq_tail;
+    size_t            rq_len;
+    size_t            budget;       /* runs left before the loop polls again */
+    simul__task      *current;
+    simul__task      *zombie;       /* finished task whose stack is still live */
+    simul__ctx        sched_ctx;    /* the loop's own context (thread stack) */
+    int64_t           now;          /* cached monotonic ns */
+
+    /* timers: 4-ary min-heap */
+    simul__tnode    **heap;
+    size_t            heap_len, heap_cap;
+    uint64_t          timer_seq;
+
+    /* backend */
+    const simul__backend *be;
+    void             *be_data;
+    size_t            nwatch;       /* armed watchers */
+    atomic_int        external;     /* pending wakeups from elsewhere (threads) */
+    int               deadlocks;    /* times the deadlock breaker ran */
+
+    /* tasks */
+    simul__list       tasks;        /* every task not yet freed */
+    size_t            ntasks_live;  /* not DONE */
+    simul__task      *task_free;    /* pool free list (via run.next) */
+    void            **task_slabs;
+    size_t            ntask_slabs, task_slabs_cap;
+    uint64_t          next_id;
+    simul__callback  *cb_free;
+
+    /* stacks */
+    simul__stackpool  pools[SIMUL__NPOOLS];
+    void            **stack_slabs;
+    size_t            nstack_slabs, stack_slabs_cap;
+    size_t            guarded_mprotect;  /* stacks guarded with mprotect */
+
+    /* call_soon_threadsafe */
+    pthread_mutex_t   ts_lock;
+    simul__callback  *ts_head, **ts_tail;
+    atomic_int        ts_signalled;
+    int               wake_fd;
+    simul_watch      *wake_watch;
+    atomic_int        closed;
+
+    /* debug */
+    int               debug;
+    volatile sig_atomic_t dump_requested;
+#ifdef SIMUL__ASAN
+    const void       *sched_stack_bottom;
+    size_t            sched_stack_size;
+#endif
+};
+
+extern __thread simul_loop *simul__loop_tls __attribute__((tls_model("initial-exec")));
+
+static inline simul_loop *simul__loop(void) { return simul__loop_tls; }
+
+/* ---- scheduling (task.c) ---------------------------------------------- */
+
+/* Puts a runnable at the tail of the ready queue. */
+static inline void simul__ready_push(simul_loop *l, simul__runnable *r)
+{
+    r->next = NULL;
+    *l->rq_tail = r;
+    l->rq_tail = &r->next;
+    l->rq_len++;
+}
+static inline simul__runnable *simul__ready_pop(simul_loop *l)
+{
+    simul__runnable *r = l->rq_head;
+    if (r) {
+        l->rq_head = r->next;
+        if (!l->rq_head)
+            l->rq_tail = &l->rq_head;
+        l->rq_len--;
+    }
+    return r;
+}
+
+/* 1 if t or a scope it is in (not hidden behind a shield) is cancelled. */
+static inline int simul__cancel_pending(const simul__task *t)
+{
+    for (const simul_scope *s = t->scopes; s; s = s->outer) {
+        if (s->flags & 1 /* SIMUL__SCOPE_CANCELLED */)
+            return 1;
+        if (s->flags & 2 /* SIMUL__SCOPE_SHIELD */)
+            return 0;
+    }
+    return (t->flags & SIMUL__TF_CANCEL) != 0;
+}
+enum { SIMUL__SCOPE_CANCELLED = 1, SIMUL__SCOPE_SHIELD = 2, SIMUL__SCOPE_EXPIRED = 4,
+       SIMUL__SCOPE_ENTERED = 8 };
+
+/*
+ * Suspends the current task until simul__wake(). Returns the waker's value,
+ * or -ECANCELED - at once, without suspending, if cancellation is already
+ * pending. `what` names the wait for task dumps; pc is the caller's address.
+ */
+int  simul__park(const char *what, void *pc);
+/* The same, but cancellation does not wake it (cleanup waits). */
+int  simul__park_nocancel(const char *what, void *pc);
+/* Makes a parked task ready; value is what its park returns. First wins. */
+void simul__wake(simul__task *t, int value);
+/* Wakes t with -ECANCELED if it is parked and cancellable and its
+ * cancellation is now pending (after a task or scope cancel). */
+void simul__deliver_cancel(simul__task *t);
+/* The running task, or NULL when the loop itself runs (callbacks). */
+static inline simul__task *simul__current(void)
+{
+    simul_loop *l = simul__loop();
+    return l ? l->current : NULL;
+}
+void simul__task_free(simul_loop *l, simul__task *t);
+simul__task *simul__spawn(simul_loop *l, simul_fn fn, void *arg,
+                          const simul_task_opts *opts);
+/* Request cancellation of t (sets the flag, delivers). */
+void simul__task_cancel(simul__task *t);
+/* Waits for t (already checked), frees it and returns its result. With
+ * shield, a cancelled caller detaches t instead of cancelling it. */
+int  simul__join_task(simul__task *t, int shield, void *pc);
+/* Sleeps until `when` (loop-clock ns; SIMUL__NO_DEADLINE: until woken). */
+int  simul__sleep_until_ns(int64_t when, void *pc);
+/* Pops the innermost scope s of the current task (misuse: -EPERM/-EINVAL). */
+int  simul__scope_pop(simul_scope *s);
+const char *simul__task_name(simul__task *t);
+/* A group child finished (combinators.c). */
+void simul__group_child_done(simul_group *g, simul__task *t);
+
+/* The loop's scheduler: runs until stop() returns true. */
+void simul__loop_run_until(simul_loop *l, int (*stop)(simul_loop *, void *), void *arg);
+
+/* ---- timers (timer.c) ------------------------------------------------- */
+
+int64_t simul__clock_ns(void);
+static inline int64_t simul__seconds_to_ns(double s)
+{
+    if (s >= 9.2e9)
+        return SIMUL__NO_DEADLINE;
+    return (int64_t)(s * 1e9 + (s >= 0 ? 0.5 : -0.5));
+}
+/* Arms (or re-arms) n to fire at `when` (loop-clock ns). */
+int  simul__timer_arm(simul_loop *l, simul__tnode *n, int64_t when,
+                      void (*cb)(simul__tnode *));
+void simul__timer_disarm(simul_loop *l, simul__tnode *n);
+static inline bool simul__timer_armed(const simul__tnode *n) { return n->idx != 0; }
+/* Next deadline, or SIMUL__NO_DEADLINE. */
+static inline int64_t simul__timer_next(const simul_loop *l)
+{
+    return l->heap_len ? l->heap[0]->when : SIMUL__NO_DEADLINE;
+}
+/* Fires every timer due at l->now. */
+void simul__timers_run(simul_loop *l);
+void simul__timers_close(simul_loop *l);
+
+/* ---- stacks (stack.c) -------------------------------------------------- */
+
+size_t        simul__stack_round(size_t bytes);
+simul__stack *simul__stack_get(simul_loop *l, size_t size);
+void          simul__stack_put(simul_loop *l, simul__stack *s);
+void          simul__stacks_close(simul_loop *l);
+int           simul__stack_canary_ok(const simul__stack *s);
+void          simul__stack_overflow_install(void);
+void          simul__stack_overflow_uninstall(void);
+extern size_t simul__default_stack;
+
+/* ---- debug (debug.c) --------------------------------------------------- */
+
+void simul__debug_init(simul_loop *l);
+void simul__debug_close(simul_loop *l);
+void simul__debug_slow(simul_loop *l, simul__task *t, int64_t ran_ns);
+void simul__debug_unjoined(simul_loop *l, simul__task *t);
+void simul__stack_overflow_report(simul__task *t);
+
+/* ---- backends (../backend/backend.h) ---------------------------------- */
+
+struct simul__backend {
+    const char *name;
+    /* Opens the poller; 0 or -errno (then the loop tries the next one). */
+    int  (*open)(simul_loop *l);
+    void (*close)(simul_loop *l);
+    /* Makes the backend watch w->fd for `events` (0: stop). */
+    int  (*arm)(simul_loop *l, simul_watch *w, int events);
+    /* w is going away: forget it, including events already collected. */
+    void (*forget)(simul_loop *l, simul_watch *w);
+    /* Waits up to timeout_ns (-1: no limit, 0: just look), then calls
+     * simul__watch_ready() for each ready watcher. 0 or -errno. */
+    int  (*poll)(simul_loop *l, int64_t timeout_ns);
+};
+
+extern const simul__backend simul__backend_epoll;
+void simul__watch_ready(simul_watch *w, int revents);
+
+#endif /* SIMUL_CORE_INTERNAL_H */

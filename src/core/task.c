@@ -1,0 +1,707 @@
+/*
+ * task.c - tasks: spawn, the switch between tasks, parking and waking,
+ * join, cancel, yield, sleep and cancel scopes.
+ *
+ * Switching. A task that suspends does not go back to the loop if it can
+ * avoid it: when the head of the ready queue is another task and the
+ * current loop iteration still has budget (the number of runnables that
+ * were ready when the iteration began), it switches straight to that task.
+ * Only when the budget is spent, or a callback is next, does it switch to
+ * the loop's own context to poll for I/O and run timers. If polling is
+ * pointless (no fds watched, no timer due, no cross-thread wakeup pending)
+ * the budget is simply refilled. That keeps a yield to one switch and keeps
+ * FIFO order: every task ready at the start of an iteration runs before any
+ * task made ready during it.
+ *
+ * Lifetimes. A task's memory comes from a per-loop pool and its stack from
+ * the stack pool when it first runs; the stack goes back the moment the task
+ * finishes (a finished task is a "zombie" until the next context frees its
+ * stack, since no code can free the stack it runs on). The task itself lives
+ * until joined or, if detached or owned by a group, until it finishes.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef SIMUL__ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef SIMUL_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+__thread simul_loop *simul__loop_tls __attribute__((tls_model("initial-exec")));
+
+#define CALLER() __builtin_return_address(0)
+
+/* ---- task memory pool ---------------------------------------------------- */
+
+#define TASKS_PER_SLAB 64
+
+static simul__task *task_alloc(simul_loop *l)
+{
+    simul__task *t = l->task_free;
+    if (SIMUL__LIKELY(t != NULL)) {
+        l->task_free = (simul__task *)t->run.next;
+        return t;
+    }
+    if (l->ntask_slabs == l->task_slabs_cap) {
+        size_t cap = l->task_slabs_cap ? l->task_slabs_cap * 2 : 16;
+        void **n = realloc(l->task_slabs, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        l->task_slabs = n;
+        l->task_slabs_cap = cap;
+    }
+    simul__task *slab = aligned_alloc(64, TASKS_PER_SLAB * sizeof(simul__task));
+    if (!slab)
+        return NULL;
+    l->task_slabs[l->ntask_slabs++] = slab;
+    for (size_t i = 1; i < TASKS_PER_SLAB; i++) {
+        slab[i].state = SIMUL__TASK_FREE;
+        slab[i].gen = 1;
+        slab[i].run.next = (simul__runnable *)l->task_free;
+        l->task_free = &slab[i];
+    }
+    slab[0].gen = 1;
+    return &slab[0];
+}
+
+void simul__task_free(simul_loop *l, simul__task *t)
+{
+    simul__list_remove(&t->all);
+    t->state = SIMUL__TASK_FREE;
+    t->gen = (uint16_t)(t->gen + 1);
+    t->run.next = (simul__runnable *)l->task_free;
+    l->task_free = t;
+}
+
+/* ---- the switch ---------------------------------------------------------- */
+
+/* Switches from the running context to `to` (a task, or the loop when
+ * NULL). `dying` tells ASan the current stack will not be resumed. */
+static inline void switch_to(simul_loop *l, simul__ctx *from, simul__task *to, int dying)
+{
+#ifdef SIMUL__ASAN
+    void *fake = NULL;
+    const void *bottom = to ? to->stack->lo : l->sched_stack_bottom;
+    size_t size = to ? to->stack->size : l->sched_stack_size;
+    __sanitizer_start_switch_fiber(dying ? NULL : &fake, bottom, size);
+#else
+    (void)dying;
+#endif
+    simul__ctx_switch(from, to ? &to->ctx : &l->sched_ctx);
+#ifdef SIMUL__ASAN
+    const void *old_bottom;
+    size_t old_size;
+    __sanitizer_finish_switch_fiber(fake, &old_bottom, &old_size);
+#endif
+}
+
+/* Frees the stack (and, if nobody owns it, the memory) of the task that
+ * finished just before this context was resumed. */
+static inline void reap_zombie(simul_loop *l)
+{
+    simul__task *z = l->zombie;
+    if (z) {
+        l->zombie = NULL;
+        simul__stack_put(l, z->stack);
+        z->stack = NULL;
+        if (z->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP))
+            simul__task_free(l, z);
+    }
+}
+
+static void task_entry(void *p);
+static void task_finish(simul_loop *l, simul__task *t, int result);
+
+/*
+ * Makes a task picked from the ready queue runnable: a new one gets a stack
+ * and a fresh context, or finishes on the spot if it was cancelled before
+ * it ever ran or no stack can be had. Returns 1 if it can be switched to.
+ */
+static int task_prepare(simul_loop *l, simul__task *t)
+{
+    if (SIMUL__LIKELY(t->state != SIMUL_TASK_NEW)) {
+        t->state = SIMUL_TASK_RUNNING;
+        return 1;
+    }
+    if (t->flags & SIMUL__TF_CANCEL) {
+        task_finish(l, t, -ECANCELED);
+        return 0;
+    }
+    t->stack = simul__stack_get(l, t->stack_size);
+    if (!t->stack) {
+        task_finish(l, t, -ENOMEM);
+        return 0;
+    }
+#ifdef SIMUL_VALGRIND
+    /* Registered per run; cheap next to valgrind itself. */
+    t->stack->slab = (void *)(uintptr_t)VALGRIND_STACK_REGISTER(
+        t->stack->lo, (char *)t->stack->lo + t->stack->size);
+#endif
+#ifdef SIMUL__ASAN
+    /* A reused stack still carries the shadow of the frames of the task that
+     * died on it (a dead fiber never runs its epilogues): clear it. */
+    ASAN_UNPOISON_MEMORY_REGION(t->stack->lo, t->stack->size);
+#endif
+    simul__ctx_make(&t->ctx, t->stack->lo, t->stack->size, task_entry, t);
+    t->state = SIMUL_TASK_RUNNING;
+    return 1;
+}
+
+/* Is there nothing for the loop to look at before more tasks run? */
+static inline int poll_pointless(simul_loop *l)
+{
+    if (l->nwatch > 1 || atomic_load_explicit(&l->ts_signalled, memory_order_relaxed) ||
+        l->dump_requested)
+        return 0;
+    if (l->heap_len) {
+        l->now = simul__clock_ns();
+        if (l->heap[0]->when <= l->now)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Gives the CPU away from `self`: to the next ready task if the iteration's
+ * budget allows, else to the loop. Returns when self is resumed.
+ */
+static void switch_out(simul_loop *l, simul__task *self, int dying)
+{
+    if (SIMUL__UNLIKELY(self->stack->guard == SIMUL__GUARD_CANARY) &&
+        !simul__stack_canary_ok(self->stack))
+        simul__stack_overflow_report(self);
+    if (SIMUL__UNLIKELY(l->debug)) {
+        int64_t ran = simul__clock_ns() - self->ran_at;
+        if (ran > 100 * 1000000LL)
+            simul__debug_slow(l, self, ran);
+    }
+    for (;;) {
+        simul__runnable *r = l->rq_head;
+        if (!r || r->kind != SIMUL__RUN_TASK)
+            break;
+        if (l->budget == 0) {
+            if (!poll_pointless(l))
+                break;
+            l->budget = l->rq_len;
+        }
+        l->budget--;
+        simul__ready_pop(l);
+        simul__task *next = (simul__task *)r;
+        if (!task_prepare(l, next))
+            continue;
+        if (next == self) {           /* yield with nobody else ready */
+            reap_zombie(l);
+            return;
+        }
+        l->current = next;
+        if (SIMUL__UNLIKELY(l->debug))
+            next->ran_at = simul__clock_ns();
+        switch_to(l, &self->ctx, next, dying);
+        goto resumed;
+    }
+    l->current = NULL;
+    switch_to(l, &self->ctx, NULL, dying);
+resumed:
+    reap_zombie(l);
+}
+
+static void task_entry(void *p)
+{
+    simul__task *t = p;
+    simul_loop *l = simul__loop();
+#ifdef SIMUL__ASAN
+    const void *old_bottom;
+    size_t old_size;
+    __sanitizer_finish_switch_fiber(NULL, &old_bottom, &old_size);
+    if (!l->sched_stack_bottom) {
+        l->sched_stack_bottom = old_bottom;
+        l->sched_stack_size = old_size;
+    }
+#endif
+    reap_zombie(l);
+    int r = t->fn(t->arg);
+    task_finish(l, t, r);
+    l->zombie = t;
+    switch_out(l, t, 1);
+    abort(); /* not reached: a finished task is never resumed */
+}
+
+/* Marks t finished and tells whoever waits for it. */
+static void task_finish(simul_loop *l, simul__task *t, int result)
+{
+    t->result = result;
+    t->state = SIMUL_TASK_DONE;
+    t->wait_what = NULL;
+    l->ntasks_live--;
+    if (simul__timer_armed(&t->sleep_timer))
+        simul__timer_disarm(l, &t->sleep_timer);
+    if (t->group)
+        simul__group_child_done(t->group, t);
+    simul__list *n;
+    while ((n = simul__list_pop(&t->donecbs)) != NULL) {
+        simul__donecb *cb = simul__container_of(n, simul__donecb, link);
+        cb->fn(cb, t);
+    }
+    /* Unstarted tasks have no stack to wait for: free owned ones now. */
+    if (!t->stack && (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP)))
+        simul__task_free(l, t);
+}
+
+/* Called by the loop (sched context) to run one runnable task. */
+void simul__run_task(simul_loop *l, simul__task *t)
+{
+    if (!task_prepare(l, t))
+        return;
+    l->current = t;
+    if (SIMUL__UNLIKELY(l->debug))
+        t->ran_at = simul__clock_ns();
+    switch_to(l, &l->sched_ctx, t, 0);
+    l->current = NULL;
+    reap_zombie(l);
+}
+
+/* ---- spawn ------------------------------------------------------------- */
+
+simul__task *simul__spawn(simul_loop *l, simul_fn fn, void *arg, const simul_task_opts *opts)
+{
+    size_t size = simul__default_stack;
+    if (opts && opts->stack_size) {
+        size = simul__stack_round(opts->stack_size);
+        if (!size) {
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    simul__task *t = task_alloc(l);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    t->run.kind = SIMUL__RUN_TASK;
+    t->state = SIMUL_TASK_NEW;
+    t->flags = 0;
+    t->result = 0;
+    t->wake = 0;
+    t->fn = fn;
+    t->arg = arg;
+    t->stack = NULL;
+    t->stack_size = size;
+    t->scopes = NULL;
+    t->sleep_timer.idx = 0;
+    t->group = NULL;
+    t->wait_what = NULL;
+    t->wait_pc = NULL;
+    t->id = ++l->next_id;
+    t->name[0] = '\0';
+    if (opts && opts->name)
+        snprintf(t->name, sizeof t->name, "%s", opts->name);
+    simul__list_init(&t->donecbs);
+    simul__list_init(&t->group_link);
+    simul__list_push(&l->tasks, &t->all);
+    l->ntasks_live++;
+    simul__ready_push(l, &t->run);
+    return t;
+}
+
+simul_task *simul_spawn_opts(simul_fn fn, void *arg, const simul_task_opts *opts)
+{
+    simul_loop *l = simul__loop();
+    if (!l) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    simul__task *t = simul__spawn(l, fn, arg, opts);
+    return t ? simul__task_handle(t) : NULL;
+}
+
+simul_task *simul_spawn(simul_fn fn, void *arg)
+{
+    return simul_spawn_opts(fn, arg, NULL);
+}
+
+/* ---- parking ----------------------------------------------------------- */
+
+static int park(simul_loop *l, simul__task *t, const char *what, void *pc, uint32_t nocancel)
+{
+    t->state = SIMUL_TASK_WAITING;
+    t->flags = (t->flags & ~SIMUL__TF_NOCANCEL) | nocancel;
+    t->wait_what = what;
+    t->wait_pc = pc;
+    switch_out(l, t, 0);
+    t->wait_what = NULL;
+    return t->wake;
+}
+
+int simul__park(const char *what, void *pc)
+{
+    simul_loop *l = simul__loop();
+    simul__task *t = l ? l->current : NULL;
+    if (!t)
+        return -EPERM;
+    if (simul__cancel_pending(t))
+        return -ECANCELED;
+    return park(l, t, what, pc, 0);
+}
+
+int simul__park_nocancel(const char *what, void *pc)
+{
+    simul_loop *l = simul__loop();
+    simul__task *t = l ? l->current : NULL;
+    if (!t)
+        return -EPERM;
+    return park(l, t, what, pc, SIMUL__TF_NOCANCEL);
+}
+
+void simul__wake(simul__task *t, int value)
+{
+    if (t->state != SIMUL_TASK_WAITING)
+        return;
+    t->wake = value;
+    t->state = SIMUL_TASK_READY;
+    simul__ready_push(simul__loop(), &t->run);
+}
+
+void simul__deliver_cancel(simul__task *t)
+{
+    if (t->state == SIMUL_TASK_WAITING && !(t->flags & SIMUL__TF_NOCANCEL) &&
+        simul__cancel_pending(t))
+        simul__wake(t, -ECANCELED);
+}
+
+void simul__task_cancel(simul__task *t)
+{
+    t->flags |= SIMUL__TF_CANCEL;
+    simul__deliver_cancel(t);
+}
+
+/* ---- join, cancel, detach, shield --------------------------------------- */
+
+struct joiner {
+    simul__donecb cb;
+    simul__task  *waiter;
+};
+
+void simul__joiner_fire(simul__donecb *cb, simul__task *t)
+{
+    (void)t;
+    simul__wake(((struct joiner *)cb)->waiter, 0);
+}
+
+/* Checks a join-like call: sets *tp, or returns the error. */
+static int join_check(const simul_task *h, simul__task **selfp, simul__task **tp)
+{
+    simul_loop *l = simul__loop();
+    simul__task *self = l ? l->current : NULL;
+    if (!self)
+        return -EPERM;
+    simul__task *t = simul__task_get(h);
+    if (!t)
+        return -ESRCH;
+    if (t == self)
+        return -EDEADLK;
+    if (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC))
+        return -EINVAL;
+    if (t->flags & SIMUL__TF_JOINING)
+        return -EBUSY;
+    *selfp = self;
+    *tp = t;
+    return 0;
+}
+
+int simul__join_task(simul__task *t, int shield, void *pc)
+{
+    simul_loop *l = simul__loop();
+    simul__task *self = l->current;
+    if (t->state != SIMUL_TASK_DONE) {
+        struct joiner j = { .cb.fn = simul__joiner_fire, .waiter = self };
+        simul__list_push(&t->donecbs, &j.cb.link);
+        t->flags |= SIMUL__TF_JOINING;
+        int r = simul__park("join", pc);
+        if (r == -ECANCELED) {
+            if (shield && t->state != SIMUL_TASK_DONE) {
+                simul__list_remove(&j.cb.link);
+                t->flags = (t->flags & ~SIMUL__TF_JOINING) | SIMUL__TF_DETACHED;
+                return -ECANCELED;
+            }
+            if (t->state != SIMUL_TASK_DONE) {
+                simul__task_cancel(t);
+                while (t->state != SIMUL_TASK_DONE)
+                    simul__park_nocancel("join (cancelling it)", pc);
+            }
+            simul__task_free(l, t);
+            return -ECANCELED;
+        }
+    }
+    int res = t->result;
+    simul__task_free(l, t);
+    return res;
+}
+
+int simul_join(simul_task *h)
+{
+    simul__task *self, *t;
+    int r = join_check(h, &self, &t);
+    if (r)
+        return r;
+    return simul__join_task(t, 0, CALLER());
+}
+
+int simul_shield(simul_task *h)
+{
+    simul__task *self, *t;
+    int r = join_check(h, &self, &t);
+    if (r)
+        return r;
+    return simul__join_task(t, 1, CALLER());
+}
+
+int simul_cancel(simul_task *h)
+{
+    if (!simul__loop())
+        return -EPERM;
+    simul__task *t = simul__task_get(h);
+    if (!t)
+        return -ESRCH;
+    if (t->state == SIMUL_TASK_DONE)
+        return -EALREADY;
+    simul__task_cancel(t);
+    return 0;
+}
+
+int simul_detach(simul_task *h)
+{
+    simul_loop *l = simul__loop();
+    if (!l)
+        return -EPERM;
+    simul__task *t = simul__task_get(h);
+    if (!t)
+        return -ESRCH;
+    if (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC | SIMUL__TF_JOINING))
+        return -EINVAL;
+    t->flags |= SIMUL__TF_DETACHED;
+    if (t->state == SIMUL_TASK_DONE && l->zombie != t)
+        simul__task_free(l, t);
+    return 0;
+}
+
+/* ---- yield and sleep ----------------------------------------------------- */
+
+int simul_yield(void)
+{
+    simul_loop *l = simul__loop();
+    simul__task *t = l ? l->current : NULL;
+    if (SIMUL__UNLIKELY(!t))
+        return -EPERM;
+    if (SIMUL__UNLIKELY(simul__cancel_pending(t)))
+        return -ECANCELED;
+    t->state = SIMUL_TASK_READY;
+    simul__ready_push(l, &t->run);
+    switch_out(l, t, 0);
+    return simul__cancel_pending(t) ? -ECANCELED : 0;
+}
+
+static void sleep_fire(simul__tnode *n)
+{
+    simul__wake(simul__container_of(n, simul__task, sleep_timer), 0);
+}
+
+int simul__sleep_until_ns(int64_t when, void *pc)
+{
+    simul_loop *l = simul__loop();
+    simul__task *t = l ? l->current : NULL;
+    if (!t)
+        return -EPERM;
+    if (simul__cancel_pending(t))
+        return -ECANCELED;
+    if (when != SIMUL__NO_DEADLINE) {
+        int r = simul__timer_arm(l, &t->sleep_timer, when, sleep_fire);
+        if (r)
+            return r;
+    }
+    int r = park(l, t, "sleep", pc, 0);
+    if (r == -ECANCELED && simul__timer_armed(&t->sleep_timer))
+        simul__timer_disarm(l, &t->sleep_timer);
+    return r;
+}
+
+int simul_sleep(double seconds)
+{
+    simul_loop *l = simul__loop();
+    if (!l || !l->current)
+        return -EPERM;
+    if (isnan(seconds) || seconds < 0)
+        return -EINVAL;
+    if (seconds == 0)
+        return simul_yield();
+    int64_t when = SIMUL__NO_DEADLINE;
+    if (!isinf(seconds)) {
+        l->now = simul__clock_ns();
+        int64_t d = simul__seconds_to_ns(seconds);
+        when = d >= SIMUL__NO_DEADLINE - l->now ? SIMUL__NO_DEADLINE : l->now + d;
+    }
+    return simul__sleep_until_ns(when, CALLER());
+}
+
+/* ---- introspection ------------------------------------------------------- */
+
+simul_task *simul_current(void)
+{
+    simul__task *t = simul__current();
+    return t ? simul__task_handle(t) : NULL;
+}
+
+const char *simul__task_name(simul__task *t)
+{
+    if (!t->name[0])
+        snprintf(t->name, sizeof t->name, "task-%llu", (unsigned long long)t->id);
+    return t->name;
+}
+
+const char *simul_task_name(const simul_task *h)
+{
+    simul__task *t = simul__task_get(h);
+    return t ? simul__task_name(t) : "?";
+}
+
+int simul_task_set_name(simul_task *h, const char *name)
+{
+    simul__task *t = simul__task_get(h);
+    if (!t)
+        return -ESRCH;
+    if (!name)
+        return -EINVAL;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return 0;
+}
+
+int simul_task_state_of(const simul_task *h)
+{
+    simul__task *t = simul__task_get(h);
+    return t ? (int)t->state : -ESRCH;
+}
+
+int simul_task_done(const simul_task *h)
+{
+    simul__task *t = simul__task_get(h);
+    return t ? t->state == SIMUL_TASK_DONE : -ESRCH;
+}
+
+int simul_cancelled(void)
+{
+    simul__task *t = simul__current();
+    return t ? simul__cancel_pending(t) : 0;
+}
+
+/* ---- cancel scopes ------------------------------------------------------- */
+
+static void scope_fire(simul__tnode *n)
+{
+    simul_scope *s = simul__container_of(n, simul_scope, timer);
+    s->flags |= SIMUL__SCOPE_CANCELLED | SIMUL__SCOPE_EXPIRED;
+    simul__deliver_cancel(s->task);
+}
+
+static int scope_enter(simul_scope *s, double deadline, int flags)
+{
+    simul_loop *l = simul__loop();
+    simul__task *t = l ? l->current : NULL;
+    if (!t)
+        return -EPERM;
+    if (!s || isnan(deadline))
+        return -EINVAL;
+    s->outer = t->scopes;
+    s->task = t;
+    s->deadline = deadline;
+    s->flags = SIMUL__SCOPE_ENTERED | flags;
+    s->timer.idx = 0;
+    t->scopes = s;
+    return simul_scope_reschedule(s, deadline);
+}
+
+int simul_scope_enter(simul_scope *s, double deadline)
+{
+    return scope_enter(s, deadline, 0);
+}
+
+int simul_scope_enter_shielded(simul_scope *s, double deadline)
+{
+    return scope_enter(s, deadline, SIMUL__SCOPE_SHIELD);
+}
+
+int simul_scope_reschedule(simul_scope *s, double deadline)
+{
+    simul_loop *l = simul__loop();
+    if (!l)
+        return -EPERM;
+    if (!s || !(s->flags & SIMUL__SCOPE_ENTERED) || isnan(deadline))
+        return -EINVAL;
+    s->deadline = deadline;
+    if (simul__timer_armed(&s->timer))
+        simul__timer_disarm(l, &s->timer);
+    if (s->flags & SIMUL__SCOPE_EXPIRED)
+        return 0;   /* an expired scope stays expired */
+    if (deadline >= 9.2e9)
+        return 0;   /* no deadline */
+    int64_t when = simul__seconds_to_ns(deadline);
+    l->now = simul__clock_ns();
+    if (when <= l->now) {
+        s->flags |= SIMUL__SCOPE_CANCELLED | SIMUL__SCOPE_EXPIRED;
+        simul__deliver_cancel(s->task);
+        return 0;
+    }
+    return simul__timer_arm(l, &s->timer, when, scope_fire);
+}
+
+/* Pops s; returns 0 or -EPERM/-EINVAL for misuse. */
+int simul__scope_pop(simul_scope *s)
+{
+    simul_loop *l = simul__loop();
+    simul__task *t = l ? l->current : NULL;
+    if (!t)
+        return -EPERM;
+    if (!s || s->task != (void *)t || !(s->flags & SIMUL__SCOPE_ENTERED) || t->scopes != s)
+        return -EINVAL;
+    if (simul__timer_armed(&s->timer))
+        simul__timer_disarm(l, &s->timer);
+    t->scopes = s->outer;
+    s->flags &= ~SIMUL__SCOPE_ENTERED;
+    return 0;
+}
+
+int simul_scope_exit(simul_scope *s)
+{
+    int r = simul__scope_pop(s);
+    if (r)
+        return r;
+    if (simul__cancel_pending(s->task))
+        return -ECANCELED;          /* an outer cancellation is still on */
+    if (s->flags & SIMUL__SCOPE_EXPIRED)
+        return -ETIMEDOUT;
+    if (s->flags & SIMUL__SCOPE_CANCELLED)
+        return -ECANCELED;
+    return 0;
+}
+
+void simul_scope_cancel(simul_scope *s)
+{
+    if (!s || !(s->flags & SIMUL__SCOPE_ENTERED) || (s->flags & SIMUL__SCOPE_CANCELLED))
+        return;
+    s->flags |= SIMUL__SCOPE_CANCELLED;
+    simul__deliver_cancel(s->task);
+}
+
+int simul_scope_cancelled(const simul_scope *s)
+{
+    return s && (s->flags & SIMUL__SCOPE_CANCELLED) != 0;
+}

@@ -1,0 +1,212 @@
+/*
+ * timer.c - the loop's timers: a 4-ary min-heap of timer nodes embedded in
+ * their owners (a sleeping task, a cancel scope, a simul_timer).
+ *
+ * Insert and remove are O(log4 n); the earliest deadline is at the root.
+ * Each node remembers its heap slot, so disarming any node (a cancelled
+ * sleep, a scope left early) is O(log n), not a search. Equal deadlines
+ * fire in arming order (a sequence number breaks ties), which keeps
+ * call_later(0) callbacks FIFO.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+int64_t simul__clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * SIMUL__NS_PER_S + ts.tv_nsec;
+}
+
+static inline int before(const simul__tnode *a, const simul__tnode *b)
+{
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static inline void place(simul__tnode **h, size_t i, simul__tnode *n)
+{
+    h[i] = n;
+    n->idx = i + 1;
+}
+
+static void sift_up(simul__tnode **h, size_t i, simul__tnode *n)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 4;
+        if (!before(n, h[p]))
+            break;
+        place(h, i, h[p]);
+        i = p;
+    }
+    place(h, i, n);
+}
+
+static void sift_down(simul__tnode **h, size_t len, size_t i, simul__tnode *n)
+{
+    for (;;) {
+        size_t c = 4 * i + 1;
+        if (c >= len)
+            break;
+        size_t best = c, end = c + 4 < len ? c + 4 : len;
+        for (size_t k = c + 1; k < end; k++)
+            if (before(h[k], h[best]))
+                best = k;
+        if (!before(h[best], n))
+            break;
+        place(h, i, h[best]);
+        i = best;
+    }
+    place(h, i, n);
+}
+
+int simul__timer_arm(simul_loop *l, simul__tnode *n, int64_t when, void (*cb)(simul__tnode *))
+{
+    if (n->idx)
+        simul__timer_disarm(l, n);
+    if (l->heap_len == l->heap_cap) {
+        size_t cap = l->heap_cap ? l->heap_cap * 2 : 64;
+        simul__tnode **h = realloc(l->heap, cap * sizeof *h);
+        if (!h)
+            return -ENOMEM;
+        l->heap = h;
+        l->heap_cap = cap;
+    }
+    n->when = when;
+    n->seq = l->timer_seq++;
+    n->cb = cb;
+    sift_up(l->heap, l->heap_len++, n);
+    return 0;
+}
+
+void simul__timer_disarm(simul_loop *l, simul__tnode *n)
+{
+    if (!n->idx)
+        return;
+    size_t i = n->idx - 1;
+    n->idx = 0;
+    simul__tnode *last = l->heap[--l->heap_len];
+    if (last == n)
+        return;
+    if (i > 0 && before(last, l->heap[(i - 1) / 4]))
+        sift_up(l->heap, i, last);
+    else
+        sift_down(l->heap, l->heap_len, i, last);
+}
+
+void simul__timers_run(simul_loop *l)
+{
+    while (l->heap_len && l->heap[0]->when <= l->now) {
+        simul__tnode *n = l->heap[0];
+        simul__timer_disarm(l, n);
+        n->cb(n);
+    }
+}
+
+void simul__timers_close(simul_loop *l)
+{
+    for (size_t i = 0; i < l->heap_len; i++)
+        l->heap[i]->idx = 0;
+    free(l->heap);
+    l->heap = NULL;
+    l->heap_len = l->heap_cap = 0;
+}
+
+/* ---- public one-shot timers ------------------------------------------- */
+
+static void timer_fire(simul__tnode *n)
+{
+    simul_timer *t = simul__container_of(n, simul_timer, node);
+    void (*cb)(void *) = t->cb;
+    void *arg = t->arg;
+    if (t->oneshot_free)
+        free(t);
+    cb(arg);
+}
+
+simul_timer *simul_timer_new(void (*cb)(void *), void *arg)
+{
+    simul_loop *l = simul__loop();
+    if (!l) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (!cb) {
+        errno = EINVAL;
+        return NULL;
+    }
+    simul_timer *t = calloc(1, sizeof *t);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    t->loop = l;
+    t->cb = cb;
+    t->arg = arg;
+    return t;
+}
+
+int simul_timer_start_at(simul_timer *t, double deadline)
+{
+    if (!t || isnan(deadline))
+        return -EINVAL;
+    int64_t when = simul__seconds_to_ns(deadline);
+    return simul__timer_arm(t->loop, &t->node, when, timer_fire);
+}
+
+int simul_timer_start(simul_timer *t, double delay)
+{
+    if (!t || isnan(delay) || delay < 0)
+        return -EINVAL;
+    simul_loop *l = t->loop;
+    l->now = simul__clock_ns();
+    int64_t d = simul__seconds_to_ns(delay);
+    int64_t when = d >= SIMUL__NO_DEADLINE - l->now ? SIMUL__NO_DEADLINE : l->now + d;
+    return simul__timer_arm(l, &t->node, when, timer_fire);
+}
+
+int simul_timer_stop(simul_timer *t)
+{
+    if (!t)
+        return -EINVAL;
+    simul__timer_disarm(t->loop, &t->node);
+    return 0;
+}
+
+int simul_timer_active(const simul_timer *t)
+{
+    return t && t->node.idx != 0;
+}
+
+void simul_timer_free(simul_timer *t)
+{
+    if (!t)
+        return;
+    simul__timer_disarm(t->loop, &t->node);
+    free(t);
+}
+
+int simul_call_later(double delay, void (*cb)(void *), void *arg)
+{
+    if (isnan(delay) || delay < 0)
+        return -EINVAL;
+    simul_timer *t = simul_timer_new(cb, arg);
+    if (!t)
+        return -errno;
+    t->oneshot_free = 1;
+    int r = simul_timer_start(t, delay);
+    if (r)
+        free(t);
+    return r;
+}
+
+double simul_now(void)
+{
+    int64_t now = simul__clock_ns();
+    simul_loop *l = simul__loop();
+    if (l)
+        l->now = now;
+    return (double)now / 1e9;
+}

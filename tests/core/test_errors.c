@@ -1,0 +1,1 @@
+int simul_test_placeholder;

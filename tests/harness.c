@@ -1,0 +1,73 @@
+/*
+ * harness.c - runs the registered test cases, each in a forked child with
+ * an alarm, and prints one line per case plus the "N passed, M failed"
+ * summary that tests/run.sh adds up.
+ */
+#include "harness.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_TESTS 512
+
+static struct { const char *name; harness_fn fn; int timeout; } tests[MAX_TESTS];
+static int ntests;
+
+void harness_register(const char *name, harness_fn fn, int timeout_s)
+{
+    if (ntests < MAX_TESTS)
+        tests[ntests++] = (typeof(tests[0])){ name, fn, timeout_s };
+}
+
+void harness_fail(const char *file, int line, const char *msg)
+{
+    fprintf(stderr, "  %s:%d: %s\n", file, line, msg);
+    fflush(stderr);
+    _exit(1);
+}
+
+static int selected(const char *name, int argc, char **argv)
+{
+    if (argc < 2)
+        return 1;
+    for (int i = 1; i < argc; i++)
+        if (strstr(name, argv[i]))
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int passed = 0, failed = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 0; i < ntests; i++) {
+        if (!selected(tests[i].name, argc, argv))
+            continue;
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm((unsigned)tests[i].timeout);
+            tests[i].fn();
+            fflush(stdout);
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            printf("ok - %s\n", tests[i].name);
+            passed++;
+        } else if (WIFSIGNALED(status)) {
+            printf("FAIL - %s: killed by signal %d%s\n", tests[i].name, WTERMSIG(status),
+                   WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
+            failed++;
+        } else {
+            printf("FAIL - %s: exit %d\n", tests[i].name, WEXITSTATUS(status));
+            failed++;
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
