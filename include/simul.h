@@ -361,4 +361,8 @@ int simul_dump_tasks(int fd);
 }
 #endif
 
+#include <simul/sync.h>   /* queues, semaphores, locks, events, generators, select */
+#include <simul/net.h>    /* fd waits, TCP/Unix streams, servers, UDP */
+#include <simul/sys.h>    /* thread pool, files, DNS, signals, subprocesses */
+
 #endif /* SIMUL_H */

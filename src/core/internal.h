@@ -380,6 +380,8 @@ void simul__stack_overflow_report(simul__task *t);
 
 /* ---- backends (../backend/backend.h) ---------------------------------- */
 
+struct simul__fileop;
+
 struct simul__backend {
     const char *name;
     /* Opens the poller; 0 or -errno (then the loop tries the next one). */
@@ -392,9 +394,35 @@ struct simul__backend {
     /* Waits up to timeout_ns (-1: no limit, 0: just look), then calls
      * simul__watch_ready() for each ready watcher. 0 or -errno. */
     int  (*poll)(simul_loop *l, int64_t timeout_ns);
+    /* Optional (NULL: the I/O layer uses the thread pool): starts an
+     * asynchronous file operation; op->done(op) runs on the loop when it
+     * completes, with op->result set (bytes, fd, 0 or -errno). The buffer
+     * and op must stay valid until then, even if the waiter is cancelled.
+     * Returns 0 if started, or -errno. */
+    int  (*file_op)(simul_loop *l, struct simul__fileop *op);
 };
 
+enum { SIMUL__FOP_READ, SIMUL__FOP_WRITE, SIMUL__FOP_FSYNC, SIMUL__FOP_OPEN,
+       SIMUL__FOP_CLOSE };
+
+typedef struct simul__fileop {
+    int         opcode;      /* SIMUL__FOP_* */
+    int         fd;
+    void       *buf;
+    size_t      len;
+    int64_t     offset;      /* -1: the file position (append/sequential) */
+    const char *path;        /* OPEN */
+    int         flags;       /* OPEN: open(2) flags; FSYNC: 1 = fdatasync */
+    unsigned    mode;        /* OPEN */
+    int         result;
+    void      (*done)(struct simul__fileop *op);
+    void       *data;        /* the waiter's */
+} simul__fileop;
+
 extern const simul__backend simul__backend_epoll;
+#ifdef SIMUL_HAVE_IO_URING
+extern const simul__backend simul__backend_io_uring;
+#endif
 void simul__watch_ready(simul_watch *w, int revents);
 
 #endif /* SIMUL_CORE_INTERNAL_H */

@@ -26,6 +26,9 @@ void simul__run_task(simul_loop *l, simul__task *t);
 /* Backends in order of preference for SIMUL_BACKEND=auto. The I/O layer
  * registers io_uring here; the core knows backends only by this table. */
 static const simul__backend *const backends[] = {
+#ifdef SIMUL_HAVE_IO_URING
+    &simul__backend_io_uring,
+#endif
     &simul__backend_epoll,
 };
 
