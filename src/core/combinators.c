@@ -229,8 +229,10 @@ void simul_as_completed_free(simul_as_completed *ac)
         if (e->t->state != SIMUL_TASK_DONE) {
             simul__task_cancel(e->t);
             if (l->current) {
+                ac->waiter = l->current;   /* ac_fire wakes us */
                 while (e->t->state != SIMUL_TASK_DONE)
                     simul__park_nocancel("as_completed_free", CALLER());
+                ac->waiter = NULL;
             } else {
                 simul__list_remove(&e->cb.link);
                 e->t->flags = (e->t->flags & ~SIMUL__TF_OWNED_AC) | SIMUL__TF_DETACHED;

@@ -1,1 +1,318 @@
-int simul_test_placeholder;
+/*
+ * test_combinators.c - gather (fail fast and collect), as_completed,
+ * wait_for (including the race where the task finishes as the timeout
+ * fires) and task groups (nested, failing, cancelled from outside).
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <simul.h>
+
+struct job { double delay; int result; int cancelled; };
+
+static int job_fn(void *a)
+{
+    struct job *j = a;
+    int r = simul_sleep(j->delay);
+    if (r == -ECANCELED) {
+        j->cancelled = 1;
+        return r;
+    }
+    return j->result;
+}
+
+static int main_gather_ok(void *a)
+{
+    (void)a;
+    struct job j[3] = { { 0.02, 1, 0 }, { 0.01, 2, 0 }, { 0.0, 3, 0 } };
+    simul_task *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = simul_spawn(job_fn, &j[i]);
+    int res[3] = { 0 };
+    CHECK_EQ(simul_gather(t, 3, res, SIMUL_GATHER_FAIL_FAST), 0);
+    CHECK(res[0] == 1 && res[1] == 2 && res[2] == 3);  /* in argument order */
+    CHECK_EQ(simul_join(t[0]), -ESRCH);                 /* gather joined them */
+    return 0;
+}
+TEST(gather_returns_results_in_argument_order)
+{
+    CHECK_EQ(simul_run(main_gather_ok, NULL), 0);
+}
+
+static int main_gather_fail_fast(void *a)
+{
+    (void)a;
+    struct job j[3] = { { 5, 1, 0 }, { 0.01, -EIO, 0 }, { 5, 3, 0 } };
+    simul_task *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = simul_spawn(job_fn, &j[i]);
+    int res[3];
+    double t0 = simul_now();
+    CHECK_EQ(simul_gather(t, 3, res, SIMUL_GATHER_FAIL_FAST), -EIO);
+    CHECK(simul_now() - t0 < 1);
+    CHECK(j[0].cancelled && j[2].cancelled);
+    CHECK_EQ(res[1], -EIO);
+    CHECK_EQ(res[0], -ECANCELED);
+    return 0;
+}
+TEST(gather_fail_fast_cancels_the_rest)
+{
+    CHECK_EQ(simul_run(main_gather_fail_fast, NULL), 0);
+}
+
+static int main_gather_collect(void *a)
+{
+    (void)a;
+    struct job j[3] = { { 0.02, 1, 0 }, { 0.01, -EIO, 0 }, { 0.015, 3, 0 } };
+    simul_task *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = simul_spawn(job_fn, &j[i]);
+    int res[3];
+    CHECK_EQ(simul_gather(t, 3, res, SIMUL_GATHER_COLLECT), 0);
+    CHECK(res[0] == 1 && res[1] == -EIO && res[2] == 3);
+    CHECK(!j[0].cancelled && !j[2].cancelled);
+    return 0;
+}
+TEST(gather_collect_waits_for_every_outcome)
+{
+    CHECK_EQ(simul_run(main_gather_collect, NULL), 0);
+}
+
+static int gatherer(void *a)
+{
+    struct job *j = a;
+    simul_task *t[2] = { simul_spawn(job_fn, &j[0]), simul_spawn(job_fn, &j[1]) };
+    return simul_gather(t, 2, NULL, SIMUL_GATHER_COLLECT);
+}
+static int main_gather_cancelled(void *a)
+{
+    (void)a;
+    struct job j[2] = { { 5, 1, 0 }, { 5, 2, 0 } };
+    simul_task *g = simul_spawn(gatherer, j);
+    simul_sleep(0.01);
+    simul_cancel(g);
+    CHECK_EQ(simul_join(g), -ECANCELED);
+    CHECK(j[0].cancelled && j[1].cancelled);
+    return 0;
+}
+TEST(cancelling_a_gather_cancels_its_tasks)
+{
+    CHECK_EQ(simul_run(main_gather_cancelled, NULL), 0);
+}
+
+static int main_as_completed(void *a)
+{
+    (void)a;
+    struct job j[3] = { { 0.03, 30, 0 }, { 0.01, 10, 0 }, { 0.02, 20, 0 } };
+    simul_task *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = simul_spawn(job_fn, &j[i]);
+    simul_as_completed *ac = simul_as_completed_new(t, 3);
+    CHECK(ac != NULL);
+    int order[3], k = 0, res;
+    simul_task *which;
+    while (simul_as_completed_next(ac, &which, &res) == 0) {
+        order[k++] = res;
+        CHECK(which == t[res == 30 ? 0 : res == 10 ? 1 : 2]);
+    }
+    CHECK_EQ(k, 3);
+    CHECK(order[0] == 10 && order[1] == 20 && order[2] == 30);
+    CHECK_EQ(simul_as_completed_next(ac, &which, &res), -ENOENT);
+    simul_as_completed_free(ac);
+    return 0;
+}
+TEST(as_completed_yields_in_completion_order)
+{
+    CHECK_EQ(simul_run(main_as_completed, NULL), 0);
+}
+
+static int main_as_completed_early_free(void *a)
+{
+    (void)a;
+    struct job j[2] = { { 0.001, 1, 0 }, { 5, 2, 0 } };
+    simul_task *t[2] = { simul_spawn(job_fn, &j[0]), simul_spawn(job_fn, &j[1]) };
+    simul_as_completed *ac = simul_as_completed_new(t, 2);
+    int res;
+    CHECK_EQ(simul_as_completed_next(ac, NULL, &res), 0);
+    CHECK_EQ(res, 1);
+    simul_as_completed_free(ac);   /* the slow one is cancelled and reaped */
+    CHECK_EQ(j[1].cancelled, 1);
+    return 0;
+}
+TEST(as_completed_free_cancels_what_is_left)
+{
+    CHECK_EQ(simul_run(main_as_completed_early_free, NULL), 0);
+}
+
+static int main_wait_for(void *a)
+{
+    (void)a;
+    struct job fast = { 0.005, 9, 0 }, slow = { 5, 9, 0 };
+    CHECK_EQ(simul_wait_for(simul_spawn(job_fn, &fast), 1), 9);
+    double t0 = simul_now();
+    CHECK_EQ(simul_wait_for(simul_spawn(job_fn, &slow), 0.02), -ETIMEDOUT);
+    CHECK(simul_now() - t0 < 1);
+    CHECK_EQ(slow.cancelled, 1);
+    return 0;
+}
+TEST(wait_for_returns_the_result_or_times_out_and_cancels)
+{
+    CHECK_EQ(simul_run(main_wait_for, NULL), 0);
+}
+
+/* A task that ignores the first cancel and finishes with a result: like an
+ * inner task completing in the same instant the timeout fires. */
+static int stubborn(void *a)
+{
+    (void)a;
+    int r = simul_sleep(5);
+    simul_scope sh;
+    simul_scope_enter_shielded(&sh, INFINITY);
+    simul_sleep(0.005);
+    simul_scope_exit(&sh);
+    return r == -ECANCELED ? 77 : 0;
+}
+static int main_wait_for_race(void *a)
+{
+    (void)a;
+    /* the result wins over the timeout: nothing is lost */
+    CHECK_EQ(simul_wait_for(simul_spawn(stubborn, NULL), 0.01), 77);
+    return 0;
+}
+TEST(wait_for_keeps_a_result_that_arrives_with_the_timeout)
+{
+    CHECK_EQ(simul_run(main_wait_for_race, NULL), 0);
+}
+
+static int waits_for_slow(void *a)
+{
+    struct job *j = a;
+    return simul_wait_for(simul_spawn(job_fn, j), 10);
+}
+static int main_wait_for_outer_cancel(void *a)
+{
+    (void)a;
+    struct job j = { 5, 1, 0 };
+    simul_task *w = simul_spawn(waits_for_slow, &j);
+    simul_sleep(0.01);
+    simul_cancel(w);
+    /* cancellation of the caller is not turned into a timeout or lost */
+    CHECK_EQ(simul_join(w), -ECANCELED);
+    CHECK_EQ(j.cancelled, 1);
+    return 0;
+}
+TEST(wait_for_propagates_the_callers_cancellation)
+{
+    CHECK_EQ(simul_run(main_wait_for_outer_cancel, NULL), 0);
+}
+
+static int main_group_ok(void *a)
+{
+    (void)a;
+    struct job j[3] = { { 0.01, 1, 0 }, { 0.02, 2, 0 }, { 0, 3, 0 } };
+    simul_group g;
+    CHECK_EQ(simul_group_enter(&g), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(simul_group_spawn(&g, job_fn, &j[i]) != NULL);
+    double t0 = simul_now();
+    CHECK_EQ(simul_group_exit(&g), 0);
+    CHECK(simul_now() - t0 >= 0.019);
+    return 0;
+}
+TEST(a_group_waits_for_all_children)
+{
+    CHECK_EQ(simul_run(main_group_ok, NULL), 0);
+}
+
+static int main_group_fail(void *a)
+{
+    (void)a;
+    struct job j[3] = { { 5, 1, 0 }, { 0.01, -EPIPE, 0 }, { 5, 3, 0 } };
+    simul_group g;
+    simul_group_enter(&g);
+    for (int i = 0; i < 3; i++)
+        simul_group_spawn(&g, job_fn, &j[i]);
+    /* the owner's own waits are cancelled when a child fails */
+    CHECK_EQ(simul_sleep(5), -ECANCELED);
+    CHECK_EQ(simul_group_exit(&g), -EPIPE);
+    CHECK(j[0].cancelled && j[2].cancelled);
+    CHECK_EQ(simul_sleep(0.001), 0);     /* and the owner is fine afterwards */
+    return 0;
+}
+TEST(a_failing_child_cancels_siblings_and_owner_and_exit_reports_it)
+{
+    CHECK_EQ(simul_run(main_group_fail, NULL), 0);
+}
+
+static int group_owner(void *a)
+{
+    struct job *j = a;
+    simul_group g;
+    simul_group_enter(&g);
+    simul_group_spawn(&g, job_fn, &j[0]);
+    simul_group_spawn(&g, job_fn, &j[1]);
+    return simul_group_exit(&g);
+}
+static int main_group_outer_cancel(void *a)
+{
+    (void)a;
+    struct job j[2] = { { 5, 1, 0 }, { 5, 2, 0 } };
+    simul_task *o = simul_spawn(group_owner, j);
+    simul_sleep(0.01);
+    simul_cancel(o);
+    CHECK_EQ(simul_join(o), -ECANCELED);
+    CHECK(j[0].cancelled && j[1].cancelled);
+    return 0;
+}
+TEST(cancelling_the_owner_cancels_the_children)
+{
+    CHECK_EQ(simul_run(main_group_outer_cancel, NULL), 0);
+}
+
+static int inner_group(void *a)
+{
+    struct job *j = a;
+    simul_group g;
+    simul_group_enter(&g);
+    simul_group_spawn(&g, job_fn, &j[0]);
+    simul_group_spawn(&g, job_fn, &j[1]);
+    return simul_group_exit(&g);
+}
+static int main_nested_groups(void *a)
+{
+    (void)a;
+    struct job inner_jobs[2] = { { 5, 1, 0 }, { 0.01, -EBADMSG, 0 } };
+    struct job sibling = { 5, 1, 0 };
+    simul_group g;
+    simul_group_enter(&g);
+    simul_group_spawn(&g, inner_group, inner_jobs);
+    simul_group_spawn(&g, job_fn, &sibling);
+    CHECK_EQ(simul_group_exit(&g), -EBADMSG);   /* the error climbs out */
+    CHECK(inner_jobs[0].cancelled && sibling.cancelled);
+    return 0;
+}
+TEST(nested_groups_propagate_the_first_error)
+{
+    CHECK_EQ(simul_run(main_nested_groups, NULL), 0);
+}
+
+static int main_group_cancelled_child_is_not_error(void *a)
+{
+    (void)a;
+    struct job j[2] = { { 5, 1, 0 }, { 0.01, 2, 0 } };
+    simul_group g;
+    simul_group_enter(&g);
+    simul_task *t0 = simul_group_spawn(&g, job_fn, &j[0]);
+    simul_group_spawn(&g, job_fn, &j[1]);
+    simul_sleep(0.001);
+    CHECK_EQ(simul_cancel(t0), 0);
+    CHECK_EQ(simul_join(t0), -EINVAL);   /* the group owns its children */
+    CHECK_EQ(simul_group_exit(&g), 0);
+    return 0;
+}
+TEST(a_child_cancelled_from_outside_is_not_a_group_error)
+{
+    CHECK_EQ(simul_run(main_group_cancelled_child_is_not_error, NULL), 0);
+}

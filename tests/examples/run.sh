@@ -14,8 +14,10 @@
 # Prints one line per check, "ok NAME" or "FAIL NAME: reason", and exits 1 if
 # any check failed (2 for a usage error).
 #
+# Environment: EXAMPLES_SCALE (default 0.05) sets the --scale used;
 # EXAMPLES_FULL=1 also runs rand, chained and coro at the walkthrough's real
-# speed (about 11 + 11 + 11 + 23 seconds).
+# speed (about 11 + 11 + 23 more seconds); RUN_TIMEOUT (default 60) is the
+# per-run limit in seconds.
 set -u
 
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
@@ -24,8 +26,14 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
 fi
 BIN=$1/examples
 EXP=$(cd "$(dirname "$0")" && pwd)/expected
-SCALE=0.02          # sleep multiplier for the slow examples
-RUN_TIMEOUT=${RUN_TIMEOUT:-60}      # seconds before a hung example is killed
+# Sleep multiplier for the slow examples (rand, chained, coro). Their line
+# order depends on wake-up order; since simul_sleep() (like asyncio.sleep)
+# measures from the real clock, each wake-up's latency shifts a task's later
+# deadlines, and makerandom(0) piles up 11 of them. With 50 ms units that
+# needs tens of ms of scheduling delay to reorder lines; 20 ms units did
+# reorder now and then on a 2-CPU machine with 4 busy loops.
+SCALE=${EXAMPLES_SCALE:-0.05}
+RUN_TIMEOUT=${RUN_TIMEOUT:-60}     # seconds before a hung example is killed
 
 TMP=$(mktemp -d) || exit 2
 trap 'rm -rf "$TMP"' EXIT
