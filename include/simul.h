@@ -37,10 +37,10 @@ typedef struct simul_task simul_task;   /* opaque task handle */
 
 /* private: a timer node embedded in other structs (see src/core/timer.c) */
 typedef struct simul__tnode {
-    int64_t  when;                       /* deadline, loop-clock ns */
-    uint64_t seq;                        /* FIFO order among equal deadlines */
+    int64_t  when;                       /* deadline, monotonic ns */
+    uint32_t seq;                        /* FIFO order among equal deadlines */
+    uint32_t idx;                        /* heap slot + 1; 0 = not armed */
     void   (*cb)(struct simul__tnode *);
-    size_t   idx;                        /* heap slot + 1; 0 = not armed */
 } simul__tnode;
 typedef struct simul_loop simul_loop;   /* opaque event loop */
 typedef int (*simul_fn)(void *arg);
@@ -266,7 +266,6 @@ int simul_wait_for(simul_task *t, double seconds);
 typedef struct simul_group {
     /* private: */
     simul_scope scope;
-    void       *children_head, *children_tail;
     size_t      live;
     int         error;
     int         closing;

@@ -301,19 +301,11 @@ int simul_group_enter(simul_group *g)
         return -EPERM;
     if (!g)
         return -EINVAL;
-    g->children_head = g->children_tail = NULL;
     g->live = 0;
     g->error = 0;
     g->closing = 0;
     g->owner = l->current;
     return simul_scope_enter(&g->scope, INFINITY);
-}
-
-/* The children list is a simul__list whose head is stored in two words of
- * the public struct. */
-static simul__list *children(simul_group *g)
-{
-    return (simul__list *)(void *)&g->children_head;
 }
 
 simul_task *simul_group_spawn_opts(simul_group *g, simul_fn fn, void *arg,
@@ -332,14 +324,11 @@ simul_task *simul_group_spawn_opts(simul_group *g, simul_fn fn, void *arg,
         errno = EBUSY;
         return NULL;
     }
-    if (!g->children_head)
-        simul__list_init(children(g));
     simul__task *t = simul__spawn(l, fn, arg, opts);
     if (!t)
         return NULL;
     t->flags |= SIMUL__TF_GROUP;
     t->group = g;
-    simul__list_push(children(g), &t->group_link);
     g->live++;
     /* Joining a group that already failed: the newcomer starts cancelled. */
     if (g->error || simul_scope_cancelled(&g->scope))
@@ -352,21 +341,21 @@ simul_task *simul_group_spawn(simul_group *g, simul_fn fn, void *arg)
     return simul_group_spawn_opts(g, fn, arg, NULL);
 }
 
+/* Children are found by scanning the loop's tasks: groups keep no list, so
+ * tasks stay small; this runs only when a group fails or is cancelled. */
 static void cancel_children(simul_group *g)
 {
-    if (!g->children_head)
+    simul_loop *l = simul__loop();
+    if (!g->live)
         return;
-    simul__list *head = children(g);
-    for (simul__list *n = head->next; n != head; n = n->next) {
-        simul__task *t = simul__container_of(n, simul__task, group_link);
-        if (t->state != SIMUL_TASK_DONE)
+    SIMUL__FOREACH_TASK(l, t) {
+        if (t->group == g && t->state != SIMUL_TASK_DONE)
             simul__task_cancel(t);
     }
 }
 
 void simul__group_child_done(simul_group *g, simul__task *t)
 {
-    simul__list_remove(&t->group_link);
     t->group = NULL;
     g->live--;
     if (t->result < 0 && t->result != -ECANCELED && g->error == 0) {

@@ -100,10 +100,9 @@ int simul_dump_tasks(int fd)
         return -errno;
     int n = 0;
     fprintf(f, "simul: tasks of loop %p (%s backend):\n", (void *)l, l->be->name);
-    for (simul__list *it = l->tasks.next; it != &l->tasks; it = it->next) {
-        simul__task *t = simul__container_of(it, simul__task, all);
+    SIMUL__FOREACH_TASK(l, t) {
         n++;
-        fprintf(f, "  #%-6llu %-24s %-8s", (unsigned long long)t->id, simul__task_name(t),
+        fprintf(f, "  #%-6u %-24s %-8s", t->id, simul__task_name(t),
                 state_name(t->state));
         if (t->state == SIMUL_TASK_WAITING && t->wait_what) {
             char where[160];
@@ -145,7 +144,7 @@ static void put_num(size_t v)
 void simul__stack_overflow_report(simul__task *t)
 {
     put_str("simul: stack overflow in task '");
-    put_str(t->name[0] ? t->name : "(unnamed)");
+    put_str(t->name ? t->name : "(unnamed)");
     put_str("' (id ");
     put_num((size_t)t->id);
     put_str(", stack size ");

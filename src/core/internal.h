@@ -82,7 +82,7 @@ enum { SIMUL__RUN_TASK = 0, SIMUL__RUN_CALLBACK = 1 };
 
 typedef struct simul__runnable {
     struct simul__runnable *next;
-    int kind;
+    uint8_t kind;
 } simul__runnable;
 
 typedef struct simul__callback {
@@ -124,30 +124,40 @@ enum {
 
 enum { SIMUL__TASK_FREE = 0xFF };
 
+/* Two cache lines: a million tasks touch as little memory as possible.
+ * Fields never live at the same time share storage. */
 struct simul__task {
-    simul__runnable run;      /* must stay first: ready-queue link */
+    union {
+        simul__runnable run;  /* must stay first: ready-queue link */
+        struct {
+            void    *run_next_;
+            uint8_t  run_kind_;
+            uint8_t  state;   /* simul_task_state or SIMUL__TASK_FREE */
+            uint16_t gen;     /* handle generation, see simul__task_handle */
+            uint32_t flags;
+        };
+    };
     simul__ctx      ctx;
-    uint16_t        gen;      /* handle generation, see simul__task_handle */
-    uint8_t         state;    /* simul_task_state or SIMUL__TASK_FREE */
-    uint8_t         pad0;
-    uint32_t        flags;
     int             result;   /* the fn's return value once DONE */
     int             wake;     /* value given by the waker */
-    simul_fn        fn;
-    void           *arg;
+    union {
+        struct {              /* until the task first runs */
+            simul_fn fn;
+            void    *arg;
+        };
+        struct {              /* while it waits (task dumps) */
+            const char *wait_what;
+            void       *wait_pc;
+        };
+    };
     simul__stack   *stack;    /* NULL until first run */
-    size_t          stack_size;
+    uint32_t        stack_size;
+    uint32_t        id;
     simul_scope    *scopes;   /* innermost entered scope */
     simul__tnode    sleep_timer;
     simul__list     donecbs;  /* simul__donecb, fired when DONE */
-    simul__list     all;      /* loop->tasks */
-    simul__list     group_link;
     simul_group    *group;
-    const char     *wait_what;
-    void           *wait_pc;
-    int64_t         ran_at;   /* debug: when it last got the CPU */
-    uint64_t        id;
-    char            name[32];
+    char           *name;     /* malloc'd; NULL until named or asked for */
 };
 
 /* Handles carry a 16-bit generation in their top bits (user addresses fit
@@ -203,6 +213,12 @@ typedef struct simul__stackpool {
 
 #define SIMUL__NPOOLS 8
 
+struct simul__slab {
+    simul__task *base;
+    size_t       count;     /* slots */
+    size_t       used;      /* slots ever handed out (bump pointer) */
+};
+
 struct simul_loop {
     /* hot: the scheduler */
     simul__runnable  *rq_head;
@@ -227,12 +243,12 @@ struct simul_loop {
     int               deadlocks;    /* times the deadlock breaker ran */
 
     /* tasks */
-    simul__list       tasks;        /* every task not yet freed */
     size_t            ntasks_live;  /* not DONE */
     simul__task      *task_free;    /* pool free list (via run.next) */
-    void            **task_slabs;
+    struct simul__slab *task_slabs; /* every task lives in one of these */
     size_t            ntask_slabs, task_slabs_cap;
-    uint64_t          next_id;
+    uint32_t          next_id;
+    int64_t           ran_at;       /* debug: when the current task got the CPU */
     simul__callback  *cb_free;
 
     /* stacks */
@@ -318,6 +334,16 @@ static inline simul__task *simul__current(void)
     return l ? l->current : NULL;
 }
 void simul__task_free(simul_loop *l, simul__task *t);
+void simul__tasks_close(simul_loop *l);
+
+/* Every task of the loop that is not free (spawned and not yet released),
+ * in memory order. Task memory is type-stable, so scanning it is safe. */
+#define SIMUL__FOREACH_TASK(l, t)                                              \
+    for (size_t slab_ = 0; slab_ < (l)->ntask_slabs; slab_++)                  \
+        for (simul__task *t = (l)->task_slabs[slab_].base,                     \
+                         *end_ = t + (l)->task_slabs[slab_].used;              \
+             t < end_; t++)                                                    \
+            if (t->state != SIMUL__TASK_FREE)
 simul__task *simul__spawn(simul_loop *l, simul_fn fn, void *arg,
                           const simul_task_opts *opts);
 /* Request cancellation of t (sets the flag, delivers). */

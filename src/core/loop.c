@@ -250,7 +250,6 @@ static simul_loop *loop_new(int *err)
         return NULL;
     }
     l->rq_tail = &l->rq_head;
-    simul__list_init(&l->tasks);
     l->ts_tail = &l->ts_head;
     l->wake_fd = -1;
     pthread_mutex_init(&l->ts_lock, NULL);
@@ -294,15 +293,12 @@ static void loop_free(simul_loop *l)
 {
     atomic_store(&l->closed, 1);
     simul__debug_close(l);
-    /* Every task is DONE by now; free the ones nobody joined. */
-    simul__list *n;
-    while ((n = simul__list_pop(&l->tasks)) != NULL) {
-        simul__task *t = simul__container_of(n, simul__task, all);
-        simul__list_init(&t->all);
+    /* Every task is DONE by now; report the ones nobody joined. */
+    SIMUL__FOREACH_TASK(l, t) {
         if (!(t->flags & (SIMUL__TF_MAIN | SIMUL__TF_DETACHED | SIMUL__TF_GROUP)))
             simul__debug_unjoined(l, t);
-        if (t->stack)
-            simul__stack_put(l, t->stack);
+        free(t->name);
+        t->name = NULL;
     }
     /* Callbacks queued but never run (by a loop that stopped) are dropped. */
     simul__runnable *r;
@@ -329,9 +325,7 @@ static void loop_free(simul_loop *l)
     l->be->close(l);
     simul__timers_close(l);
     simul__stacks_close(l);
-    for (size_t i = 0; i < l->ntask_slabs; i++)
-        free(l->task_slabs[i]);
-    free(l->task_slabs);
+    simul__tasks_close(l);
     pthread_mutex_destroy(&l->ts_lock);
     simul__stack_overflow_uninstall();
     simul__loop_tls = NULL;
@@ -347,8 +341,7 @@ static void deadlock(simul_loop *l)
                         "thread) can wake one; cancelling them all\n");
     if (l->debug)
         simul_dump_tasks(2);
-    for (simul__list *n = l->tasks.next; n != &l->tasks; n = n->next) {
-        simul__task *t = simul__container_of(n, simul__task, all);
+    SIMUL__FOREACH_TASK(l, t) {
         if (t->state != SIMUL_TASK_DONE) {
             t->flags &= ~SIMUL__TF_NOCANCEL;
             simul__task_cancel(t);
@@ -420,8 +413,7 @@ static int all_done(simul_loop *l, void *arg)
     (void)arg;
     if (l->ntasks_live == 0)
         return 1;
-    for (simul__list *n = l->tasks.next; n != &l->tasks; n = n->next) {
-        simul__task *t = simul__container_of(n, simul__task, all);
+    SIMUL__FOREACH_TASK(l, t) {
         if (t->state != SIMUL_TASK_DONE && !(t->flags & SIMUL__TF_CANCEL))
             simul__task_cancel(t);
     }

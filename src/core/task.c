@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #ifdef SIMUL__ASAN
 #include <sanitizer/asan_interface.h>
@@ -40,7 +41,11 @@ __thread simul_loop *simul__loop_tls __attribute__((tls_model("initial-exec")));
 
 /* ---- task memory pool ---------------------------------------------------- */
 
-#define TASKS_PER_SLAB 64
+/* Slabs grow geometrically (64 tasks, then twice as many each time, up to
+ * 2 MiB), so a million tasks need a few dozen mappings; fresh slots are
+ * handed out with a bump pointer, freed ones from a LIFO free list. */
+#define SLAB_MIN_TASKS 64
+#define SLAB_MAX_BYTES (2u * 1024 * 1024)
 
 static simul__task *task_alloc(simul_loop *l)
 {
@@ -49,35 +54,56 @@ static simul__task *task_alloc(simul_loop *l)
         l->task_free = (simul__task *)t->run.next;
         return t;
     }
-    if (l->ntask_slabs == l->task_slabs_cap) {
-        size_t cap = l->task_slabs_cap ? l->task_slabs_cap * 2 : 16;
-        void **n = realloc(l->task_slabs, cap * sizeof *n);
-        if (!n)
+    struct simul__slab *last = l->ntask_slabs ? &l->task_slabs[l->ntask_slabs - 1] : NULL;
+    if (!last || last->used == last->count) {
+        if (l->ntask_slabs == l->task_slabs_cap) {
+            size_t cap = l->task_slabs_cap ? l->task_slabs_cap * 2 : 16;
+            struct simul__slab *n = realloc(l->task_slabs, cap * sizeof *n);
+            if (!n)
+                return NULL;
+            l->task_slabs = n;
+            l->task_slabs_cap = cap;
+        }
+        size_t count = SLAB_MIN_TASKS;
+        if (l->ntask_slabs) {
+            count = l->task_slabs[l->ntask_slabs - 1].count * 2;
+            if (count * sizeof(simul__task) > SLAB_MAX_BYTES)
+                count = SLAB_MAX_BYTES / sizeof(simul__task);
+        }
+        /* Pre-faulted in one go: cheaper than a fault per page, and every
+         * slot of a slab is used before the next slab is made. */
+        simul__task *slab = mmap(NULL, count * sizeof(simul__task), PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (slab == MAP_FAILED)
             return NULL;
-        l->task_slabs = n;
-        l->task_slabs_cap = cap;
+        last = &l->task_slabs[l->ntask_slabs++];
+        last->base = slab;
+        last->count = count;
+        last->used = 0;
     }
-    simul__task *slab = aligned_alloc(64, TASKS_PER_SLAB * sizeof(simul__task));
-    if (!slab)
-        return NULL;
-    l->task_slabs[l->ntask_slabs++] = slab;
-    for (size_t i = 1; i < TASKS_PER_SLAB; i++) {
-        slab[i].state = SIMUL__TASK_FREE;
-        slab[i].gen = 1;
-        slab[i].run.next = (simul__runnable *)l->task_free;
-        l->task_free = &slab[i];
-    }
-    slab[0].gen = 1;
-    return &slab[0];
+    t = &last->base[last->used++];
+    t->gen = 1;
+    return t;
 }
 
 void simul__task_free(simul_loop *l, simul__task *t)
 {
-    simul__list_remove(&t->all);
+    free(t->name);
+    t->name = NULL;
     t->state = SIMUL__TASK_FREE;
     t->gen = (uint16_t)(t->gen + 1);
     t->run.next = (simul__runnable *)l->task_free;
     l->task_free = t;
+}
+
+void simul__tasks_close(simul_loop *l)
+{
+    for (size_t i = 0; i < l->ntask_slabs; i++)
+        munmap(l->task_slabs[i].base, l->task_slabs[i].count * sizeof(simul__task));
+    free(l->task_slabs);
+    l->task_slabs = NULL;
+    l->ntask_slabs = l->task_slabs_cap = 0;
+    l->task_free = NULL;
 }
 
 /* ---- the switch ---------------------------------------------------------- */
@@ -178,7 +204,7 @@ static void switch_out(simul_loop *l, simul__task *self, int dying)
         !simul__stack_canary_ok(self->stack))
         simul__stack_overflow_report(self);
     if (SIMUL__UNLIKELY(l->debug)) {
-        int64_t ran = simul__clock_ns() - self->ran_at;
+        int64_t ran = simul__clock_ns() - l->ran_at;
         if (ran > 100 * 1000000LL)
             simul__debug_slow(l, self, ran);
     }
@@ -202,7 +228,7 @@ static void switch_out(simul_loop *l, simul__task *self, int dying)
         }
         l->current = next;
         if (SIMUL__UNLIKELY(l->debug))
-            next->ran_at = simul__clock_ns();
+            l->ran_at = simul__clock_ns();
         switch_to(l, &self->ctx, next, dying);
         goto resumed;
     }
@@ -226,7 +252,9 @@ static void task_entry(void *p)
     }
 #endif
     reap_zombie(l);
-    int r = t->fn(t->arg);
+    simul_fn fn = t->fn;      /* fn and arg share storage with wait info */
+    void *arg = t->arg;
+    int r = fn(arg);
     task_finish(l, t, r);
     l->zombie = t;
     switch_out(l, t, 1);
@@ -261,7 +289,7 @@ void simul__run_task(simul_loop *l, simul__task *t)
         return;
     l->current = t;
     if (SIMUL__UNLIKELY(l->debug))
-        t->ran_at = simul__clock_ns();
+        l->ran_at = simul__clock_ns();
     switch_to(l, &l->sched_ctx, t, 0);
     l->current = NULL;
     reap_zombie(l);
@@ -292,19 +320,18 @@ simul__task *simul__spawn(simul_loop *l, simul_fn fn, void *arg, const simul_tas
     t->fn = fn;
     t->arg = arg;
     t->stack = NULL;
-    t->stack_size = size;
+    t->stack_size = (uint32_t)size;
     t->scopes = NULL;
     t->sleep_timer.idx = 0;
     t->group = NULL;
-    t->wait_what = NULL;
-    t->wait_pc = NULL;
     t->id = ++l->next_id;
-    t->name[0] = '\0';
-    if (opts && opts->name)
-        snprintf(t->name, sizeof t->name, "%s", opts->name);
+    t->name = NULL;
+    if (opts && opts->name && !(t->name = strndup(opts->name, 31))) {
+        simul__task_free(l, t);
+        errno = ENOMEM;
+        return NULL;
+    }
     simul__list_init(&t->donecbs);
-    simul__list_init(&t->group_link);
-    simul__list_push(&l->tasks, &t->all);
     l->ntasks_live++;
     simul__ready_push(l, &t->run);
     return t;
@@ -563,8 +590,13 @@ simul_task *simul_current(void)
 
 const char *simul__task_name(simul__task *t)
 {
-    if (!t->name[0])
-        snprintf(t->name, sizeof t->name, "task-%llu", (unsigned long long)t->id);
+    if (!t->name) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "task-%u", t->id);
+        t->name = strdup(buf);
+        if (!t->name)
+            return "task-?";
+    }
     return t->name;
 }
 
@@ -581,7 +613,11 @@ int simul_task_set_name(simul_task *h, const char *name)
         return -ESRCH;
     if (!name)
         return -EINVAL;
-    snprintf(t->name, sizeof t->name, "%s", name);
+    char *copy = strndup(name, 31);
+    if (!copy)
+        return -ENOMEM;
+    free(t->name);
+    t->name = copy;
     return 0;
 }
 

@@ -23,13 +23,15 @@ int64_t simul__clock_ns(void)
 
 static inline int before(const simul__tnode *a, const simul__tnode *b)
 {
-    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+    /* seq wraps; ties compare by distance, fine for timers armed less than
+     * 2^31 arms apart */
+    return a->when < b->when || (a->when == b->when && (int32_t)(a->seq - b->seq) < 0);
 }
 
 static inline void place(simul__tnode **h, size_t i, simul__tnode *n)
 {
     h[i] = n;
-    n->idx = i + 1;
+    n->idx = (uint32_t)(i + 1);
 }
 
 static void sift_up(simul__tnode **h, size_t i, simul__tnode *n)

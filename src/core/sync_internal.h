@@ -1,0 +1,103 @@
+/*
+ * sync_internal.h - what the coordination layer's files (queue.c, sync.c,
+ * asyncgen.c, select.c) share: the waiter node and waiting with a deadline.
+ *
+ * A waiter is a node on the waiting task's stack, linked into the wait list
+ * of the object it waits on. Whoever satisfies the wait unlinks it, fills
+ * it (an item, a case index) and wakes the task; by the core's first-wake-
+ * wins rule, a node whose task is no longer parked (it was woken by a
+ * cancel, a timeout or, in select, by another source, and has not run yet)
+ * is stale: the waker unlinks it and gives what it had to the next waiter.
+ * So nothing is ever handed to a task that will not see it.
+ */
+#ifndef SIMUL_CORE_SYNC_INTERNAL_H
+#define SIMUL_CORE_SYNC_INTERNAL_H
+
+#include "internal.h"
+
+typedef struct simul__waiter {
+    simul__list  link;      /* in the object's wait list */
+    simul__task *task;      /* the parked task */
+    void        *item;      /* queue: the item handed over / offered */
+    int          fired;     /* set by the waker that delivered to this node */
+    int          result;    /* select: the outcome for this case */
+} simul__waiter;
+
+static inline void simul__waiter_init(simul__waiter *w, simul__task *t)
+{
+    w->task = t;
+    w->item = NULL;
+    w->fired = 0;
+    w->result = 0;
+}
+
+/* Is w's task still parked, so that a wake will reach it? */
+static inline int simul__waiter_live(const simul__waiter *w)
+{
+    return w->task->state == SIMUL_TASK_WAITING;
+}
+
+/* Pops the first waiter of l whose task is still parked; stale ones are
+ * unlinked on the way. NULL if there is none. */
+static inline simul__waiter *simul__waiters_pop_live(simul__list *l)
+{
+    simul__list *n;
+    while ((n = simul__list_pop(l)) != NULL) {
+        simul__waiter *w = simul__container_of(n, simul__waiter, link);
+        if (simul__waiter_live(w))
+            return w;
+    }
+    return NULL;
+}
+
+/* Wakes w (already unlinked and live) with value (its park's return). */
+static inline void simul__waiter_fire(simul__waiter *w, int value)
+{
+    w->fired = 1;
+    if (value < 0)
+        w->result = value;      /* select reads a case's outcome here */
+    simul__wake(w->task, value);
+}
+
+/* Wakes every live waiter of l with value, unlinking all of them. */
+static inline void simul__waiters_fire_all(simul__list *l, int value)
+{
+    simul__waiter *w;
+    while ((w = simul__waiters_pop_live(l)) != NULL)
+        simul__waiter_fire(w, value);
+}
+
+/*
+ * Converts an absolute deadline (simul_now() seconds, INFINITY = none) to
+ * loop-clock ns in *when. -EINVAL for NaN.
+ */
+int simul__deadline_ns(double deadline, int64_t *when);
+
+/*
+ * Parks the current task (registered wherever it waits) until woken, or
+ * until `when` (loop-clock ns; SIMUL__NO_DEADLINE = no limit), then it
+ * returns -ETIMEDOUT. nocancel: cancellation does not wake it. Returns the
+ * waker's value, -ECANCELED, -ETIMEDOUT or -ENOMEM (timer heap).
+ */
+int simul__sync_park(int64_t when, int nocancel, const char *what, void *pc);
+
+/* The running task, or NULL outside a task. */
+static inline simul__task *simul__sync_self(void)
+{
+    simul_loop *l = simul__loop();
+    return l ? l->current : NULL;
+}
+
+/* Queue and event hooks for select.c. */
+struct simul_queue;
+struct simul_event;
+/* If the case can proceed now, does it and returns 1 (result in *res);
+ * else 0. */
+int  simul__queue_try_get(struct simul_queue *q, void **item, int *res);
+int  simul__queue_try_put(struct simul_queue *q, void *item, int *res);
+simul__list *simul__queue_getters(struct simul_queue *q);
+simul__list *simul__queue_putters(struct simul_queue *q);
+int  simul__event_ready(const struct simul_event *e);
+simul__list *simul__event_waiters(struct simul_event *e);
+
+#endif /* SIMUL_CORE_SYNC_INTERNAL_H */
