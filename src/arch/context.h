@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#if defined(__x86_64__) || defined(__aarch64__)
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(SIMUL_FORCE_UCONTEXT)
 #define SIMUL__CTX_ASM 1
 typedef struct simul__ctx {
     void *sp;   /* saved stack pointer; the registers live on that stack */

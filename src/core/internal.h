@@ -106,6 +106,7 @@ typedef struct simul__stack {
     size_t size;             /* usable bytes */
     struct simul__stack *next_free;
     int    guard;            /* SIMUL__GUARD_* */
+    unsigned vg_id;          /* valgrind stack id (-Dvalgrind=true builds) */
     void  *slab;
 } simul__stack;
 

@@ -25,6 +25,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef SIMUL_VALGRIND
+#include <valgrind/valgrind.h>
+#define VG_REGISTER(s) ((s)->vg_id = VALGRIND_STACK_REGISTER((s)->lo, (char *)(s)->lo + (s)->size))
+#define VG_DEREGISTER(s) VALGRIND_STACK_DEREGISTER((s)->vg_id)
+#else
+#define VG_REGISTER(s) ((void)(s))
+#define VG_DEREGISTER(s) ((void)(s))
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -175,6 +184,7 @@ simul__stack *simul__stack_get(simul_loop *l, size_t size)
         s->size = size - DESC_BYTES;
         s->slab = p ? NULL : base;
         s->guard = guard_one(l, guard, s);
+        VG_REGISTER(s);
         if (i == 0) {
             first = s;
         } else {
@@ -200,6 +210,7 @@ void simul__stack_put(simul_loop *l, simul__stack *s)
         void *base = (char *)s->lo - page_size();
         for (size_t i = 0; i < l->nstack_slabs; i += 2) {
             if (l->stack_slabs[i] == base) {
+                VG_DEREGISTER(s);
                 munmap(base, (size_t)l->stack_slabs[i + 1]);
                 l->stack_slabs[i] = l->stack_slabs[l->nstack_slabs - 2];
                 l->stack_slabs[i + 1] = l->stack_slabs[l->nstack_slabs - 1];
@@ -216,6 +227,10 @@ void simul__stack_put(simul_loop *l, simul__stack *s)
 
 void simul__stacks_close(simul_loop *l)
 {
+    /* Every task has finished, so every pooled stack is on a free list. */
+    for (int i = 0; i < SIMUL__NPOOLS; i++)
+        for (simul__stack *s = l->pools[i].free; s; s = s->next_free)
+            VG_DEREGISTER(s);
     for (size_t i = 0; i < l->nstack_slabs; i += 2)
         munmap(l->stack_slabs[i], (size_t)l->stack_slabs[i + 1]);
     free(l->stack_slabs);

@@ -31,9 +31,6 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
-#ifdef SIMUL_VALGRIND
-#include <valgrind/valgrind.h>
-#endif
 
 __thread simul_loop *simul__loop_tls __attribute__((tls_model("initial-exec")));
 
@@ -165,11 +162,6 @@ static int task_prepare(simul_loop *l, simul__task *t)
         task_finish(l, t, -ENOMEM);
         return 0;
     }
-#ifdef SIMUL_VALGRIND
-    /* Registered per run; cheap next to valgrind itself. */
-    t->stack->slab = (void *)(uintptr_t)VALGRIND_STACK_REGISTER(
-        t->stack->lo, (char *)t->stack->lo + t->stack->size);
-#endif
 #ifdef SIMUL__ASAN
     /* A reused stack still carries the shadow of the frames of the task that
      * died on it (a dead fiber never runs its epilogues): clear it. */
