@@ -7,7 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -278,4 +280,38 @@ TEST(loops_can_be_run_again_and_on_several_threads)
 {
     for (int i = 0; i < 3; i++)
         CHECK_EQ(simul_run(main_timers, NULL), 0);
+}
+
+static int sleepy(void *a) { (void)a; return simul_sleep(INFINITY); }
+static int main_sigquit(void *a)
+{
+    (void)a;
+    simul_task_opts o = { .name = "napper" };
+    simul_task *t = simul_spawn_opts(sleepy, NULL, &o);
+    simul_yield();
+    raise(SIGQUIT);           /* debug mode: dump at the next loop iteration */
+    simul_sleep(0.02);
+    simul_cancel(t);
+    return simul_join(t) == -ECANCELED ? 0 : 1;
+}
+TEST(sigquit_dumps_the_tasks_in_debug_mode)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        setenv("SIMUL_DEBUG", "1", 1);
+        _exit(simul_run(main_sigquit, NULL) == 0 ? 0 : 1);
+    }
+    close(p[1]);
+    char buf[4096] = { 0 };
+    ssize_t k, tot = 0;
+    while ((k = read(p[0], buf + tot, sizeof buf - 1 - (size_t)tot)) > 0)
+        tot += k;
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(strstr(buf, "napper") != NULL);
+    CHECK(strstr(buf, "in sleep, called from") != NULL);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <simul.h>
@@ -419,4 +420,50 @@ static int main_dump(void *a)
 TEST(task_dump_lists_tasks_and_where_they_wait)
 {
     CHECK_EQ(simul_run(main_dump, NULL), 0);
+}
+
+static int napper(void *a) { (void)a; return simul_sleep(INFINITY); }
+static int main_exhaust(void *a)
+{
+    (void)a;
+    enum { N = 200000 };
+    static simul_task *t[N];
+    int spawned = 0, nomem_spawn = 0;
+    for (int i = 0; i < N; i++) {
+        t[i] = simul_spawn(napper, NULL);
+        if (!t[i]) {
+            CHECK_EQ(errno, ENOMEM);
+            nomem_spawn++;
+            continue;
+        }
+        spawned++;
+    }
+    CHECK_EQ(simul_yield(), 0);  /* they start; stacks run out on the way */
+    int nomem_stack = 0, cancelled = 0;
+    for (int i = 0; i < N; i++) {
+        if (!t[i])
+            continue;
+        simul_cancel(t[i]);
+        int r = simul_join(t[i]);
+        if (r == -ENOMEM)
+            nomem_stack++;
+        else if (r == -ECANCELED)
+            cancelled++;
+    }
+    CHECK_EQ(nomem_stack + cancelled, spawned);
+    CHECK(nomem_stack > 0 || nomem_spawn > 0);   /* the limit was reached */
+    CHECK(cancelled > 0);                        /* and some ran */
+    return 0;
+}
+TEST_T(running_out_of_memory_is_an_error_not_a_crash, 60)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan reserves terabytes of shadow address space: an RLIMIT_AS test
+     * cannot run under it. The normal build runs it. */
+    return;
+#endif
+    /* 2 GiB of address space: room for the program, not for 200k stacks */
+    struct rlimit rl = { 2ull << 30, 2ull << 30 };
+    CHECK(setrlimit(RLIMIT_AS, &rl) == 0);
+    CHECK_EQ(simul_run(main_exhaust, NULL), 0);
 }
