@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# run.sh - every benchmark suite of simul, one after another (`make bench`).
+#
+#   bench/run.sh              all suites
+#   bench/run.sh core ...     only the named suites (run-NAME.sh)
+#
+# A suite is a script bench/run-NAME.sh that prints its own table and writes
+# bench/results/NAME.json. To add one, append its name to SUITES.
+set -uo pipefail
+cd "$(dirname "$0")" || exit 1
+
+SUITES=(
+    core    # run-core.sh: switch, spawn+join, parked, timers vs asyncio/uvloop/Go
+)
+
+sel=("$@")
+((${#sel[@]})) || sel=("${SUITES[@]}")
+
+status=0
+for s in "${sel[@]}"; do
+    script=./run-$s.sh
+    if [[ ! -f $script ]]; then
+        echo "run.sh: no suite '$s' ($script)" >&2
+        status=1
+        continue
+    fi
+    echo "=== bench: $s"
+    bash "$script" || { echo "run.sh: suite '$s' failed" >&2; status=1; }
+done
+exit $status
