@@ -11,6 +11,7 @@ cd "$(dirname "$0")" || exit 1
 
 SUITES=(
     core    # run-core.sh: switch, spawn+join, parked, timers vs asyncio/uvloop/Go
+    coordination  # run-coordination.sh: queue, ping-pong, semaphore vs Go/asyncio/uvloop
 )
 
 sel=("$@")

@@ -63,6 +63,19 @@ for dir in "$@"; do
         grep '^FAIL' "$log" | sed "s|^|[$dir/examples] |"
         echo "$dir/examples: $p passed, $f failed"
     fi
+    # The coordination layer's examples (asyncq, mygen).
+    if [[ -x tests/sync/examples.sh && -d "$dir/examples" ]]; then
+        log="$logdir/$(basename "$dir")-sync-examples.log"
+        tests/sync/examples.sh "$dir" >"$log" 2>&1
+        st=$?
+        p=$(grep -c '^ok ' "$log")
+        f=$(grep -c '^FAIL' "$log")
+        [[ $st -ne 0 && $f -eq 0 ]] && f=1
+        passed=$((passed + p))
+        failed=$((failed + f))
+        grep '^FAIL' "$log" | sed "s|^|[$dir/sync-examples] |"
+        echo "$dir/sync-examples: $p passed, $f failed"
+    fi
 done
 
 if [[ -x tests/valgrind.sh && -d build-vg/examples ]]; then

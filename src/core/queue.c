@@ -3,19 +3,22 @@
  * the _nowait forms, task_done/join and the Python 3.13 shutdown.
  *
  * Storage. FIFO and LIFO queues keep their items in a power-of-two ring
- * (indexed with a mask); a bounded queue allocates it once at _new, an
- * unbounded one doubles it up to SIMUL_QUEUE_CAP. A LIFO queue is the same
- * ring popped from the tail. A priority queue is a binary min-heap of
- * (item, sequence) pairs; the sequence keeps equal items in FIFO order.
+ * (indexed with a mask). It starts with room for maxsize items (at most
+ * 1024) and doubles when full, up to maxsize or, for an unbounded queue,
+ * SIMUL_QUEUE_CAP: a bounded queue of 128 never allocates after _new.
+ * A LIFO queue is the same ring popped from the tail. A priority queue is
+ * a binary min-heap of (item, sequence) pairs; the sequence keeps equal
+ * items in FIFO order.
  *
- * Hand-off. No operation allocates. A getter that has to wait puts a
- * waiter node (on its own stack) on q->getters; a put that finds a live
- * getter there gives the item straight to it, so getters only ever wait
- * on an empty queue. Symmetrically a putter that finds the queue full
- * waits with its item in its node, and the get that makes room moves that
- * item into the ring and wakes the putter: FIFO among putters, and the
- * item is either queued or still the putter's - never lost. Stale nodes
- * (cancelled or timed-out waiters that have not run yet) are skipped, see
+ * Hand-off. Apart from a ring growing, no operation allocates. A getter
+ * that has to wait puts a waiter node (on its own stack) on q->getters; a
+ * put that finds a live getter there gives the item straight to it, so
+ * getters only ever wait on an empty queue. Symmetrically a putter that
+ * finds the queue full waits with its item in its node, and the get that
+ * makes room moves that item into the ring and wakes the putter: FIFO
+ * among putters, and the item is either queued or still the putter's -
+ * never lost. Stale nodes (cancelled or timed-out waiters that have not
+ * run yet) are skipped, see
  * sync_internal.h.
  */
 #include "sync_internal.h"
@@ -26,6 +29,8 @@
 #define CALLER() __builtin_return_address(0)
 
 enum { KIND_FIFO, KIND_LIFO, KIND_PRIO };
+
+#define INITIAL_CAP 1024     /* items allocated at _new, at most */
 
 struct pent {
     void    *item;
@@ -77,7 +82,7 @@ static int prio_before(const simul_queue *q, const struct pent *a, const struct 
     return c < 0 || (c == 0 && a->seq < b->seq);
 }
 
-/* Makes room for one more item in an unbounded queue (bounded ones have it). */
+/* Makes room for one more item (the caller checked maxsize). */
 static int grow(simul_queue *q)
 {
     if (q->count >= SIMUL_QUEUE_CAP)
@@ -184,9 +189,12 @@ static simul_queue *queue_new(size_t maxsize, int kind, simul_queue_cmp cmp, voi
     simul__list_init(&q->getters);
     simul__list_init(&q->putters);
     simul__list_init(&q->joiners);
-    size_t cap = pow2_at_least(maxsize ? maxsize : 16);
+    /* Storage starts at most INITIAL_CAP items and doubles as needed, so a
+     * huge maxsize costs nothing until it is used. */
+    size_t want = maxsize && maxsize < INITIAL_CAP ? maxsize : INITIAL_CAP;
+    size_t cap = pow2_at_least(want);
     if (kind == KIND_PRIO) {
-        q->heap_cap = maxsize ? maxsize : 16;
+        q->heap_cap = want;
         q->heap = malloc(q->heap_cap * sizeof *q->heap);
         if (!q->heap)
             goto fail_q;
@@ -258,7 +266,7 @@ void simul_queue_free(simul_queue *q)
 
 /* Wakes a waiting getter or joiner-related state after a put: 0/-EAGAIN/...
  * This is put_nowait's body; it is also select's PUT probe. */
-static inline int put_now(simul_queue *q, void *item)
+static inline __attribute__((always_inline)) int put_now(simul_queue *q, void *item)
 {
     if (SIMUL__UNLIKELY(q->shutdown))
         return -ESHUTDOWN;
@@ -275,7 +283,7 @@ static inline int put_now(simul_queue *q, void *item)
     }
     if (is_full(q))
         return -EAGAIN;
-    if (SIMUL__UNLIKELY(!q->maxsize)) {
+    if (SIMUL__UNLIKELY(q->kind == KIND_PRIO ? q->count >= q->heap_cap : q->count > q->mask)) {
         int r = grow(q);
         if (r)
             return r;
@@ -292,37 +300,45 @@ int simul_queue_put_nowait(simul_queue *q, void *item)
     return put_now(q, item);
 }
 
-int simul_queue_put_until(simul_queue *q, void *item, double deadline)
+/* put and put_until share this body; inlined into both so that put's
+ * INFINITY folds away and the fast path is a handful of instructions. */
+static inline __attribute__((always_inline)) int queue_put(simul_queue *q, void *item,
+                                                          double deadline, void *pc)
 {
     simul__task *self = simul__sync_self();
     if (SIMUL__UNLIKELY(!self))
         return -EPERM;
-    if (SIMUL__UNLIKELY(!q))
+    if (SIMUL__UNLIKELY(!q || isnan(deadline)))
         return -EINVAL;
     int r = put_now(q, item);
     if (SIMUL__LIKELY(r != -EAGAIN))
         return r;
     int64_t when = SIMUL__NO_DEADLINE;
-    if (deadline < INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
         return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
     w.item = item;
     simul__list_push(&q->putters, &w.link);
-    r = simul__sync_park(when, 0, "queue put", CALLER());
+    r = simul__sync_park(when, 0, "queue put", pc);
     if (r < 0)
         simul__list_remove(&w.link);   /* harmless if a waker unlinked it */
     return r;
 }
 
+int simul_queue_put_until(simul_queue *q, void *item, double deadline)
+{
+    return queue_put(q, item, deadline, CALLER());
+}
+
 int simul_queue_put(simul_queue *q, void *item)
 {
-    return simul_queue_put_until(q, item, INFINITY);
+    return queue_put(q, item, INFINITY, CALLER());
 }
 
 /* ---- get ------------------------------------------------------------------- */
 
-static inline int get_now(simul_queue *q, void **item)
+static inline __attribute__((always_inline)) int get_now(simul_queue *q, void **item)
 {
     if (SIMUL__UNLIKELY(q->count == 0))
         return q->shutdown ? -ESHUTDOWN : -EAGAIN;
@@ -347,23 +363,24 @@ int simul_queue_get_nowait(simul_queue *q, void **item)
     return get_now(q, item);
 }
 
-int simul_queue_get_until(simul_queue *q, void **item, double deadline)
+static inline __attribute__((always_inline)) int queue_get(simul_queue *q, void **item,
+                                                          double deadline, void *pc)
 {
     simul__task *self = simul__sync_self();
     if (SIMUL__UNLIKELY(!self))
         return -EPERM;
-    if (SIMUL__UNLIKELY(!q || !item))
+    if (SIMUL__UNLIKELY(!q || !item || isnan(deadline)))
         return -EINVAL;
     int r = get_now(q, item);
     if (SIMUL__LIKELY(r != -EAGAIN))
         return r;
     int64_t when = SIMUL__NO_DEADLINE;
-    if (deadline < INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
         return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
     simul__list_push(&q->getters, &w.link);
-    r = simul__sync_park(when, 0, "queue get", CALLER());
+    r = simul__sync_park(when, 0, "queue get", pc);
     if (r < 0) {
         simul__list_remove(&w.link);
         return r;
@@ -372,9 +389,14 @@ int simul_queue_get_until(simul_queue *q, void **item, double deadline)
     return 0;
 }
 
+int simul_queue_get_until(simul_queue *q, void **item, double deadline)
+{
+    return queue_get(q, item, deadline, CALLER());
+}
+
 int simul_queue_get(simul_queue *q, void **item)
 {
-    return simul_queue_get_until(q, item, INFINITY);
+    return queue_get(q, item, INFINITY, CALLER());
 }
 
 /* ---- task_done / join ---------------------------------------------------------- */
@@ -393,13 +415,13 @@ int simul_queue_join_until(simul_queue *q, double deadline)
     simul__task *self = simul__sync_self();
     if (!self)
         return -EPERM;
-    if (!q)
+    if (!q || isnan(deadline))
         return -EINVAL;
     if (q->unfinished == 0)
         return 0;
     int64_t when = SIMUL__NO_DEADLINE;
     int r;
-    if (deadline < INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
         return r;
     simul__waiter w;
     simul__waiter_init(&w, self);

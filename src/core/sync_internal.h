@@ -79,7 +79,13 @@ int simul__deadline_ns(double deadline, int64_t *when);
  * returns -ETIMEDOUT. nocancel: cancellation does not wake it. Returns the
  * waker's value, -ECANCELED, -ETIMEDOUT or -ENOMEM (timer heap).
  */
-int simul__sync_park(int64_t when, int nocancel, const char *what, void *pc);
+int simul__sync_park_deadline(int64_t when, int nocancel, const char *what, void *pc);
+static inline int simul__sync_park(int64_t when, int nocancel, const char *what, void *pc)
+{
+    if (SIMUL__LIKELY(when == SIMUL__NO_DEADLINE))
+        return nocancel ? simul__park_nocancel(what, pc) : simul__park(what, pc);
+    return simul__sync_park_deadline(when, nocancel, what, pc);
+}
 
 /* The running task, or NULL outside a task. */
 static inline simul__task *simul__sync_self(void)

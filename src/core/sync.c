@@ -1,0 +1,556 @@
+/*
+ * sync.c - asyncio's synchronisation primitives: Semaphore and
+ * BoundedSemaphore, Lock, Event, Condition and Barrier, plus the deadline
+ * wait the whole coordination layer uses.
+ *
+ * Fairness. A released permit or lock never goes back into the pool while
+ * a task waits for it: it is handed to the first live waiter (the node on
+ * its stack is unlinked and the task woken), so a task that arrives later
+ * cannot barge in, and waiters are served strictly FIFO. A waiter that was
+ * cancelled or timed out but has not run yet is stale and is skipped
+ * (sync_internal.h), so the permit passes to the next one.
+ */
+#include "sync_internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+
+#define CALLER() __builtin_return_address(0)
+
+/* ---- waiting with a deadline ---------------------------------------------- */
+
+int simul__deadline_ns(double deadline, int64_t *when)
+{
+    if (isnan(deadline))
+        return -EINVAL;
+    if (deadline >= 9.2e9)
+        *when = SIMUL__NO_DEADLINE;
+    else if (deadline <= 0)
+        *when = 0;              /* long past (also -INFINITY) */
+    else
+        *when = simul__seconds_to_ns(deadline);
+    return 0;
+}
+
+struct deadline {
+    simul__tnode node;
+    simul__task *task;
+};
+
+static void deadline_fire(simul__tnode *n)
+{
+    struct deadline *d = simul__container_of(n, struct deadline, node);
+    simul__wake(d->task, -ETIMEDOUT);
+}
+
+int simul__sync_park_deadline(int64_t when, int nocancel, const char *what, void *pc)
+{
+    simul_loop *l = simul__loop();
+    /* A deadline already past fails without waiting, but only after the
+     * caller's fast path had its chance (as asyncio.timeout(0)). */
+    l->now = simul__clock_ns();
+    if (when <= l->now)
+        return -ETIMEDOUT;
+    struct deadline d = { .node.idx = 0, .task = l->current };
+    int r = simul__timer_arm(l, &d.node, when, deadline_fire);
+    if (r)
+        return r;
+    r = nocancel ? simul__park_nocancel(what, pc) : simul__park(what, pc);
+    if (simul__timer_armed(&d.node))
+        simul__timer_disarm(l, &d.node);
+    return r;
+}
+
+/* Parks on list `l` until fired; on failure unlinks the node. */
+static int wait_on(simul__list *l, simul__task *self, double deadline, const char *what,
+                   void *pc)
+{
+    int64_t when = SIMUL__NO_DEADLINE;
+    int r;
+    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+        return r;
+    simul__waiter w;
+    simul__waiter_init(&w, self);
+    simul__list_push(l, &w.link);
+    r = simul__sync_park(when, 0, what, pc);
+    if (r < 0)
+        simul__list_remove(&w.link);
+    return r;
+}
+
+/* ---- semaphores ------------------------------------------------------------- */
+
+struct simul_sem {
+    unsigned    value;
+    unsigned    bound;       /* bounded: the most value may reach */
+    int         bounded;
+    simul__list waiters;
+};
+
+static simul_sem *sem_new(unsigned value, int bounded)
+{
+    simul_sem *s = malloc(sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->value = value;
+    s->bound = value;
+    s->bounded = bounded;
+    simul__list_init(&s->waiters);
+    return s;
+}
+
+simul_sem *simul_sem_new(unsigned value) { return sem_new(value, 0); }
+simul_sem *simul_sem_new_bounded(unsigned value) { return sem_new(value, 1); }
+
+void simul_sem_free(simul_sem *s)
+{
+    if (!s)
+        return;
+    simul__waiters_fire_all(&s->waiters, -EIDRM);
+    free(s);
+}
+
+int simul_sem_try_acquire(simul_sem *s)
+{
+    if (!s)
+        return -EINVAL;
+    /* value > 0 implies nobody live waits (release hands permits over) */
+    if (s->value == 0)
+        return -EAGAIN;
+    s->value--;
+    return 0;
+}
+
+int simul_sem_acquire_until(simul_sem *s, double deadline)
+{
+    simul__task *self = simul__sync_self();
+    if (SIMUL__UNLIKELY(!self))
+        return -EPERM;
+    if (SIMUL__UNLIKELY(!s || isnan(deadline)))
+        return -EINVAL;
+    if (SIMUL__LIKELY(s->value > 0)) {
+        s->value--;
+        return 0;
+    }
+    /* a 0 wake means the releaser handed us its permit */
+    return wait_on(&s->waiters, self, deadline, "semaphore", CALLER());
+}
+
+int simul_sem_acquire(simul_sem *s)
+{
+    return simul_sem_acquire_until(s, INFINITY);
+}
+
+int simul_sem_release(simul_sem *s)
+{
+    if (SIMUL__UNLIKELY(!s))
+        return -EINVAL;
+    if (!simul__list_empty(&s->waiters)) {
+        simul__waiter *w = simul__waiters_pop_live(&s->waiters);
+        if (w) {
+            simul__waiter_fire(w, 0);
+            return 0;
+        }
+    }
+    if (s->bounded ? s->value >= s->bound : s->value == UINT_MAX)
+        return -EOVERFLOW;
+    s->value++;
+    return 0;
+}
+
+unsigned simul_sem_value(const simul_sem *s) { return s ? s->value : 0; }
+int simul_sem_locked(const simul_sem *s) { return s && s->value == 0; }
+
+/* ---- locks ------------------------------------------------------------------- */
+
+struct simul_lock {
+    simul__task *owner;
+    simul__list  waiters;
+};
+
+simul_lock *simul_lock_new(void)
+{
+    simul_lock *l = malloc(sizeof *l);
+    if (!l) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    l->owner = NULL;
+    simul__list_init(&l->waiters);
+    return l;
+}
+
+void simul_lock_free(simul_lock *l)
+{
+    if (!l)
+        return;
+    simul__waiters_fire_all(&l->waiters, -EIDRM);
+    free(l);
+}
+
+/* Acquire with a deadline; nocancel for Condition's re-acquire. */
+static int lock_acquire(simul_lock *l, simul__task *self, int64_t when, int nocancel, void *pc)
+{
+    if (SIMUL__LIKELY(l->owner == NULL)) {
+        l->owner = self;
+        return 0;
+    }
+    if (l->owner == self)
+        return -EDEADLK;
+    simul__waiter w;
+    simul__waiter_init(&w, self);
+    simul__list_push(&l->waiters, &w.link);
+    int r = simul__sync_park(when, nocancel, "lock", pc);
+    if (r < 0)
+        simul__list_remove(&w.link);
+    /* r == 0: the releaser made us the owner */
+    return r;
+}
+
+int simul_lock_acquire_until(simul_lock *l, double deadline)
+{
+    simul__task *self = simul__sync_self();
+    if (!self)
+        return -EPERM;
+    if (!l)
+        return -EINVAL;
+    int64_t when = SIMUL__NO_DEADLINE;
+    int r;
+    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+        return r;
+    return lock_acquire(l, self, when, 0, CALLER());
+}
+
+int simul_lock_acquire(simul_lock *l)
+{
+    return simul_lock_acquire_until(l, INFINITY);
+}
+
+int simul_lock_try_acquire(simul_lock *l)
+{
+    simul__task *self = simul__sync_self();
+    if (!self)
+        return -EPERM;
+    if (!l)
+        return -EINVAL;
+    if (l->owner)
+        return -EAGAIN;
+    l->owner = self;
+    return 0;
+}
+
+static void lock_pass(simul_lock *l)
+{
+    simul__waiter *w = simul__waiters_pop_live(&l->waiters);
+    if (w) {
+        l->owner = w->task;
+        simul__waiter_fire(w, 0);
+    } else {
+        l->owner = NULL;
+    }
+}
+
+int simul_lock_release(simul_lock *l)
+{
+    if (!l)
+        return -EINVAL;
+    simul__task *self = simul__sync_self();
+    if (!self || l->owner != self)
+        return -EPERM;
+    lock_pass(l);
+    return 0;
+}
+
+int simul_lock_locked(const simul_lock *l) { return l && l->owner != NULL; }
+
+/* ---- events -------------------------------------------------------------------- */
+
+struct simul_event {
+    int         set;
+    simul__list waiters;
+};
+
+simul_event *simul_event_new(void)
+{
+    simul_event *e = malloc(sizeof *e);
+    if (!e) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    e->set = 0;
+    simul__list_init(&e->waiters);
+    return e;
+}
+
+void simul_event_free(simul_event *e)
+{
+    if (!e)
+        return;
+    simul__waiters_fire_all(&e->waiters, -EIDRM);
+    free(e);
+}
+
+int simul_event_set(simul_event *e)
+{
+    if (!e)
+        return -EINVAL;
+    e->set = 1;
+    simul__waiters_fire_all(&e->waiters, 0);
+    return 0;
+}
+
+int simul_event_clear(simul_event *e)
+{
+    if (!e)
+        return -EINVAL;
+    e->set = 0;
+    return 0;
+}
+
+int simul_event_is_set(const simul_event *e) { return e && e->set; }
+
+int simul_event_wait_until(simul_event *e, double deadline)
+{
+    simul__task *self = simul__sync_self();
+    if (!self)
+        return -EPERM;
+    if (!e || isnan(deadline))
+        return -EINVAL;
+    if (e->set)
+        return 0;
+    return wait_on(&e->waiters, self, deadline, "event", CALLER());
+}
+
+int simul_event_wait(simul_event *e)
+{
+    return simul_event_wait_until(e, INFINITY);
+}
+
+int simul__event_ready(const simul_event *e) { return e->set; }
+simul__list *simul__event_waiters(simul_event *e) { return &e->waiters; }
+
+/* ---- conditions ----------------------------------------------------------------- */
+
+struct simul_cond {
+    simul_lock *lock;
+    int         own_lock;
+    simul__list waiters;
+};
+
+simul_cond *simul_cond_new(simul_lock *lock)
+{
+    simul_cond *c = malloc(sizeof *c);
+    if (!c)
+        goto fail;
+    c->own_lock = lock == NULL;
+    c->lock = lock ? lock : simul_lock_new();
+    if (!c->lock)
+        goto fail_c;
+    simul__list_init(&c->waiters);
+    return c;
+
+fail_c:
+    free(c);
+fail:
+    errno = ENOMEM;
+    return NULL;
+}
+
+void simul_cond_free(simul_cond *c)
+{
+    if (!c)
+        return;
+    simul__waiters_fire_all(&c->waiters, -EIDRM);
+    if (c->own_lock)
+        simul_lock_free(c->lock);
+    free(c);
+}
+
+simul_lock *simul_cond_lock(simul_cond *c) { return c ? c->lock : NULL; }
+
+int simul_cond_wait_until(simul_cond *c, double deadline)
+{
+    simul__task *self = simul__sync_self();
+    if (!self)
+        return -EPERM;
+    if (!c || isnan(deadline))
+        return -EINVAL;
+    if (c->lock->owner != self)
+        return -EPERM;
+    int64_t when = SIMUL__NO_DEADLINE;
+    int r;
+    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+        return r;
+    simul__waiter w;
+    simul__waiter_init(&w, self);
+    simul__list_push(&c->waiters, &w.link);
+    simul_lock *lock = c->lock;
+    lock_pass(lock);
+    r = simul__sync_park(when, 0, "condition", CALLER());
+    if (r < 0)
+        simul__list_remove(&w.link);
+    if (r == -EIDRM)
+        return r;               /* the condition is gone; its lock may be too */
+    /* Re-acquire whatever happened, deaf to cancellation (asyncio does the
+     * same): the caller's `finally: lock.release()` expects to hold it. */
+    int a = lock_acquire(lock, self, SIMUL__NO_DEADLINE, 1, CALLER());
+    if (a < 0)
+        return a;
+    return r;
+}
+
+int simul_cond_wait(simul_cond *c)
+{
+    return simul_cond_wait_until(c, INFINITY);
+}
+
+int simul_cond_wait_for(simul_cond *c, int (*pred)(void *arg), void *arg, double deadline)
+{
+    if (!c || !pred)
+        return -EINVAL;
+    while (!pred(arg)) {
+        int r = simul_cond_wait_until(c, deadline);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int simul_cond_notify(simul_cond *c, size_t n)
+{
+    if (!c)
+        return -EINVAL;
+    simul__task *self = simul__sync_self();
+    if (!self || c->lock->owner != self)
+        return -EPERM;
+    for (size_t i = 0; i < n; i++) {
+        simul__waiter *w = simul__waiters_pop_live(&c->waiters);
+        if (!w)
+            break;
+        simul__waiter_fire(w, 0);
+    }
+    return 0;
+}
+
+int simul_cond_notify_all(simul_cond *c)
+{
+    return simul_cond_notify(c, SIZE_MAX);
+}
+
+/* ---- barriers ------------------------------------------------------------------- */
+
+struct simul_barrier {
+    unsigned    parties;
+    unsigned    count;       /* tasks waiting, counting the ones linked */
+    int         broken;
+    simul__list waiters;
+};
+
+simul_barrier *simul_barrier_new(unsigned parties)
+{
+    if (parties == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    simul_barrier *b = malloc(sizeof *b);
+    if (!b) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    b->parties = parties;
+    b->count = 0;
+    b->broken = 0;
+    simul__list_init(&b->waiters);
+    return b;
+}
+
+/* Wakes every waiter with err; they are unlinked and no longer counted. */
+static void barrier_break_all(simul_barrier *b, int err)
+{
+    simul__waiters_fire_all(&b->waiters, err);
+    b->count = 0;
+}
+
+void simul_barrier_free(simul_barrier *b)
+{
+    if (!b)
+        return;
+    barrier_break_all(b, -EIDRM);
+    free(b);
+}
+
+int simul_barrier_wait_until(simul_barrier *b, double deadline)
+{
+    simul__task *self = simul__sync_self();
+    if (!self)
+        return -EPERM;
+    if (!b || isnan(deadline))
+        return -EINVAL;
+    if (b->broken)
+        return -EPIPE;
+    if (b->count + 1 >= b->parties) {
+        /* Might be the last one: first drop waiters that withdrew (cancelled
+         * or timed out) but have not run yet to uncount themselves. */
+        simul__list *head = &b->waiters;
+        for (simul__list *n = head->next, *next; n != head; n = next) {
+            next = n->next;
+            if (!simul__waiter_live(simul__container_of(n, simul__waiter, link))) {
+                simul__list_remove(n);
+                b->count--;
+            }
+        }
+        if (b->count + 1 == b->parties) {
+            int index = 0;
+            simul__list *n;
+            while ((n = simul__list_pop(head)) != NULL)
+                simul__waiter_fire(simul__container_of(n, simul__waiter, link), index++);
+            b->count = 0;
+            return index;        /* parties - 1 */
+        }
+    }
+    int64_t when = SIMUL__NO_DEADLINE;
+    int r;
+    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+        return r;
+    simul__waiter w;
+    simul__waiter_init(&w, self);
+    simul__list_push(&b->waiters, &w.link);
+    b->count++;
+    r = simul__sync_park(when, 0, "barrier", CALLER());
+    if (r < 0 && simul__list_linked(&w.link)) {
+        /* withdrew while still counted (a waker would have unlinked us) */
+        simul__list_remove(&w.link);
+        b->count--;
+    }
+    return r;
+}
+
+int simul_barrier_wait(simul_barrier *b)
+{
+    return simul_barrier_wait_until(b, INFINITY);
+}
+
+int simul_barrier_abort(simul_barrier *b)
+{
+    if (!b)
+        return -EINVAL;
+    b->broken = 1;
+    barrier_break_all(b, -EPIPE);
+    return 0;
+}
+
+int simul_barrier_reset(simul_barrier *b)
+{
+    if (!b)
+        return -EINVAL;
+    barrier_break_all(b, -EPIPE);
+    b->broken = 0;
+    return 0;
+}
+
+unsigned simul_barrier_parties(const simul_barrier *b) { return b ? b->parties : 0; }
+unsigned simul_barrier_n_waiting(const simul_barrier *b) { return b ? b->count : 0; }
+int simul_barrier_broken(const simul_barrier *b) { return b && b->broken; }
