@@ -13,6 +13,8 @@ runs=(
     "rand|--scale 0.02"
     "chained|--scale 0.02 9 6 3"
     "coro|--scale 0.01"
+    "asyncq|-p 2 -c 5 --scale 0.01"
+    "mygen|"
 )
 [[ -f tests/valgrind.list ]] && mapfile -t -O ${#runs[@]} runs < <(grep -v '^#' tests/valgrind.list)
 
