@@ -12,6 +12,8 @@ cd "$(dirname "$0")" || exit 1
 SUITES=(
     core    # run-core.sh: switch, spawn+join, parked, timers vs asyncio/uvloop/Go
     coordination  # run-coordination.sh: queue, ping-pong, semaphore vs Go/asyncio/uvloop
+    io      # run-io.sh: echo server, 100 and 1000 connections, vs libuv/Go/uvloop/asyncio
+    io-sys  # run-io-sys.sh: thread pool round trip, file appends vs asyncio/uvloop/aiofiles
 )
 
 sel=("$@")

@@ -17,7 +17,7 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_retu
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 # Backends to run every test program on (SIMUL_BACKEND).
-backends=${SIMUL_TEST_BACKENDS:-epoll}
+backends=${SIMUL_TEST_BACKENDS:-epoll io_uring}
 
 count() { # label logfile status
     local label=$1 log=$2 st=$3 line p f

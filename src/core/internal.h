@@ -242,6 +242,7 @@ struct simul_loop {
     size_t            nwatch;       /* armed watchers */
     atomic_int        external;     /* pending wakeups from elsewhere (threads) */
     int               deadlocks;    /* times the deadlock breaker ran */
+    void             *net_io;       /* networking's fd table (src/io/fd.c) */
 
     /* tasks */
     size_t            ntasks_live;  /* not DONE */
@@ -266,6 +267,11 @@ struct simul_loop {
     simul_watch      *wake_watch;
     atomic_int        closed;
 
+    /* I/O layer, system half (src/io): thread pool, DNS cache, signals */
+    void             *pool;
+    void             *dns;
+    void             *sig;
+
     /* debug */
     int               debug;
     volatile sig_atomic_t dump_requested;
@@ -274,6 +280,14 @@ struct simul_loop {
     size_t            sched_stack_size;
 #endif
 };
+
+/* Loop close hook of the I/O layer's system half (src/io/pool.c): joins
+ * the thread pool, frees the DNS cache and restores signal state. */
+void simul__sys_close(simul_loop *l);
+/* simul_run's hooks (src/io/signal.c): SIGINT cancels main_task, SIGPIPE
+ * ignored; the result becomes -EINTR if SIGINT cancelled main. */
+void simul__sys_run_begin(simul_loop *l, void *main_task);
+int  simul__sys_run_result(simul_loop *l, int result);
 
 extern __thread simul_loop *simul__loop_tls __attribute__((tls_model("initial-exec")));
 
@@ -451,5 +465,7 @@ extern const simul__backend simul__backend_epoll;
 extern const simul__backend simul__backend_io_uring;
 #endif
 void simul__watch_ready(simul_watch *w, int revents);
+/* Frees the networking fd table (src/io/fd.c); from loop_free. */
+void simul__net_close(simul_loop *l);
 
 #endif /* SIMUL_CORE_INTERNAL_H */

@@ -291,6 +291,8 @@ fail_backend:
 
 static void loop_free(simul_loop *l)
 {
+    /* Before `closed`: pool workers may still queue completions. */
+    simul__sys_close(l);
     atomic_store(&l->closed, 1);
     simul__debug_close(l);
     /* Every task is DONE by now; report the ones nobody joined. */
@@ -320,6 +322,7 @@ static void loop_free(simul_loop *l)
         free(f);
         f = next;
     }
+    simul__net_close(l);   /* fd table: its watchers, before the backend */
     simul_watch_free(l->wake_watch);
     close(l->wake_fd);
     l->be->close(l);
@@ -438,8 +441,9 @@ int simul_run(simul_fn main_fn, void *arg)
         return err;
     }
     m->flags |= SIMUL__TF_MAIN;
+    simul__sys_run_begin(l, m);   /* SIGINT cancels main; SIGPIPE ignored */
     simul__loop_run_until(l, main_done, m);
-    int result = m->result;
+    int result = simul__sys_run_result(l, m->result);
     simul__loop_run_until(l, all_done, NULL);
     loop_free(l);
     return result;

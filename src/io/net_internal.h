@@ -1,0 +1,81 @@
+/*
+ * net_internal.h - what the networking files of the I/O layer share: the
+ * per-loop fd table (fd.c) and its waiter records.
+ *
+ * Each fd a task waits on has one slot in the loop's table, holding the
+ * fd's single simul_watch and two wait lists (readers, writers). A waiter
+ * is either a parked task (woken through simul__wake with the ready events
+ * or -errno) or a callback (streams flush their output from the loop that
+ * way, without a task). The watcher's interest follows the wait lists:
+ * read interest stays armed after readers are woken (a reader usually waits
+ * again soon, so the common read-wait-read cycle costs no epoll_ctl) and is
+ * dropped the first time it fires with nobody waiting; write interest is
+ * dropped as soon as no writer waits (it would fire on every poll).
+ */
+#ifndef SIMUL_IO_NET_INTERNAL_H
+#define SIMUL_IO_NET_INTERNAL_H
+
+#include "../core/internal.h"
+
+#include <netdb.h>
+
+typedef struct simul__fdwait simul__fdwait;
+struct simul__fdwait {
+    simul__list   link;       /* in the slot's readers or writers list */
+    simul__task  *task;       /* parked task, or NULL for a callback waiter */
+    void        (*cb)(simul__fdwait *w, int res);  /* res: revents or -errno */
+    int           events;     /* SIMUL_READABLE or SIMUL_WRITABLE (one) */
+};
+
+/* Registers w (one direction) on fd's slot and arms the watcher as needed.
+ * w->task or w->cb must be set. 0, -EBADF, -EMFILE, -ENOMEM, or a poller
+ * error. The first event (or simul_close) unlinks w and wakes/calls it. */
+int  simul__fd_wait_add(simul_loop *l, int fd, simul__fdwait *w);
+/* Unlinks w if still registered (after a cancel or timeout). */
+void simul__fd_wait_del(simul_loop *l, int fd, simul__fdwait *w);
+/* 1 if w is still registered. */
+static inline int simul__fd_wait_linked(const simul__fdwait *w)
+{
+    return simul__list_linked(&w->link);
+}
+/* Parks the current task until fd is ready for `events` (one direction),
+ * the deadline (loop ns, SIMUL__NO_DEADLINE) or cancellation. Returns
+ * revents > 0 or -errno as simul_wait_fd. */
+int  simul__fd_wait(int fd, int events, int64_t deadline_ns);
+
+/* Parks the current task until simul__wake or `when` (loop ns; then
+ * -ETIMEDOUT; SIMUL__NO_DEADLINE: no timer). nocancel: an uncancellable
+ * wait. Returns the waker's value. */
+int  simul__park_until(int64_t when, int nocancel, const char *what);
+
+/* An absolute deadline in seconds (simul_now clock; INFINITY: none) as
+ * loop ns; anything not after the clock's start is "already past". */
+static inline int64_t simul__deadline_ns(double deadline)
+{
+    if (deadline >= 9.2e9)
+        return SIMUL__NO_DEADLINE;
+    if (!(deadline > 0))
+        return 0;
+    return simul__seconds_to_ns(deadline);
+}
+
+/* Frees the loop's fd table (from loop_free, before the backend closes). */
+void simul__net_close(simul_loop *l);
+
+/* Resolved addresses (copied out of getaddrinfo's list; hard cap). */
+#define SIMUL__MAX_ADDRS 16
+typedef struct simul__addrs {
+    int n;
+    struct sockaddr_storage a[SIMUL__MAX_ADDRS];
+    socklen_t len[SIMUL__MAX_ADDRS];
+} simul__addrs;
+/* Resolves host:port (numeric, "localhost", a name; NULL with passive:
+ * the wildcard addresses) for `socktype`. Names go through the async
+ * resolver. 0 or the resolver's -errno (SIMUL_EAI_*), -EINVAL, -ECANCELED. */
+int  simul__net_resolve(const char *host, int port, int socktype, int passive,
+                        simul__addrs *out);
+
+/* Sets O_NONBLOCK (and FD_CLOEXEC). 0 or -errno. */
+int  simul__set_nonblock(int fd);
+
+#endif
