@@ -41,6 +41,23 @@ count() { # label logfile status
     echo "$label: $line"
 }
 
+# Runs a script that prints "ok NAME" / "FAIL ...: why" lines and adds
+# them up. A non-zero exit with no FAIL line counts as one failure.
+tally() { # label script args...
+    local label=$1 script=$2 log st p f
+    shift 2
+    log="$logdir/${label//\//-}.log"
+    "$script" "$@" >"$log" 2>&1
+    st=$?
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^FAIL' "$log")
+    [[ $st -ne 0 && $f -eq 0 ]] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
+    grep -A5 '^FAIL' "$log" | head -n 40 | sed "s|^|[$label] |"
+    echo "$label: $p passed, $f failed"
+}
+
 for dir in "$@"; do
     for be in $backends; do
         for t in "$dir"/tests/test_*; do
@@ -51,44 +68,16 @@ for dir in "$@"; do
             count "$label" "$log" $?
         done
     done
-    if [[ -x tests/examples/run.sh && -d "$dir/examples" ]]; then
-        log="$logdir/$(basename "$dir")-examples.log"
-        tests/examples/run.sh "$dir" >"$log" 2>&1
-        st=$?
-        p=$(grep -c '^ok ' "$log")
-        f=$(grep -c '^FAIL' "$log")
-        [[ $st -ne 0 && $f -eq 0 ]] && f=1
-        passed=$((passed + p))
-        failed=$((failed + f))
-        grep '^FAIL' "$log" | sed "s|^|[$dir/examples] |"
-        echo "$dir/examples: $p passed, $f failed"
-    fi
-    # The coordination layer's examples (asyncq, mygen).
-    if [[ -x tests/sync/examples.sh && -d "$dir/examples" ]]; then
-        log="$logdir/$(basename "$dir")-sync-examples.log"
-        tests/sync/examples.sh "$dir" >"$log" 2>&1
-        st=$?
-        p=$(grep -c '^ok ' "$log")
-        f=$(grep -c '^FAIL' "$log")
-        [[ $st -ne 0 && $f -eq 0 ]] && f=1
-        passed=$((passed + p))
-        failed=$((failed + f))
-        grep '^FAIL' "$log" | sed "s|^|[$dir/sync-examples] |"
-        echo "$dir/sync-examples: $p passed, $f failed"
-    fi
+    # What each layer's examples print and do.
+    for script in tests/examples/run.sh tests/sync/examples.sh tests/io/examples.sh; do
+        [[ -x $script && -d "$dir/examples" ]] || continue
+        tally "$dir/$(basename "$(dirname "$script")")-examples" "$script" "$dir"
+    done
 done
 
+# The examples under valgrind memcheck (build-vg registers task stacks).
 if [[ -x tests/valgrind.sh && -d build-vg/examples ]]; then
-    log="$logdir/valgrind.log"
-    tests/valgrind.sh build-vg >"$log" 2>&1
-    st=$?
-    p=$(grep -c '^ok ' "$log")
-    f=$(grep -c '^FAIL' "$log")
-    [[ $st -ne 0 && $f -eq 0 ]] && f=1
-    passed=$((passed + p))
-    failed=$((failed + f))
-    grep -A5 '^FAIL' "$log" | head -40
-    echo "valgrind: $p passed, $f failed"
+    tally valgrind tests/valgrind.sh build-vg
 fi
 
 echo "$passed passed, $failed failed"

@@ -15,18 +15,23 @@ runs=(
     "coro|--scale 0.01"
     "asyncq|-p 2 -c 5 --scale 0.01"
     "mygen|"
+    "areq-append|@TMP@/found.tsv"
 )
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    --show-leak-kinds=definite)
 [[ -f tests/valgrind.list ]] && mapfile -t -O ${#runs[@]} runs < <(grep -v '^#' tests/valgrind.list)
 
 st=0
 for r in "${runs[@]}"; do
     name=${r%%|*}
     args=${r#*|}
+    args=${args//@TMP@/$tmp}
     [[ -x "$b/$name" ]] || { echo "FAIL $name: not built"; st=1; continue; }
     log=$(mktemp)
     # shellcheck disable=SC2086
-    if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-            --show-leak-kinds=definite "$b/$name" $args >/dev/null 2>"$log"; then
+    if "${vg[@]}" "$b/$name" $args >/dev/null 2>"$log"; then
         echo "ok $name"
     else
         echo "FAIL $name"
@@ -35,4 +40,27 @@ for r in "${runs[@]}"; do
     fi
     rm -f "$log"
 done
+# echo-server and echo-client together; SIGINT stops the server (simul_run
+# cancels main and shuts down), so its whole shutdown path is checked too.
+if [[ -x "$b/echo-server" && -x "$b/echo-client" ]]; then
+    "${vg[@]}" --log-file="$tmp/srv.vg" "$b/echo-server" 0 >"$tmp/srv.out" 2>&1 &
+    srv=$!
+    port=
+    for _ in $(seq 200); do
+        port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/srv.out")
+        [[ -n "$port" ]] && break
+        sleep 0.05
+    done
+    if [[ -n "$port" ]] && "${vg[@]}" "$b/echo-client" "$port" hello >/dev/null 2>"$tmp/cli.vg"; then
+        echo "ok echo-client"
+    else
+        echo "FAIL echo-client"; cat "$tmp/cli.vg"; st=1
+    fi
+    kill -INT "$srv"
+    if wait "$srv"; then
+        echo "ok echo-server"
+    else
+        echo "FAIL echo-server"; head -n 30 "$tmp/srv.vg"; st=1
+    fi
+fi
 exit $st

@@ -42,8 +42,12 @@ static const simul__backend *pick_backend(const char *want)
 
 static int open_backend(simul_loop *l)
 {
+    /* epoll is the default; "auto" prefers io_uring and falls back silently
+     * where it is missing or forbidden. */
     const char *want = getenv("SIMUL_BACKEND");
-    if (want && *want && strcmp(want, "auto") != 0) {
+    if (!want || !*want)
+        want = "epoll";
+    if (strcmp(want, "auto") != 0) {
         const simul__backend *be = pick_backend(want);
         if (!be) {
             fprintf(stderr, "simul: SIMUL_BACKEND=%s is not a backend of this build\n", want);
@@ -392,8 +396,12 @@ void simul__loop_run_until(simul_loop *l, int (*stop)(simul_loop *, void *), voi
                 timeout = next > l->now ? next - l->now : 0;
             }
         }
-        if (timeout != 0 || l->nwatch > 1 || atomic_load_explicit(&l->ts_signalled,
-                                                                   memory_order_relaxed)) {
+        /* Poll unless it is pointless: nothing blocks, no fd is watched (the
+         * wakeup eventfd aside), no cross-thread call is pending, and no
+         * backend operation (an io_uring file op) is in flight. */
+        if (timeout != 0 || l->nwatch > 1 ||
+            atomic_load_explicit(&l->ts_signalled, memory_order_relaxed) ||
+            atomic_load_explicit(&l->external, memory_order_relaxed) > 0) {
             int r = l->be->poll(l, timeout);
             if (r < 0 && r != -EINTR)
                 fprintf(stderr, "simul: %s poll failed: %s\n", l->be->name, simul_strerror(r));
