@@ -28,6 +28,32 @@ void harness_fail(const char *file, int line, const char *msg)
     _exit(1);
 }
 
+int harness_child_stderr(int (*fn)(void *), void *arg, char *buf, size_t cap)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        harness_fail(__FILE__, __LINE__, "pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        _exit(fn(arg));
+    }
+    close(p[1]);
+    size_t tot = 0;
+    ssize_t n;
+    while (tot + 1 < cap && (n = read(p[0], buf + tot, cap - 1 - tot)) > 0)
+        tot += (size_t)n;
+    buf[tot] = '\0';
+    close(p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
 static int selected(const char *name, int argc, char **argv)
 {
     if (argc < 2)

@@ -16,6 +16,10 @@
 typedef void (*harness_fn)(void);
 void harness_register(const char *name, harness_fn fn, int timeout_s);
 void harness_fail(const char *file, int line, const char *msg);
+/* Runs fn(arg) in a forked child whose stderr is captured into buf (cap
+ * bytes, NUL-terminated); the child exits with fn's return value. Returns
+ * the child's wait status. For checking what the library prints. */
+int harness_child_stderr(int (*fn)(void *), void *arg, char *buf, size_t cap);
 
 #define TEST_T(name, timeout)                                              \
     static void test_##name(void);                                         \

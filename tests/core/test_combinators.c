@@ -271,15 +271,6 @@ TEST(cancelling_the_owner_cancels_the_children)
     CHECK_EQ(simul_run(main_group_outer_cancel, NULL), 0);
 }
 
-static int inner_group(void *a)
-{
-    struct job *j = a;
-    simul_group g;
-    simul_group_enter(&g);
-    simul_group_spawn(&g, job_fn, &j[0]);
-    simul_group_spawn(&g, job_fn, &j[1]);
-    return simul_group_exit(&g);
-}
 static int main_nested_groups(void *a)
 {
     (void)a;
@@ -287,7 +278,7 @@ static int main_nested_groups(void *a)
     struct job sibling = { 5, 1, 0 };
     simul_group g;
     simul_group_enter(&g);
-    simul_group_spawn(&g, inner_group, inner_jobs);
+    simul_group_spawn(&g, group_owner, inner_jobs);
     simul_group_spawn(&g, job_fn, &sibling);
     CHECK_EQ(simul_group_exit(&g), -EBADMSG);   /* the error climbs out */
     CHECK(inner_jobs[0].cancelled && sibling.cancelled);

@@ -230,23 +230,17 @@ static int main_hog(void *a)
     simul_yield();
     return 0;
 }
+/* simul_run(fn) in debug mode; exit status 0 if it returned 0. */
+static int run_debug(void *fn)
+{
+    setenv("SIMUL_DEBUG", "1", 1);
+    return simul_run((simul_fn)fn, NULL) == 0 ? 0 : 1;
+}
+
 TEST(debug_mode_warns_of_slow_and_unjoined_tasks)
 {
-    int p[2];
-    CHECK(pipe(p) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        setenv("SIMUL_DEBUG", "1", 1);
-        _exit(simul_run(main_hog, NULL) == 0 ? 0 : 1);
-    }
-    close(p[1]);
-    char buf[4096] = { 0 };
-    ssize_t k, tot = 0;
-    while ((k = read(p[0], buf + tot, sizeof buf - 1 - (size_t)tot)) > 0)
-        tot += k;
-    int st;
-    waitpid(pid, &st, 0);
+    char buf[4096];
+    int st = harness_child_stderr(run_debug, (void *)main_hog, buf, sizeof buf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(strstr(buf, "task 'hog' ran") != NULL);
     CHECK(strstr(buf, "without suspending") != NULL);
@@ -296,21 +290,8 @@ static int main_sigquit(void *a)
 }
 TEST(sigquit_dumps_the_tasks_in_debug_mode)
 {
-    int p[2];
-    CHECK(pipe(p) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        setenv("SIMUL_DEBUG", "1", 1);
-        _exit(simul_run(main_sigquit, NULL) == 0 ? 0 : 1);
-    }
-    close(p[1]);
-    char buf[4096] = { 0 };
-    ssize_t k, tot = 0;
-    while ((k = read(p[0], buf + tot, sizeof buf - 1 - (size_t)tot)) > 0)
-        tot += k;
-    int st;
-    waitpid(pid, &st, 0);
+    char buf[4096];
+    int st = harness_child_stderr(run_debug, (void *)main_sigquit, buf, sizeof buf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CHECK(strstr(buf, "napper") != NULL);
     CHECK(strstr(buf, "in sleep, called from") != NULL);

@@ -322,23 +322,16 @@ static int main_overflow(void *a)
     simul_task_opts o = { .name = "deep-diver", .stack_size = 32 * 1024 };
     return simul_join(simul_spawn_opts(overflower, NULL, &o));
 }
+static int run_overflow(void *a)
+{
+    (void)a;
+    simul_run(main_overflow, NULL);
+    return 0;
+}
 TEST(stack_overflow_names_the_task)
 {
-    int p[2];
-    CHECK(pipe(p) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        simul_run(main_overflow, NULL);
-        _exit(0);
-    }
-    close(p[1]);
-    char buf[1024] = { 0 };
-    ssize_t n, tot = 0;
-    while ((n = read(p[0], buf + tot, sizeof buf - 1 - (size_t)tot)) > 0)
-        tot += n;
-    int st;
-    waitpid(pid, &st, 0);
+    char buf[1024];
+    int st = harness_child_stderr(run_overflow, NULL, buf, sizeof buf);
     CHECK(WIFSIGNALED(st));
     CHECK(strstr(buf, "stack overflow in task 'deep-diver'") != NULL);
     CHECK(strstr(buf, "stack size 32768") != NULL);
