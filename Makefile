@@ -43,6 +43,7 @@ bench: all
 
 install: all
 	meson configure build --prefix=$(PREFIX) >/dev/null
+	@ninja -C build >/dev/null
 	meson install -C build --no-rebuild
 
 clean:
