@@ -21,18 +21,9 @@ mkdir -p "$OUT"
 
 log() { echo "run-core: $*" >&2; }
 
-# ---- Debian packages, only those missing ---------------------------------
-need=()
-for p in golang-go python3-uvloop python3-matplotlib; do
-    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if ((${#need[@]})) && [[ -z ${SIMUL_BENCH_NO_INSTALL:-} ]]; then
-    SUDO=
-    [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && SUDO="sudo -n"
-    log "installing ${need[*]}"
-    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        $SUDO apt-get install -y -qq "${need[@]}"; } >&2 ||
-        log "apt-get failed; going on without ${need[*]}"
+# ---- Debian packages: the project's one installer (only what is missing) --
+if [[ -z ${SIMUL_BENCH_NO_INSTALL:-} ]]; then
+    scripts/deps.sh bench >&2 || log "scripts/deps.sh failed; going on with what is installed"
 fi
 
 # ---- simul: the library and bench/core.c ---------------------------------

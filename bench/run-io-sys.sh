@@ -35,18 +35,9 @@ UNBUF_N=${UNBUF_N:-100000}
 
 log() { echo "run-io-sys: $*" >&2; }
 
-# ---- Debian packages, only those missing ---------------------------------
-need=()
-for p in python3 python3-uvloop python3-aiofiles; do
-    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if ((${#need[@]})) && [[ -z ${SIMUL_BENCH_NO_INSTALL:-} ]]; then
-    SUDO=
-    [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && SUDO="sudo -n"
-    log "installing ${need[*]}"
-    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        $SUDO apt-get install -y -qq "${need[@]}"; } >&2 ||
-        log "apt-get failed; going on without ${need[*]}"
+# ---- Debian packages: the project's one installer (only what is missing) --
+if [[ -z ${SIMUL_BENCH_NO_INSTALL:-} ]]; then
+    scripts/deps.sh bench >&2 || log "scripts/deps.sh failed; going on with what is installed"
 fi
 
 # ---- simul: the library and bench/io_sys.c --------------------------------

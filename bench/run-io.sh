@@ -45,18 +45,9 @@ while (($#)); do
     shift
 done
 
-# ---- Debian packages, only those missing ---------------------------------
-need=()
-for p in libuv1-dev golang-go python3-uvloop util-linux; do
-    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if ((${#need[@]})) && [[ -z ${SIMUL_BENCH_NO_INSTALL:-} ]]; then
-    SUDO=
-    [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && SUDO="sudo -n"
-    log "installing ${need[*]}"
-    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        $SUDO apt-get install -y -qq "${need[@]}"; } >&2 ||
-        log "apt-get failed; going on without ${need[*]}"
+# ---- Debian packages: the project's one installer (only what is missing) --
+if [[ -z ${SIMUL_BENCH_NO_INSTALL:-} ]]; then
+    scripts/deps.sh bench >&2 || log "scripts/deps.sh failed; going on with what is installed"
 fi
 if (($(nproc) < 2)); then
     log "needs 2 CPUs (server on 0, client on 1); found $(nproc)"
