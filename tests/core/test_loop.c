@@ -83,7 +83,7 @@ static int writer(void *a)
     struct pipe_ctx *p = a;
     for (int i = 0; i < 3; i++) {
         simul_sleep(0.002);
-        CHECK(write(p->fds[1], "xyz" + i, 1) == 1);
+        CHECK(write(p->fds[1], &"xyz"[i], 1) == 1);
     }
     return 0;
 }
