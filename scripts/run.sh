@@ -3,7 +3,7 @@
 # walkthrough's tutorial programs, each the C twin of a Python one.
 set -euo pipefail
 b=${1:-build}/examples
-for ex in countasync countsync rand "chained 9 6 3" coro; do
+for ex in countasync countsync rand "chained 9 6 3" coro "asyncq -p 2 -c 5" mygen; do
     set -- $ex
     if [[ -x "$b/$1" ]]; then
         echo "== $ex"
