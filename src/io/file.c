@@ -236,19 +236,27 @@ int simul_file_close(simul_file *f)
     return r < 0 ? r : c;
 }
 
-/* ---- writing ------------------------------------------------------------- */
-
-int simul_file_write(simul_file *f, const void *buf, size_t n)
+/* The checks read and write share: 1 to go on (n clamped to INT_MAX so the
+ * result fits the int return), 0 when there is nothing to do, or -errno. */
+static int io_args(simul_file *f, const void *buf, size_t *n)
 {
     int r = enter(f);
     if (r < 0)
         return r;
-    if (!buf && n)
+    if (!buf && *n)
         return -EFAULT;
-    if (n > INT_MAX)
-        n = INT_MAX;
-    if (n == 0)
-        return 0;
+    if (*n > INT_MAX)
+        *n = INT_MAX;
+    return *n != 0;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+int simul_file_write(simul_file *f, const void *buf, size_t n)
+{
+    int r = io_args(f, buf, &n);
+    if (r <= 0)
+        return r;
     r = drop_readahead(f);
     if (r < 0)
         return r;
@@ -344,15 +352,9 @@ static int fill(simul_file *f, size_t want)
 
 int simul_file_read(simul_file *f, void *buf, size_t n)
 {
-    int r = enter(f);
-    if (r < 0)
+    int r = io_args(f, buf, &n);
+    if (r <= 0)
         return r;
-    if (!buf && n)
-        return -EFAULT;
-    if (n > INT_MAX)
-        n = INT_MAX;
-    if (n == 0)
-        return 0;
     r = flush_writes(f);
     if (r < 0)
         return r;
