@@ -313,17 +313,10 @@ static inline __attribute__((always_inline)) int queue_put(simul_queue *q, void 
     int r = put_now(q, item);
     if (SIMUL__LIKELY(r != -EAGAIN))
         return r;
-    int64_t when = SIMUL__NO_DEADLINE;
-    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
-        return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
     w.item = item;
-    simul__list_push(&q->putters, &w.link);
-    r = simul__sync_park(when, 0, "queue put", pc);
-    if (r < 0)
-        simul__list_remove(&w.link);   /* harmless if a waker unlinked it */
-    return r;
+    return simul__wait_on(&q->putters, &w, deadline, 0, "queue put", pc);
 }
 
 int simul_queue_put_until(simul_queue *q, void *item, double deadline)
@@ -374,17 +367,11 @@ static inline __attribute__((always_inline)) int queue_get(simul_queue *q, void 
     int r = get_now(q, item);
     if (SIMUL__LIKELY(r != -EAGAIN))
         return r;
-    int64_t when = SIMUL__NO_DEADLINE;
-    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
-        return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
-    simul__list_push(&q->getters, &w.link);
-    r = simul__sync_park(when, 0, "queue get", pc);
-    if (r < 0) {
-        simul__list_remove(&w.link);
+    r = simul__wait_on(&q->getters, &w, deadline, 0, "queue get", pc);
+    if (r < 0)
         return r;
-    }
     *item = w.item;     /* handed over by a put: ours even if cancelled now */
     return 0;
 }
@@ -419,17 +406,9 @@ int simul_queue_join_until(simul_queue *q, double deadline)
         return -EINVAL;
     if (q->unfinished == 0)
         return 0;
-    int64_t when = SIMUL__NO_DEADLINE;
-    int r;
-    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
-        return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
-    simul__list_push(&q->joiners, &w.link);
-    r = simul__sync_park(when, 0, "queue join", CALLER());
-    if (r < 0)
-        simul__list_remove(&w.link);
-    return r;
+    return simul__wait_on(&q->joiners, &w, deadline, 0, "queue join", CALLER());
 }
 
 int simul_queue_join(simul_queue *q)

@@ -106,8 +106,8 @@ int simul_select(simul_select_case *cases, size_t n, double deadline)
         if (probe(&cases[i]))
             return (int)i;
 
-    int64_t when = SIMUL__NO_DEADLINE;
-    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+    int64_t when;
+    if ((r = simul__deadline_ns(deadline, &when)) < 0)
         return r;
     struct node local[STACK_CASES];
     struct node *nodes = local;

@@ -20,19 +20,6 @@
 
 /* ---- waiting with a deadline ---------------------------------------------- */
 
-int simul__deadline_ns(double deadline, int64_t *when)
-{
-    if (isnan(deadline))
-        return -EINVAL;
-    if (deadline >= 9.2e9)
-        *when = SIMUL__NO_DEADLINE;
-    else if (deadline <= 0)
-        *when = 0;              /* long past (also -INFINITY) */
-    else
-        *when = simul__seconds_to_ns(deadline);
-    return 0;
-}
-
 struct deadline {
     simul__tnode node;
     simul__task *task;
@@ -62,21 +49,13 @@ int simul__sync_park_deadline(int64_t when, int nocancel, const char *what, void
     return r;
 }
 
-/* Parks on list `l` until fired; on failure unlinks the node. */
+/* Parks on list `l` with a fresh waiter until fired. */
 static int wait_on(simul__list *l, simul__task *self, double deadline, const char *what,
                    void *pc)
 {
-    int64_t when = SIMUL__NO_DEADLINE;
-    int r;
-    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
-        return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
-    simul__list_push(l, &w.link);
-    r = simul__sync_park(when, 0, what, pc);
-    if (r < 0)
-        simul__list_remove(&w.link);
-    return r;
+    return simul__wait_on(l, &w, deadline, 0, what, pc);
 }
 
 /* ---- semaphores ------------------------------------------------------------- */
@@ -192,7 +171,8 @@ void simul_lock_free(simul_lock *l)
 }
 
 /* Acquire with a deadline; nocancel for Condition's re-acquire. */
-static int lock_acquire(simul_lock *l, simul__task *self, int64_t when, int nocancel, void *pc)
+static int lock_acquire(simul_lock *l, simul__task *self, double deadline, int nocancel,
+                        void *pc)
 {
     if (SIMUL__LIKELY(l->owner == NULL)) {
         l->owner = self;
@@ -202,12 +182,8 @@ static int lock_acquire(simul_lock *l, simul__task *self, int64_t when, int noca
         return -EDEADLK;
     simul__waiter w;
     simul__waiter_init(&w, self);
-    simul__list_push(&l->waiters, &w.link);
-    int r = simul__sync_park(when, nocancel, "lock", pc);
-    if (r < 0)
-        simul__list_remove(&w.link);
-    /* r == 0: the releaser made us the owner */
-    return r;
+    /* 0: the releaser made us the owner */
+    return simul__wait_on(&l->waiters, &w, deadline, nocancel, "lock", pc);
 }
 
 int simul_lock_acquire_until(simul_lock *l, double deadline)
@@ -217,11 +193,7 @@ int simul_lock_acquire_until(simul_lock *l, double deadline)
         return -EPERM;
     if (!l)
         return -EINVAL;
-    int64_t when = SIMUL__NO_DEADLINE;
-    int r;
-    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
-        return r;
-    return lock_acquire(l, self, when, 0, CALLER());
+    return lock_acquire(l, self, deadline, 0, CALLER());
 }
 
 int simul_lock_acquire(simul_lock *l)
@@ -380,9 +352,9 @@ int simul_cond_wait_until(simul_cond *c, double deadline)
         return -EINVAL;
     if (c->lock->owner != self)
         return -EPERM;
-    int64_t when = SIMUL__NO_DEADLINE;
-    int r;
-    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+    int64_t when;
+    int r = simul__deadline_ns(deadline, &when);
+    if (r < 0)
         return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
@@ -396,7 +368,7 @@ int simul_cond_wait_until(simul_cond *c, double deadline)
         return r;               /* the condition is gone; its lock may be too */
     /* Re-acquire whatever happened, deaf to cancellation (asyncio does the
      * same): the caller's `finally: lock.release()` expects to hold it. */
-    int a = lock_acquire(lock, self, SIMUL__NO_DEADLINE, 1, CALLER());
+    int a = lock_acquire(lock, self, INFINITY, 1, CALLER());
     if (a < 0)
         return a;
     return r;
@@ -511,9 +483,9 @@ int simul_barrier_wait_until(simul_barrier *b, double deadline)
             return index;        /* parties - 1 */
         }
     }
-    int64_t when = SIMUL__NO_DEADLINE;
-    int r;
-    if (deadline != INFINITY && (r = simul__deadline_ns(deadline, &when)) < 0)
+    int64_t when;
+    int r = simul__deadline_ns(deadline, &when);
+    if (r < 0)
         return r;
     simul__waiter w;
     simul__waiter_init(&w, self);

@@ -15,6 +15,8 @@
 
 #include "internal.h"
 
+#include <math.h>
+
 typedef struct simul__waiter {
     simul__list  link;      /* in the object's wait list */
     simul__task *task;      /* the parked task */
@@ -71,7 +73,18 @@ static inline void simul__waiters_fire_all(simul__list *l, int value)
  * Converts an absolute deadline (simul_now() seconds, INFINITY = none) to
  * loop-clock ns in *when. -EINVAL for NaN.
  */
-int simul__deadline_ns(double deadline, int64_t *when);
+static inline int simul__deadline_ns(double deadline, int64_t *when)
+{
+    if (isnan(deadline))
+        return -EINVAL;
+    if (deadline >= 9.2e9)
+        *when = SIMUL__NO_DEADLINE;
+    else if (deadline <= 0)
+        *when = 0;              /* long past (also -INFINITY) */
+    else
+        *when = simul__seconds_to_ns(deadline);
+    return 0;
+}
 
 /*
  * Parks the current task (registered wherever it waits) until woken, or
@@ -92,6 +105,26 @@ static inline simul__task *simul__sync_self(void)
 {
     simul_loop *l = simul__loop();
     return l ? l->current : NULL;
+}
+
+/*
+ * The common wait: puts w (initialised by the caller, which may set
+ * w->item) on wait list `list` and parks until a waker fires it, the
+ * deadline passes (-ETIMEDOUT) or the task is cancelled (-ECANCELED, unless
+ * nocancel); on failure w is unlinked (harmless if a waker already did).
+ */
+static inline int simul__wait_on(simul__list *list, simul__waiter *w, double deadline,
+                                 int nocancel, const char *what, void *pc)
+{
+    int64_t when;
+    int r = simul__deadline_ns(deadline, &when);
+    if (r < 0)
+        return r;
+    simul__list_push(list, &w->link);
+    r = simul__sync_park(when, nocancel, what, pc);
+    if (r < 0)
+        simul__list_remove(&w->link);
+    return r;
 }
 
 /* Queue and event hooks for select.c. */
