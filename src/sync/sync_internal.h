@@ -13,7 +13,7 @@
 #ifndef SIMUL_CORE_SYNC_INTERNAL_H
 #define SIMUL_CORE_SYNC_INTERNAL_H
 
-#include "internal.h"
+#include "../core/internal.h"
 
 #include <math.h>
 
