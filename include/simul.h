@@ -346,8 +346,29 @@ const char *simul_backend_name(void);
 /* ------------------------------------------------------------------------ */
 /* Errors and debugging                                                     */
 
-/* Message for a negative (or positive) errno; never NULL; thread-safe. */
+/* Message for a negative (or positive) errno or SIMUL_EAI_* code; never
+ * NULL; thread-safe. */
 const char *simul_strerror(int err);
+
+/*
+ * Resolver errors: getaddrinfo(3)'s EAI_* codes, each mapped to a negative
+ * code of its own in -3000..-3099, below every errno (the values of libuv's
+ * UV__EAI_*), so an unknown host never reads as a device error. Returned by
+ * simul_getaddrinfo() and by the calls that resolve names
+ * (simul_open_connection, simul_start_server, the UDP calls);
+ * simul_eai_to_error() converts a raw EAI_* code.
+ */
+#define SIMUL_EAI_ADDRFAMILY (-3000)  /* EAI_ADDRFAMILY: no address in that family */
+#define SIMUL_EAI_AGAIN      (-3001)  /* EAI_AGAIN: temporary failure, try later */
+#define SIMUL_EAI_BADFLAGS   (-3002)  /* EAI_BADFLAGS: bad ai_flags */
+#define SIMUL_EAI_FAIL       (-3004)  /* EAI_FAIL: permanent failure */
+#define SIMUL_EAI_FAMILY     (-3005)  /* EAI_FAMILY: ai_family not supported */
+#define SIMUL_EAI_MEMORY     (-3006)  /* EAI_MEMORY: the resolver ran out of memory */
+#define SIMUL_EAI_NODATA     (-3007)  /* EAI_NODATA: the name has no address */
+#define SIMUL_EAI_NONAME     (-3008)  /* EAI_NONAME: unknown host or service */
+#define SIMUL_EAI_OVERFLOW   (-3009)  /* EAI_OVERFLOW: an argument buffer overflowed */
+#define SIMUL_EAI_SERVICE    (-3010)  /* EAI_SERVICE: service unknown for the socket type */
+#define SIMUL_EAI_SOCKTYPE   (-3011)  /* EAI_SOCKTYPE: ai_socktype not supported */
 
 /*
  * Prints every task of the current loop with its state, name and where it

@@ -90,9 +90,9 @@ typedef struct simul_stream_opts {
  * On success stores a new stream in *out (the caller owns it: give it back
  * with simul_stream_close) and returns 0. Errors: -ETIMEDOUT, -ECANCELED
  * (nothing leaks), the last attempt's connect error (-ECONNREFUSED,
- * -ENETUNREACH, ...), the resolver's errors for a name (SIMUL_EAI_NONAME,
- * i.e. -ENXIO, for an unknown name; SIMUL_EAI_AGAIN = -EAGAIN when the
- * resolver failed temporarily; see <simul/sys.h>), -EINVAL for a bad port or
+ * -ENETUNREACH, ...), the resolver's SIMUL_EAI_* codes for a name
+ * (SIMUL_EAI_NONAME for an unknown name; SIMUL_EAI_AGAIN when the resolver
+ * failed temporarily; see <simul.h>), -EINVAL for a bad port or
  * NULL argument, -EPERM outside a task, -ENOMEM.
  */
 int simul_open_connection(const char *host, int port, double timeout,

@@ -161,20 +161,6 @@ int simul_file_fd(const simul_file *f);
 /* DNS                                                                      */
 
 /*
- * getaddrinfo() errors, as negative errno values (simul_strerror explains
- * them). EAI_SYSTEM gives the errno the resolver left.
- */
-#define SIMUL_EAI_NONAME   (-ENXIO)           /* EAI_NONAME: name unknown */
-#define SIMUL_EAI_NODATA   (-ENODATA)         /* EAI_NODATA: no address of that family */
-#define SIMUL_EAI_AGAIN    (-EAGAIN)          /* EAI_AGAIN: temporary failure */
-#define SIMUL_EAI_FAIL     (-EIO)             /* EAI_FAIL: permanent failure */
-#define SIMUL_EAI_FAMILY   (-EAFNOSUPPORT)    /* EAI_FAMILY, EAI_ADDRFAMILY */
-#define SIMUL_EAI_SOCKTYPE (-ESOCKTNOSUPPORT) /* EAI_SOCKTYPE */
-#define SIMUL_EAI_SERVICE  (-EPROTONOSUPPORT) /* EAI_SERVICE: unknown service */
-#define SIMUL_EAI_BADFLAGS (-EINVAL)          /* EAI_BADFLAGS, EAI_OVERFLOW */
-#define SIMUL_EAI_MEMORY   (-ENOMEM)          /* EAI_MEMORY */
-
-/*
  * aiodns / loop.getaddrinfo: resolves host and service (either may be NULL,
  * not both) with getaddrinfo(3) in a pool thread, so the loop never blocks.
  * On success returns 0 and stores in *res a list the caller frees with
@@ -189,16 +175,19 @@ int simul_file_fd(const simul_file *f);
  * Cancellation: a cancelled caller returns -ECANCELED at once; the lookup
  * finishes in its thread and its result goes to the cache.
  *
- * Errors: SIMUL_EAI_* above, -EINVAL (both NULL, or NULL res), -ECANCELED,
- * -EPERM outside a task, -ENOMEM.
+ * Errors: the resolver's SIMUL_EAI_* codes (<simul.h>; SIMUL_EAI_NONAME for
+ * an unknown host or service, SIMUL_EAI_AGAIN when the resolver failed
+ * temporarily), the errno of EAI_SYSTEM, -EINVAL (both NULL, or NULL res),
+ * -ECANCELED, -EPERM outside a task, -ENOMEM.
  */
 int  simul_getaddrinfo(const char *host, const char *service,
                        const struct addrinfo *hints, struct addrinfo **res);
 /* Frees a list from simul_getaddrinfo(); NULL is a no-op. Callable anywhere. */
 void simul_freeaddrinfo(struct addrinfo *res);
-/* Maps a getaddrinfo(3) EAI_* code to the negative errno above (0 -> 0).
- * Callable anywhere. */
-int  simul_eai_to_errno(int eai);
+/* Maps a getaddrinfo(3) EAI_* code to its SIMUL_EAI_* code (0 -> 0; codes
+ * simul does not know -> SIMUL_EAI_FAIL). EAI_SYSTEM gives -errno, so call
+ * it right after getaddrinfo (-EIO if errno is 0). Callable anywhere. */
+int  simul_eai_to_error(int eai);
 
 /* ------------------------------------------------------------------------ */
 /* Signals                                                                  */

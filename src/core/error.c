@@ -1,7 +1,8 @@
 /*
  * error.c - simul_strerror: messages for the negative errno values that
  * every simul call returns, with wording for the ones simul gives a
- * specific meaning.
+ * specific meaning, and for the resolver's own range (SIMUL_EAI_*, worded
+ * as libuv's uv_strerror words its UV_EAI_* codes).
  */
 #include "internal.h"
 
@@ -20,6 +21,17 @@ const char *simul_strerror(int err)
     case EDEADLK:    return "A task cannot wait for itself";
     case EALREADY:   return "Already finished";
     case ESHUTDOWN:  return "Shut down (queue or loop closed)";
+    case -SIMUL_EAI_ADDRFAMILY: return "Address family not supported";
+    case -SIMUL_EAI_AGAIN:      return "Temporary failure";
+    case -SIMUL_EAI_BADFLAGS:   return "Bad ai_flags value";
+    case -SIMUL_EAI_FAIL:       return "Permanent failure";
+    case -SIMUL_EAI_FAMILY:     return "ai_family not supported";
+    case -SIMUL_EAI_MEMORY:     return "Out of memory";
+    case -SIMUL_EAI_NODATA:     return "No address";
+    case -SIMUL_EAI_NONAME:     return "Unknown node or service";
+    case -SIMUL_EAI_OVERFLOW:   return "Argument buffer overflow";
+    case -SIMUL_EAI_SERVICE:    return "Service not available for socket type";
+    case -SIMUL_EAI_SOCKTYPE:   return "Socket type not supported";
     default: {
         const char *s = strerrordesc_np(err);
         return s ? s : "Unknown error";

@@ -41,26 +41,27 @@ typedef struct dns_cache {
     int64_t   ttl_ns;
 } dns_cache;
 
-int simul_eai_to_errno(int eai)
+int simul_eai_to_error(int eai)
 {
     switch (eai) {
-    case 0:             return 0;
-    case EAI_NONAME:    return SIMUL_EAI_NONAME;
-#ifdef EAI_NODATA
-    case EAI_NODATA:    return SIMUL_EAI_NODATA;
-#endif
+    case 0:              return 0;
+    case EAI_SYSTEM:     return errno > 0 ? -errno : -EIO;
 #ifdef EAI_ADDRFAMILY
-    case EAI_ADDRFAMILY: return SIMUL_EAI_NODATA;
+    case EAI_ADDRFAMILY: return SIMUL_EAI_ADDRFAMILY;
 #endif
-    case EAI_AGAIN:     return SIMUL_EAI_AGAIN;
-    case EAI_FAIL:      return SIMUL_EAI_FAIL;
-    case EAI_FAMILY:    return SIMUL_EAI_FAMILY;
-    case EAI_SOCKTYPE:  return SIMUL_EAI_SOCKTYPE;
-    case EAI_SERVICE:   return SIMUL_EAI_SERVICE;
-    case EAI_BADFLAGS:  return SIMUL_EAI_BADFLAGS;
-    case EAI_OVERFLOW:  return SIMUL_EAI_BADFLAGS;
-    case EAI_MEMORY:    return SIMUL_EAI_MEMORY;
-    default:            return -EIO;
+    case EAI_AGAIN:      return SIMUL_EAI_AGAIN;
+    case EAI_BADFLAGS:   return SIMUL_EAI_BADFLAGS;
+    case EAI_FAIL:       return SIMUL_EAI_FAIL;
+    case EAI_FAMILY:     return SIMUL_EAI_FAMILY;
+    case EAI_MEMORY:     return SIMUL_EAI_MEMORY;
+#ifdef EAI_NODATA
+    case EAI_NODATA:     return SIMUL_EAI_NODATA;
+#endif
+    case EAI_NONAME:     return SIMUL_EAI_NONAME;
+    case EAI_OVERFLOW:   return SIMUL_EAI_OVERFLOW;
+    case EAI_SERVICE:    return SIMUL_EAI_SERVICE;
+    case EAI_SOCKTYPE:   return SIMUL_EAI_SOCKTYPE;
+    default:             return SIMUL_EAI_FAIL;   /* glibc's async-only codes */
     }
 }
 
@@ -245,10 +246,7 @@ static void dns_work(simul__work *w)
     dns_job *j = (dns_job *)w;
     errno = 0;
     int eai = getaddrinfo(j->host, j->service, &j->hints, &j->ai);
-    if (eai == EAI_SYSTEM)
-        j->err = errno ? -errno : -EIO;
-    else
-        j->err = simul_eai_to_errno(eai);
+    j->err = simul_eai_to_error(eai);
     if (eai != 0)
         j->ai = NULL;
 }
@@ -318,9 +316,10 @@ int simul_getaddrinfo(const char *host, const char *service,
         struct addrinfo *ai = NULL;
         struct addrinfo hn = h;
         hn.ai_flags |= AI_NUMERICHOST | (service ? AI_NUMERICSERV : 0);
+        errno = 0;
         int eai = getaddrinfo(host, service, &hn, &ai);
         if (eai != 0)
-            return eai == EAI_SYSTEM ? -errno : simul_eai_to_errno(eai);
+            return simul_eai_to_error(eai);
         *res = ai_copy(ai);
         freeaddrinfo(ai);
         return *res ? 0 : -ENOMEM;

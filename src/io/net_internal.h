@@ -71,7 +71,7 @@ typedef struct simul__addrs {
 } simul__addrs;
 /* Resolves host:port (numeric, "localhost", a name; NULL with passive:
  * the wildcard addresses) for `socktype`. Names go through the async
- * resolver. 0 or the resolver's -errno (SIMUL_EAI_*), -EINVAL, -ECANCELED. */
+ * resolver. 0, a SIMUL_EAI_* code, -EINVAL, -ECANCELED. */
 int  simul__net_resolve(const char *host, int port, int socktype, int passive,
                         simul__addrs *out);
 

@@ -103,11 +103,26 @@ TEST(numeric_hosts_and_bad_input)
 
 TEST(eai_mapping)
 {
-    CHECK_EQ(simul_eai_to_errno(0), 0);
-    CHECK_EQ(simul_eai_to_errno(EAI_NONAME), SIMUL_EAI_NONAME);
-    CHECK_EQ(simul_eai_to_errno(EAI_AGAIN), -EAGAIN);
-    CHECK_EQ(simul_eai_to_errno(EAI_SERVICE), SIMUL_EAI_SERVICE);
-    CHECK_EQ(simul_eai_to_errno(EAI_MEMORY), -ENOMEM);
+    CHECK_EQ(simul_eai_to_error(0), 0);
+    CHECK_EQ(simul_eai_to_error(EAI_ADDRFAMILY), SIMUL_EAI_ADDRFAMILY);
+    CHECK_EQ(simul_eai_to_error(EAI_AGAIN), SIMUL_EAI_AGAIN);
+    CHECK_EQ(simul_eai_to_error(EAI_BADFLAGS), SIMUL_EAI_BADFLAGS);
+    CHECK_EQ(simul_eai_to_error(EAI_FAIL), SIMUL_EAI_FAIL);
+    CHECK_EQ(simul_eai_to_error(EAI_FAMILY), SIMUL_EAI_FAMILY);
+    CHECK_EQ(simul_eai_to_error(EAI_MEMORY), SIMUL_EAI_MEMORY);
+    CHECK_EQ(simul_eai_to_error(EAI_NODATA), SIMUL_EAI_NODATA);
+    CHECK_EQ(simul_eai_to_error(EAI_NONAME), SIMUL_EAI_NONAME);
+    CHECK_EQ(simul_eai_to_error(EAI_OVERFLOW), SIMUL_EAI_OVERFLOW);
+    CHECK_EQ(simul_eai_to_error(EAI_SERVICE), SIMUL_EAI_SERVICE);
+    CHECK_EQ(simul_eai_to_error(EAI_SOCKTYPE), SIMUL_EAI_SOCKTYPE);
+    /* Not an errno: an unknown host must not read as a device error. */
+    CHECK(SIMUL_EAI_NONAME != -ENXIO && SIMUL_EAI_AGAIN != -EAGAIN);
+    /* EAI_SYSTEM carries the errno getaddrinfo left. */
+    errno = EMFILE;
+    CHECK_EQ(simul_eai_to_error(EAI_SYSTEM), -EMFILE);
+    errno = 0;
+    CHECK_EQ(simul_eai_to_error(EAI_SYSTEM), -EIO);
+    CHECK_EQ(simul_eai_to_error(EAI_INPROGRESS), SIMUL_EAI_FAIL);
 }
 
 static int main_names(void *a)
@@ -128,6 +143,11 @@ static int main_names(void *a)
     CHECK_EQ(simul_getaddrinfo("nonexistent.invalid", "80", &hints, &res), SIMUL_EAI_NONAME);
     CHECK(res == NULL);
     CHECK_EQ(simul_getaddrinfo("localhost", "no-such-service-xyz", &hints, &res), SIMUL_EAI_SERVICE);
+    /* The same code through a stream connect, and what it says. */
+    simul_stream *c = NULL;
+    CHECK_EQ(simul_open_connection("nonexistent.invalid", 80, 5, NULL, &c), SIMUL_EAI_NONAME);
+    CHECK(c == NULL);
+    CHECK(strcmp(simul_strerror(SIMUL_EAI_NONAME), "Unknown node or service") == 0);
     /* A canonical name survives the copy. */
     struct addrinfo canon = { .ai_family = AF_INET, .ai_flags = AI_CANONNAME };
     CHECK_EQ(simul_getaddrinfo("localhost", NULL, &canon, &res), 0);
