@@ -4,7 +4,7 @@
 # talking over loopback. One line per check: "ok NAME" / "FAIL NAME: why".
 #   tests/io/examples.sh BUILDDIR
 set -uo pipefail
-b=${1:?build dir}/examples
+b=$(cd "${1:?build dir}" && pwd)/examples   # absolute: used from other dirs
 st=0
 ok()   { echo "ok $1"; }
 fail() { echo "FAIL $1: $2"; st=1; }
@@ -13,7 +13,7 @@ tmp=$(mktemp -d)
 trap 'kill "${srv:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # areq-append: the walkthrough's areq.py file side, on its built-in pages
-if out=$(cd "$tmp" && timeout 20 "$OLDPWD/$b/areq-append" "$tmp/found.tsv" 2>&1); then
+if out=$(cd "$tmp" && timeout 20 "$b/areq-append" "$tmp/found.tsv" 2>&1); then
     ok areq-append.run
 else
     fail areq-append.run "exit $?: $out"
