@@ -6,7 +6,8 @@
 #   scripts/deps.sh bench      also the benchmark peers
 set -euo pipefail
 
-pkgs=(gcc libc6-dev make meson ninja-build pkg-config valgrind liburing-dev)
+# g++: tests/headers.sh compiles every public header as C++ too.
+pkgs=(gcc g++ libc6-dev make meson ninja-build pkg-config valgrind liburing-dev)
 if [[ "${1:-}" == bench ]]; then
     pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
            python3-matplotlib)

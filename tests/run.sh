@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - the whole suite: every test program in each build directory
-# given (normal, ASan+UBSan, ...), the examples' output checks, and the
-# examples under valgrind (build-vg). Adds up the cases and ends with the
+# given (normal, ASan+UBSan, ...), the examples' output checks, the public
+# headers compiled alone (C11 and C++), and the examples under valgrind
+# (build-vg). Adds up the cases and ends with the
 # line "N passed, M failed". Exit status: 0 only if nothing failed.
 #   tests/run.sh build build-asan
 set -uo pipefail
@@ -74,6 +75,9 @@ for dir in "$@"; do
         tally "$dir/$(basename "$(dirname "$script")")-examples" "$script" "$dir"
     done
 done
+
+# Every public header alone, as C11 and as C++ (no build directory needed).
+tally headers tests/headers.sh
 
 # The examples under valgrind memcheck (build-vg registers task stacks).
 if [[ -x tests/valgrind.sh && -d build-vg/examples ]]; then

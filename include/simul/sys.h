@@ -19,6 +19,10 @@ extern "C" {
 #endif
 
 struct addrinfo;
+/* The stream of <simul/net.h>, for the subprocess pipes. Repeated here so
+ * that this header compiles whichever public header is included first
+ * (C11 and C++ allow the same typedef twice). */
+typedef struct simul_stream simul_stream;
 
 /* ------------------------------------------------------------------------ */
 /* Thread pool                                                              */
