@@ -22,6 +22,7 @@
 #include "simul.h"
 #include "../arch/context.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,6 +38,12 @@
 #define SIMUL__ASAN 1
 #endif
 #endif
+
+/* Debug-build invariants (libuv's assert()s): checked when NDEBUG is not
+ * defined - buildtype=debug, as build-asan and build-vg are - and compiled
+ * out of optimized builds (meson.build gives debugoptimized, the default and
+ * benchmark build, NDEBUG too). Only O(1) checks on hot paths. */
+#define SIMUL__ASSERT(cond) assert(cond)
 
 #define SIMUL__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SIMUL__UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -54,6 +61,7 @@ static inline bool simul__list_empty(const simul__list *l) { return l->next == l
 static inline bool simul__list_linked(const simul__list *n) { return n->next != NULL && n->next != n; }
 static inline void simul__list_push(simul__list *l, simul__list *n)
 {
+    SIMUL__ASSERT(l->prev->next == l && n != l);
     n->prev = l->prev;
     n->next = l;
     l->prev->next = n;
@@ -61,6 +69,7 @@ static inline void simul__list_push(simul__list *l, simul__list *n)
 }
 static inline void simul__list_remove(simul__list *n)
 {
+    SIMUL__ASSERT(n->next->prev == n && n->prev->next == n);   /* linked, not corrupt */
     n->prev->next = n->next;
     n->next->prev = n->prev;
     n->next = n->prev = n;
@@ -298,6 +307,7 @@ static inline simul_loop *simul__loop(void) { return simul__loop_tls; }
 /* Puts a runnable at the tail of the ready queue. */
 static inline void simul__ready_push(simul_loop *l, simul__runnable *r)
 {
+    SIMUL__ASSERT(*l->rq_tail == NULL && r != l->rq_head);
     r->next = NULL;
     *l->rq_tail = r;
     l->rq_tail = &r->next;
@@ -306,6 +316,7 @@ static inline void simul__ready_push(simul_loop *l, simul__runnable *r)
 static inline simul__runnable *simul__ready_pop(simul_loop *l)
 {
     simul__runnable *r = l->rq_head;
+    SIMUL__ASSERT((r == NULL) == (l->rq_len == 0) && l->budget <= l->rq_len);
     if (r) {
         l->rq_head = r->next;
         if (!l->rq_head)

@@ -48,6 +48,7 @@ static simul__task *task_alloc(simul_loop *l)
 {
     simul__task *t = l->task_free;
     if (SIMUL__LIKELY(t != NULL)) {
+        SIMUL__ASSERT(t->state == SIMUL__TASK_FREE);
         l->task_free = (simul__task *)t->run.next;
         return t;
     }
@@ -85,6 +86,8 @@ static simul__task *task_alloc(simul_loop *l)
 
 void simul__task_free(simul_loop *l, simul__task *t)
 {
+    /* finished, or a spawn that failed before it was queued */
+    SIMUL__ASSERT(t->state == SIMUL_TASK_DONE || t->state == SIMUL_TASK_NEW);
     free(t->name);
     t->name = NULL;
     t->state = SIMUL__TASK_FREE;
@@ -149,6 +152,8 @@ static void task_finish(simul_loop *l, simul__task *t, int result);
  */
 static int task_prepare(simul_loop *l, simul__task *t)
 {
+    /* Only a task taken from the ready queue: woken, yielded or new. */
+    SIMUL__ASSERT(t->state == SIMUL_TASK_READY || t->state == SIMUL_TASK_NEW);
     if (SIMUL__LIKELY(t->state != SIMUL_TASK_NEW)) {
         t->state = SIMUL_TASK_RUNNING;
         return 1;
@@ -256,6 +261,7 @@ static void task_entry(void *p)
 /* Marks t finished and tells whoever waits for it. */
 static void task_finish(simul_loop *l, simul__task *t, int result)
 {
+    SIMUL__ASSERT(t->state == SIMUL_TASK_RUNNING || t->state == SIMUL_TASK_NEW);
     t->result = result;
     t->state = SIMUL_TASK_DONE;
     t->wait_what = NULL;
@@ -353,6 +359,7 @@ simul_task *simul_spawn(simul_fn fn, void *arg)
 
 static int park(simul_loop *l, simul__task *t, const char *what, void *pc, uint32_t nocancel)
 {
+    SIMUL__ASSERT(t->state == SIMUL_TASK_RUNNING && t == l->current);
     t->state = SIMUL_TASK_WAITING;
     t->flags = (t->flags & ~SIMUL__TF_NOCANCEL) | nocancel;
     t->wait_what = what;
@@ -524,6 +531,7 @@ int simul_yield(void)
         return -EPERM;
     if (SIMUL__UNLIKELY(simul__cancel_pending(t)))
         return -ECANCELED;
+    SIMUL__ASSERT(t->state == SIMUL_TASK_RUNNING);
     t->state = SIMUL_TASK_READY;
     simul__ready_push(l, &t->run);
     switch_out(l, t, 0);

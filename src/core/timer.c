@@ -80,6 +80,7 @@ int simul__timer_arm(simul_loop *l, simul__tnode *n, int64_t when, void (*cb)(si
     n->seq = l->timer_seq++;
     n->cb = cb;
     sift_up(l->heap, l->heap_len++, n);
+    SIMUL__ASSERT(n->idx >= 1 && n->idx <= l->heap_len && l->heap[n->idx - 1] == n);
     return 0;
 }
 
@@ -88,6 +89,7 @@ void simul__timer_disarm(simul_loop *l, simul__tnode *n)
     if (!n->idx)
         return;
     size_t i = n->idx - 1;
+    SIMUL__ASSERT(i < l->heap_len && l->heap[i] == n);   /* a node of this heap */
     n->idx = 0;
     simul__tnode *last = l->heap[--l->heap_len];
     if (last == n)
@@ -109,8 +111,13 @@ void simul__timers_run(simul_loop *l)
 
 void simul__timers_close(simul_loop *l)
 {
-    for (size_t i = 0; i < l->heap_len; i++)
+    for (size_t i = 0; i < l->heap_len; i++) {
+        /* The whole heap, once: every slot knows its index, no child is
+         * before its parent. */
+        SIMUL__ASSERT(l->heap[i]->idx == i + 1);
+        SIMUL__ASSERT(i == 0 || !before(l->heap[i], l->heap[(i - 1) / 4]));
         l->heap[i]->idx = 0;
+    }
     free(l->heap);
     l->heap = NULL;
     l->heap_len = l->heap_cap = 0;
