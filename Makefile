@@ -6,29 +6,45 @@
 #   make run      the main job (for now: the tutorial examples)
 #   make bench    benchmarks beside their peers; results in bench/results/
 #   make install  PREFIX=/usr/local (DESTDIR honoured)
+#   make deps     install the Debian packages building and testing need
+#
+# Packages (scripts/deps.sh): run, test and bench install what they miss and
+# say what; a plain `make` (and install) only checks, and if something is
+# missing names it and `make deps`, and stops.
 
 PREFIX ?= /usr/local
 MESON_OPTS ?=
 
-.PHONY: all deps test run bench install clean
+.PHONY: all deps test run bench install clean checkdeps
 
-all: deps build/build.ninja
+# What scripts/deps.sh does before anything is built: --check for `make`,
+# install for the jobs that run things (prerequisites inherit this).
+DEPS = --check build
+run: DEPS = build
+test: DEPS = test
+bench: DEPS = bench
+
+all: build/build.ninja
 	@ninja -C build
 
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh test
 
-build/build.ninja:
+checkdeps:
+	@scripts/deps.sh $(DEPS)
+
+# Order-only: the packages are there before meson runs, even with make -j.
+build/build.ninja: | checkdeps
 	meson setup build --prefix=$(PREFIX) $(MESON_OPTS) >/dev/null
 
-build-asan/build.ninja:
+build-asan/build.ninja: | checkdeps
 	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
 	  -Dc_args=-fno-sanitize-recover=all -Dbuildtype=debug >/dev/null
 
-build-vg/build.ninja:
+build-vg/build.ninja: | checkdeps
 	meson setup build-vg -Dvalgrind=true -Dbuildtype=debug >/dev/null
 
-test: deps build/build.ninja build-asan/build.ninja build-vg/build.ninja
+test: build/build.ninja build-asan/build.ninja build-vg/build.ninja
 	@ninja -C build >/dev/null
 	@ninja -C build-asan >/dev/null
 	@ninja -C build-vg >/dev/null
@@ -38,7 +54,6 @@ run: all
 	@scripts/run.sh build
 
 bench: all
-	@scripts/deps.sh bench
 	@bench/run.sh
 
 install: all

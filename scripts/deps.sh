@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# deps.sh - installs the Debian packages simul needs, idempotently: only the
-# ones missing, and apt-get update only if something is. Every make target
-# that needs packages calls it.
-#   scripts/deps.sh            build + test packages
-#   scripts/deps.sh bench      also the benchmark peers
+# deps.sh - the Debian packages simul needs, installed idempotently: only the
+# ones missing, apt-get update only if something is, and always saying what
+# it installs. The Makefile's jobs that run things (make run, test, bench)
+# call it; a plain `make` only checks (--check) and names `make deps`.
+#   scripts/deps.sh [--check] [build|test|bench]
+#     build   compiler, meson, ninja, liburing (what `make` needs)
+#     test    build + valgrind, g++ (headers compiled as C++); the default
+#     bench   build + the benchmark peers (Go, Python asyncio/uvloop, libuv, wrk)
+#   --check   install nothing: list what is missing and exit 1 if anything is
 set -euo pipefail
 
-# g++: tests/headers.sh compiles every public header as C++ too.
-pkgs=(gcc g++ libc6-dev make meson ninja-build pkg-config valgrind liburing-dev)
-if [[ "${1:-}" == bench ]]; then
-    pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
-           python3-matplotlib)
+check=0
+if [[ "${1:-}" == --check ]]; then
+    check=1
+    shift
+fi
+what=${1:-test}
+
+pkgs=(gcc libc6-dev make meson ninja-build pkg-config liburing-dev)
+case $what in
+    build) ;;
+    test)  pkgs+=(valgrind g++) ;;
+    bench) pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
+                  python3-matplotlib) ;;
+    *)     echo "usage: $0 [--check] [build|test|bench]" >&2; exit 2 ;;
+esac
+
+if ! command -v dpkg-query >/dev/null; then
+    echo "deps: not a Debian system; make sure these (Debian names) are installed: ${pkgs[*]}" >&2
+    exit 0
 fi
 
 missing=()
@@ -21,6 +39,12 @@ for p in "${pkgs[@]}"; do
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
+if [[ $check -eq 1 ]]; then
+    echo "deps: missing Debian packages: ${missing[*]}" >&2
+    echo "deps: run \`make deps\` to install them (make run, make test and make bench install them themselves)" >&2
+    exit 1
+fi
+
 echo "deps: installing ${missing[*]}" >&2
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then
@@ -30,3 +54,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed ${missing[*]}" >&2

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh - the whole suite: every test program in each build directory
 # given (normal, ASan+UBSan, ...), the examples' output checks, the public
-# headers compiled alone (C11 and C++), and the examples under valgrind
-# (build-vg). Adds up the cases and ends with the
+# headers compiled alone (C11 and C++), the Makefile's package installs,
+# and the examples under valgrind (build-vg). Adds up the cases and ends with the
 # line "N passed, M failed". Exit status: 0 only if nothing failed.
 #   tests/run.sh build build-asan
 set -uo pipefail
@@ -78,6 +78,8 @@ done
 
 # Every public header alone, as C11 and as C++ (no build directory needed).
 tally headers tests/headers.sh
+# Package installs: only by the jobs that run things, said, only what is missing.
+tally packages tests/packages.sh
 
 # The examples under valgrind memcheck (build-vg registers task stacks).
 if [[ -x tests/valgrind.sh && -d build-vg/examples ]]; then
