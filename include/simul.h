@@ -171,10 +171,13 @@ double simul_now(void);
  *     int r = do_things();                         // -ECANCELED once expired
  *     int s = simul_scope_exit(&sc);               // -ETIMEDOUT if it expired
  *
- * simul_scope_exit() returns 0 if the scope was not cancelled, -ETIMEDOUT if
- * its own deadline expired, -ECANCELED if it was cancelled with
- * simul_scope_cancel() or if an enclosing scope or the task itself is still
- * cancelled (cancellation is never swallowed by an inner scope).
+ * simul_scope_exit() returns -ETIMEDOUT if its own deadline expired and
+ * cancelled a wait inside it (a call returned -ECANCELED because of it:
+ * trio's cancelled_caught), -ECANCELED likewise for simul_scope_cancel(),
+ * -ECANCELED whenever an enclosing scope or the task itself is still
+ * cancelled (cancellation is never swallowed by an inner scope), else 0 -
+ * also if the deadline passed after the calls inside had succeeded, so a
+ * result that arrives with the deadline is not reported as a timeout.
  *
  * A shielded scope (simul_scope_enter_shielded) ignores cancellation from
  * outside it while it is entered (its own deadline still applies; pass
@@ -196,7 +199,8 @@ int  simul_scope_exit(simul_scope *s);
 void simul_scope_cancel(simul_scope *s);
 /* Moves the deadline (asyncio.Timeout.reschedule). */
 int  simul_scope_reschedule(simul_scope *s, double deadline);
-/* 1 if the scope's deadline expired or it was cancelled. */
+/* 1 if the scope's deadline expired or it was cancelled (trio's
+ * cancel_called), whether or not that cancelled anything. */
 int  simul_scope_cancelled(const simul_scope *s);
 
 /* ------------------------------------------------------------------------ */
@@ -228,7 +232,9 @@ int simul_gather(simul_task **tasks, size_t n, int *results, int mode);
  *     while (simul_as_completed_next(ac, &t, &res) == 0) { ... }
  *     simul_as_completed_free(ac);
  *
- * _new allocates (NULL/ENOMEM) and takes ownership of the n tasks; _next
+ * _new allocates (NULL with errno ENOMEM; EINVAL for a task owned elsewhere
+ * or a handle given twice; ESRCH, EDEADLK, EPERM - then no task is touched)
+ * and takes ownership of the n tasks; _next
  * suspends until one more finishes, stores which (*t is only for identity:
  * it is already joined) and its result, and returns 0; -ENOENT when all were
  * returned; -ECANCELED if the caller was cancelled (the remaining tasks keep
@@ -260,23 +266,55 @@ int simul_wait_for(simul_task *t, double seconds);
  * siblings and the owner's code between enter and exit (its suspension
  * points return -ECANCELED); exit waits for all children and returns that
  * child's error. If the owner is cancelled, exit cancels the children, waits
- * for them and returns -ECANCELED. Exit returns 0 when every child succeeded.
- * Spawning into a group that is closing returns NULL with errno EBUSY.
+ * for them and returns -ECANCELED - unless a child failed: a child's error
+ * is never hidden by the owner's cancellation (asyncio raises the
+ * ExceptionGroup then, too); the owner stays cancelled all the same, so its
+ * next suspension point returns -ECANCELED. Exit returns 0 when every child
+ * succeeded. A child that returns -ECANCELED (cancelled by the group, or by
+ * anyone) is not a failure.
+ *
+ * Spawning: NULL with errno EINVAL for a group never entered (zero it or
+ * enter it first), EBUSY once exit has returned or while exit waits with no
+ * child left; ENOMEM. A child spawned after a sibling failed starts
+ * cancelled (it finishes with -ECANCELED without running).
  */
+typedef struct simul_group_error {
+    int  error;          /* the child's result, a negative errno */
+    char name[32];       /* the child's name (simul_task_name), NUL-terminated */
+} simul_group_error;
+
 typedef struct simul_group {
     /* private: */
     simul_scope scope;
     size_t      live;
     int         error;
-    int         closing;
+    int         closing;       /* 0 open, 1 in exit, 2 exited */
     void       *owner;
+    simul_group_error *errs;   /* every failure, up to SIMUL_GROUP_ERRORS_MAX */
+    uint32_t    nerrs, caperrs;
+    size_t      failures;      /* all failures, also those not kept */
 } simul_group;
+
+/* How many child errors a group keeps (the count goes on past it). */
+#define SIMUL_GROUP_ERRORS_MAX 1024
 
 int         simul_group_enter(simul_group *g);
 simul_task *simul_group_spawn(simul_group *g, simul_fn fn, void *arg);
 simul_task *simul_group_spawn_opts(simul_group *g, simul_fn fn, void *arg,
                                    const simul_task_opts *opts);
 int         simul_group_exit(simul_group *g);
+/*
+ * simul_group_exit, and every child's error (asyncio's ExceptionGroup, in
+ * C): the failures are copied into errs[0..cap) in the order they happened
+ * and *n is set to how many children failed (it may exceed cap, as
+ * snprintf's result may exceed its buffer; past SIMUL_GROUP_ERRORS_MAX
+ * failures only the first ones are kept). The caller owns errs (NULL with
+ * cap 0 to just count); the group frees its own record before returning.
+ * Returns what simul_group_exit returns - when children failed, that is
+ * errs[0].error, the first failure.
+ */
+int         simul_group_exit_errors(simul_group *g, simul_group_error *errs, size_t cap,
+                                    size_t *n);
 /* Cancels every child and the group's scope. */
 void        simul_group_cancel(simul_group *g);
 

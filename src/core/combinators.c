@@ -9,9 +9,39 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define CALLER() __builtin_return_address(0)
+
+/* ---- taking tasks over ------------------------------------------------------ */
+
+/*
+ * Resolves n handles into ts[] and marks each task with `flag`, checking
+ * as it goes so that a handle given twice finds its own mark: -EINVAL, as
+ * for a task someone else owns (detached, in a group, joined or taken by
+ * another combinator); -ESRCH for a stale handle, -EDEADLK for the caller.
+ * On error nothing stays marked. The one place that decides whether a
+ * combinator may take a set of tasks.
+ */
+static int claim_tasks(simul_task **handles, size_t n, simul__task *self,
+                       simul__task **ts, uint32_t flag)
+{
+    for (size_t i = 0; i < n; i++) {
+        simul__task *t = simul__task_get(handles[i]);
+        int err = !t ? -ESRCH : t == self ? -EDEADLK
+                : (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC |
+                               SIMUL__TF_JOINING | flag)) ? -EINVAL : 0;
+        if (err) {
+            for (size_t k = 0; k < i; k++)
+                ts[k]->flags &= ~flag;
+            return err;
+        }
+        t->flags |= flag;
+        ts[i] = t;
+    }
+    return 0;
+}
 
 /* ---- gather -------------------------------------------------------------- */
 
@@ -49,18 +79,10 @@ int simul_gather(simul_task **handles, size_t n, int *results, int mode)
     if (!ts)
         return -ENOMEM;
     struct gather_cb *cbs = (struct gather_cb *)(void *)(ts + n);
-    for (size_t i = 0; i < n; i++) {
-        ts[i] = simul__task_get(handles[i]);
-        if (!ts[i] || ts[i] == self ||
-            (ts[i]->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC |
-                             SIMUL__TF_JOINING))) {
-            int err = !ts[i] ? -ESRCH : ts[i] == self ? -EDEADLK : -EINVAL;
-            for (size_t k = 0; k < i; k++)
-                ts[k]->flags &= ~SIMUL__TF_OWNED_AC;
-            free(ts);
-            return err;
-        }
-        ts[i]->flags |= SIMUL__TF_OWNED_AC;
+    int err = claim_tasks(handles, n, self, ts, SIMUL__TF_OWNED_AC);
+    if (err) {
+        free(ts);
+        return err;
     }
     struct gather g = { .waiter = self, .left = 0, .mode = mode };
     for (size_t i = 0; i < n; i++) {
@@ -90,7 +112,6 @@ int simul_gather(simul_task **handles, size_t n, int *results, int mode)
         while (g.left)
             simul__park_nocancel("gather (cancelling)", CALLER());
     }
-    int err = 0;
     for (size_t i = 0; i < n; i++) {
         int r = ts[i]->result;
         if (results)
@@ -148,32 +169,29 @@ simul_as_completed *simul_as_completed_new(simul_task **handles, size_t n)
         errno = EINVAL;
         return NULL;
     }
-    for (size_t i = 0; i < n; i++) {
-        simul__task *t = simul__task_get(handles[i]);
-        if (!t) {
-            errno = ESRCH;
-            return NULL;
-        }
-        if (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC |
-                        SIMUL__TF_JOINING)) {
-            errno = EINVAL;
-            return NULL;
-        }
-    }
     struct simul_as_completed *ac = calloc(1, sizeof *ac + n * sizeof(struct ac_entry));
-    if (!ac) {
+    simul__task **ts = malloc((n ? n : 1) * sizeof *ts);
+    if (!ac || !ts) {
+        free(ac);
+        free(ts);
         errno = ENOMEM;
+        return NULL;
+    }
+    int err = claim_tasks(handles, n, l->current, ts, SIMUL__TF_OWNED_AC);
+    if (err) {
+        free(ac);
+        free(ts);
+        errno = -err;
         return NULL;
     }
     ac->n = n;
     ac->done_tail = &ac->done_head;
     for (size_t i = 0; i < n; i++) {
         struct ac_entry *e = &ac->e[i];
-        e->t = simul__task_get(handles[i]);
+        e->t = ts[i];
         e->handle = handles[i];
         e->ac = ac;
         e->cb.fn = ac_fire;
-        e->t->flags |= SIMUL__TF_OWNED_AC;
         if (e->t->state == SIMUL_TASK_DONE) {
             simul__list_init(&e->cb.link);
             ac_fire(&e->cb, e->t);
@@ -181,6 +199,7 @@ simul_as_completed *simul_as_completed_new(simul_task **handles, size_t n)
             simul__list_push(&e->t->donecbs, &e->cb.link);
         }
     }
+    free(ts);
     return ac;
 }
 
@@ -305,6 +324,9 @@ int simul_group_enter(simul_group *g)
     g->error = 0;
     g->closing = 0;
     g->owner = l->current;
+    g->errs = NULL;
+    g->nerrs = g->caperrs = 0;
+    g->failures = 0;
     return simul_scope_enter(&g->scope, INFINITY);
 }
 
@@ -316,12 +338,18 @@ simul_task *simul_group_spawn_opts(simul_group *g, simul_fn fn, void *arg,
         errno = EPERM;
         return NULL;
     }
-    if (!g || !fn || !g->owner) {
+    if (!g || !fn) {
         errno = EINVAL;
         return NULL;
     }
-    if (g->closing && g->live == 0) {
+    /* asyncio: "TaskGroup is finished" - after exit, or in exit with no
+     * child left; a zeroed group that was never entered is a usage error. */
+    if (g->closing == 2 || (g->closing == 1 && g->live == 0)) {
         errno = EBUSY;
+        return NULL;
+    }
+    if (!g->owner) {
+        errno = EINVAL;
         return NULL;
     }
     simul__task *t = simul__spawn(l, fn, arg, opts);
@@ -354,14 +382,37 @@ static void cancel_children(simul_group *g)
     }
 }
 
+/* Keeps a child's failure (growing the record up to its hard cap; past it,
+ * or without memory, the failure is only counted). */
+static void record_failure(simul_group *g, simul__task *t)
+{
+    g->failures++;
+    if (g->nerrs == g->caperrs) {
+        uint32_t cap = g->caperrs ? g->caperrs * 2 : 4;
+        if (cap > SIMUL_GROUP_ERRORS_MAX)
+            cap = SIMUL_GROUP_ERRORS_MAX;
+        simul_group_error *e = cap > g->caperrs ? realloc(g->errs, cap * sizeof *e) : NULL;
+        if (!e)
+            return;
+        g->errs = e;
+        g->caperrs = cap;
+    }
+    simul_group_error *e = &g->errs[g->nerrs++];
+    e->error = t->result;
+    snprintf(e->name, sizeof e->name, "%s", simul__task_name(t));
+}
+
 void simul__group_child_done(simul_group *g, simul__task *t)
 {
     t->group = NULL;
     g->live--;
-    if (t->result < 0 && t->result != -ECANCELED && g->error == 0) {
-        g->error = t->result;
-        cancel_children(g);
-        simul_scope_cancel(&g->scope);
+    if (t->result < 0 && t->result != -ECANCELED) {
+        record_failure(g, t);
+        if (g->error == 0) {
+            g->error = t->result;
+            cancel_children(g);
+            simul_scope_cancel(&g->scope);
+        }
     }
     if (g->live == 0 && g->closing)
         simul__wake(g->owner, 0);
@@ -375,13 +426,13 @@ void simul_group_cancel(simul_group *g)
     simul_scope_cancel(&g->scope);
 }
 
-int simul_group_exit(simul_group *g)
+int simul_group_exit_errors(simul_group *g, simul_group_error *errs, size_t cap, size_t *n)
 {
     simul_loop *l = simul__loop();
     simul__task *self = l ? l->current : NULL;
     if (!self)
         return -EPERM;
-    if (!g || g->owner != self)
+    if (!g || g->owner != self || (cap && !errs))
         return -EINVAL;
     g->closing = 1;
     while (g->live) {
@@ -393,15 +444,30 @@ int simul_group_exit(simul_group *g)
     }
     int r = simul__scope_pop(&g->scope);
     g->owner = NULL;
+    g->closing = 2;
+    if (n)
+        *n = g->failures;
+    for (size_t i = 0; i < cap && i < g->nerrs; i++)
+        errs[i] = g->errs[i];
+    free(g->errs);
+    g->errs = NULL;
+    g->nerrs = g->caperrs = 0;
     if (r)
         return r;
-    if (simul__cancel_pending(self))
-        return -ECANCELED;
+    /* A child's failure first: the owner's own cancellation must not hide
+     * it (it stays pending, so the owner sees it at its next wait). */
     if (g->error)
         return g->error;
+    if (simul__cancel_pending(self))
+        return -ECANCELED;
     /* The group was cancelled with simul_group_cancel: that is not an error
      * of the owner's, but it must see it. */
     if (g->scope.flags & SIMUL__SCOPE_CANCELLED)
         return -ECANCELED;
     return 0;
+}
+
+int simul_group_exit(simul_group *g)
+{
+    return simul_group_exit_errors(g, NULL, 0, NULL);
 }

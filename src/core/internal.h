@@ -251,6 +251,8 @@ struct simul_loop {
     size_t            nwatch;       /* armed watchers */
     atomic_int        external;     /* pending wakeups from elsewhere (threads) */
     int               deadlocks;    /* times the deadlock breaker ran */
+    int               wakers;       /* other things that can wake a task (a
+                                     * signal handler): no deadlock while > 0 */
     void             *net_io;       /* networking's fd table (src/io/fd.c) */
 
     /* tasks */
@@ -326,19 +328,31 @@ static inline simul__runnable *simul__ready_pop(simul_loop *l)
     return r;
 }
 
-/* 1 if t or a scope it is in (not hidden behind a shield) is cancelled. */
-static inline int simul__cancel_pending(const simul__task *t)
-{
-    for (const simul_scope *s = t->scopes; s; s = s->outer) {
-        if (s->flags & 1 /* SIMUL__SCOPE_CANCELLED */)
-            return 1;
-        if (s->flags & 2 /* SIMUL__SCOPE_SHIELD */)
-            return 0;
-    }
-    return (t->flags & SIMUL__TF_CANCEL) != 0;
-}
+/* CAUGHT: the scope's cancellation reached the task (trio's
+ * cancelled_caught); only then does simul_scope_exit report it. */
 enum { SIMUL__SCOPE_CANCELLED = 1, SIMUL__SCOPE_SHIELD = 2, SIMUL__SCOPE_EXPIRED = 4,
-       SIMUL__SCOPE_ENTERED = 8 };
+       SIMUL__SCOPE_ENTERED = 8, SIMUL__SCOPE_CAUGHT = 16 };
+
+/*
+ * 1 if t or a scope it is in (not hidden behind a shield) is cancelled.
+ * Every caller turns a 1 into -ECANCELED for t (or tells t, as
+ * simul_cancelled() does), so each cancelled scope seen is marked CAUGHT:
+ * a scope whose deadline passed while the call inside it succeeded anyway
+ * is not reported as a timeout. Cheap when nothing is cancelled.
+ */
+static inline int simul__cancel_pending(simul__task *t)
+{
+    int hit = 0;
+    for (simul_scope *s = t->scopes; s; s = s->outer) {
+        if (SIMUL__UNLIKELY(s->flags & SIMUL__SCOPE_CANCELLED)) {
+            s->flags |= SIMUL__SCOPE_CAUGHT;
+            hit = 1;
+        }
+        if (s->flags & SIMUL__SCOPE_SHIELD)
+            return hit;
+    }
+    return hit || (t->flags & SIMUL__TF_CANCEL) != 0;
+}
 
 /*
  * Suspends the current task until simul__wake(). Returns the waker's value,

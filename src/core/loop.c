@@ -385,7 +385,7 @@ void simul__loop_run_until(simul_loop *l, int (*stop)(simul_loop *, void *), voi
         if (!l->rq_head) {
             int64_t next = simul__timer_next(l);
             if (next == SIMUL__NO_DEADLINE) {
-                if (l->nwatch <= 1 && l->external == 0 &&
+                if (l->nwatch <= 1 && l->external == 0 && l->wakers == 0 &&
                     !atomic_load(&l->ts_signalled)) {
                     deadlock(l);
                     continue;

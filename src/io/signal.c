@@ -137,9 +137,12 @@ void simul__sys_run_begin(simul_loop *l, void *main_task)
         s->int_fd = -1;
         return;
     }
-    /* A possible SIGINT is no reason for a waiting task to wake up: do not
-     * let this watcher hide a deadlock (restored before it is freed). */
+    /* The watcher does not count as an fd (polling for it alone would slow
+     * every yield), but while main runs a SIGINT can still cancel it, which
+     * wakes whatever it waits on: a main task sleeping until Ctrl-C is not
+     * deadlocked (l->wakers; both restored when main is done). */
     l->nwatch--;
+    l->wakers++;
     s->main = main_task;
     g_int_hits = 0;
     g_int_loop = l;
@@ -154,6 +157,10 @@ void simul__sys_run_begin(simul_loop *l, void *main_task)
 int simul__sys_run_result(simul_loop *l, int result)
 {
     sigstate *s = l->sig;
+    if (s && s->main) {
+        s->main = NULL;          /* main is done: SIGINT can wake nobody now */
+        l->wakers--;
+    }
     if (s && s->interrupted && result == -ECANCELED)
         return -EINTR;
     return result;

@@ -307,3 +307,147 @@ TEST(a_child_cancelled_from_outside_is_not_a_group_error)
 {
     CHECK_EQ(simul_run(main_group_cancelled_child_is_not_error, NULL), 0);
 }
+
+/* The same handle twice would be joined (freed) twice: every combinator
+ * refuses it, and the caller still owns the task afterwards. */
+static int main_duplicate_handles(void *a)
+{
+    (void)a;
+    struct job j = { 0.01, 7, 0 };
+    simul_task *t = simul_spawn(job_fn, &j);
+    simul_task *twice[2] = { t, t };
+    errno = 0;
+    CHECK(simul_as_completed_new(twice, 2) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    CHECK_EQ(simul_gather(twice, 2, NULL, SIMUL_GATHER_COLLECT), -EINVAL);
+    CHECK_EQ(simul_join(t), 7);                 /* still ours, joined once */
+    /* spawning twice more hands out two different tasks */
+    simul_task *x = simul_spawn(job_fn, &j), *y = simul_spawn(job_fn, &j);
+    CHECK(x != y);
+    CHECK_EQ(simul_join(x), 7);
+    CHECK_EQ(simul_join(y), 7);
+    return 0;
+}
+TEST(combinators_refuse_the_same_handle_twice)
+{
+    CHECK_EQ(simul_run(main_duplicate_handles, NULL), 0);
+}
+
+/*
+ * A child of an inner group and a child of the outer group fail in the same
+ * loop iteration. The outer group cancels the inner group's owner; its exit
+ * must still report its child's error (not -ECANCELED), and the outer owner
+ * can read both errors.
+ */
+struct on_event { simul_event *ev; int result; };
+static int fail_on_event(void *a)
+{
+    struct on_event *o = a;
+    int r = simul_event_wait(o->ev);
+    return r < 0 ? r : o->result;
+}
+struct inner { struct on_event child; int exit_result; };
+static int inner_owner(void *a)
+{
+    struct inner *in = a;
+    simul_group g;
+    simul_group_enter(&g);
+    simul_group_spawn(&g, fail_on_event, &in->child);
+    in->exit_result = simul_group_exit(&g);
+    return in->exit_result;
+}
+static int main_nested_errors_kept(void *a)
+{
+    (void)a;
+    simul_event *ev = simul_event_new();
+    struct inner in = { { ev, -EBADMSG }, 1 };
+    struct on_event outer_child = { ev, -EPIPE };
+    simul_group g;
+    simul_group_enter(&g);
+    simul_group_spawn(&g, inner_owner, &in);
+    simul_group_spawn(&g, fail_on_event, &outer_child);
+    CHECK_EQ(simul_sleep(0.01), 0);
+    simul_event_set(ev);                      /* both children fail now */
+    simul_group_error errs[4];
+    size_t n = 99;
+    int r = simul_group_exit_errors(&g, errs, 4, &n);
+    CHECK(r == -EPIPE || r == -EBADMSG);
+    CHECK_EQ(in.exit_result, -EBADMSG);       /* not hidden by its cancellation */
+    CHECK_EQ(n, 2);
+    CHECK(n == 2 && ((errs[0].error == -EPIPE && errs[1].error == -EBADMSG) ||
+                     (errs[0].error == -EBADMSG && errs[1].error == -EPIPE)));
+    CHECK_EQ(r, errs[0].error);               /* exit reports the first one */
+    simul_event_free(ev);
+    return 0;
+}
+TEST(nested_group_errors_never_vanish)
+{
+    CHECK_EQ(simul_run(main_nested_errors_kept, NULL), 0);
+}
+
+/* Every failure is kept, in order, named after its child; a short array
+ * gets the first ones and n still counts them all. */
+static int main_group_all_errors(void *a)
+{
+    (void)a;
+    simul_event *ev = simul_event_new();
+    struct on_event o[3] = { { ev, -EIO }, { ev, 5 }, { ev, -ENOSPC } };
+    simul_group g;
+    simul_group_enter(&g);
+    simul_task_opts opts = { .name = "writer" };
+    simul_group_spawn(&g, fail_on_event, &o[0]);
+    simul_group_spawn(&g, fail_on_event, &o[1]);
+    simul_group_spawn_opts(&g, fail_on_event, &o[2], &opts);
+    CHECK_EQ(simul_sleep(0.01), 0);         /* every child is waiting */
+    simul_event_set(ev);
+    simul_group_error e[1];
+    size_t n = 0;
+    CHECK_EQ(simul_group_exit_errors(&g, e, 1, &n), -EIO);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(e[0].error, -EIO);
+    CHECK(strncmp(e[0].name, "task-", 5) == 0);
+    /* a group without failures: n is 0 */
+    simul_group_enter(&g);
+    simul_group_spawn(&g, fail_on_event, &o[1]);
+    CHECK_EQ(simul_group_exit_errors(&g, e, 1, &n), 0);
+    CHECK_EQ(n, 0);
+    /* the name is the child's */
+    simul_event_clear(ev);
+    simul_group_enter(&g);
+    simul_group_spawn_opts(&g, fail_on_event, &o[2], &opts);
+    CHECK_EQ(simul_sleep(0.01), 0);         /* every child is waiting */
+    simul_event_set(ev);
+    CHECK_EQ(simul_group_exit_errors(&g, e, 1, &n), -ENOSPC);
+    CHECK_EQ(n, 1);
+    CHECK(strcmp(e[0].name, "writer") == 0);
+    simul_event_free(ev);
+    return 0;
+}
+TEST(group_exit_errors_lists_every_child_failure)
+{
+    CHECK_EQ(simul_run(main_group_all_errors, NULL), 0);
+}
+
+/* asyncio: create_task on a finished TaskGroup raises; here EBUSY, as the
+ * header says (EINVAL is for a group that was never entered). */
+static int main_spawn_after_exit(void *a)
+{
+    (void)a;
+    struct job j = { 0, 1, 0 };
+    simul_group g;
+    simul_group_enter(&g);
+    simul_group_spawn(&g, job_fn, &j);
+    CHECK_EQ(simul_group_exit(&g), 0);
+    errno = 0;
+    CHECK(simul_group_spawn(&g, job_fn, &j) == NULL);
+    CHECK_EQ(errno, EBUSY);
+    simul_group never = { 0 };
+    errno = 0;
+    CHECK(simul_group_spawn(&never, job_fn, &j) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    return 0;
+}
+TEST(spawning_into_an_exited_group_is_EBUSY)
+{
+    CHECK_EQ(simul_run(main_spawn_after_exit, NULL), 0);
+}

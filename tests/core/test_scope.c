@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <simul.h>
 
 static int main_expire(void *a)
@@ -201,4 +202,40 @@ TEST(scope_misuse_is_reported)
     simul_scope s;
     CHECK_EQ(simul_scope_enter(&s, 1), -EPERM);
     CHECK_EQ(simul_run(main_misuse, NULL), 0);
+}
+
+/*
+ * The item arrives in the same loop iteration as the deadline, just before
+ * it: the get succeeds, so the scope must not report a timeout (trio's
+ * cancelled_caught: only a deadline that cancelled a wait is a timeout).
+ */
+static void put_item(void *q)
+{
+    simul_queue_put_nowait(q, (void *)(intptr_t)42);
+}
+static int main_result_at_deadline(void *a)
+{
+    (void)a;
+    simul_queue *q = simul_queue_new(0);
+    double d = simul_now() + 0.02;
+    simul_timer *tm = simul_timer_new(put_item, q);
+    CHECK_EQ(simul_timer_start_at(tm, d), 0);  /* armed first: fires first */
+    simul_scope sc;
+    CHECK_EQ(simul_scope_enter(&sc, d), 0);
+    void *item = NULL;
+    CHECK_EQ(simul_queue_get(q, &item), 0);
+    CHECK(item == (void *)(intptr_t)42);
+    CHECK_EQ(simul_scope_cancelled(&sc), 1);    /* the deadline did pass */
+    CHECK_EQ(simul_scope_exit(&sc), 0);         /* but cancelled nothing */
+    /* a scope cancelled by hand that cancelled nothing: 0 as well */
+    CHECK_EQ(simul_scope_enter(&sc, INFINITY), 0);
+    simul_scope_cancel(&sc);
+    CHECK_EQ(simul_scope_exit(&sc), 0);
+    simul_timer_free(tm);
+    simul_queue_free(q);
+    return 0;
+}
+TEST(a_scope_reports_a_timeout_only_if_it_cancelled_a_wait)
+{
+    CHECK_EQ(simul_run(main_result_at_deadline, NULL), 0);
 }

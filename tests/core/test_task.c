@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -364,12 +367,40 @@ TEST(per_task_stack_size_and_names)
 static int main_deadlock(void *a)
 {
     (void)a;
-    /* Nothing can ever wake this: the loop notices instead of hanging. */
     return simul_sleep(INFINITY);
+}
+static void *run_off_main_thread(void *a)
+{
+    return (void *)(intptr_t)simul_run(main_deadlock, a);
 }
 TEST(a_deadlocked_loop_cancels_instead_of_hanging)
 {
-    CHECK_EQ(simul_run(main_deadlock, NULL), -ECANCELED);
+    /* Off the main thread simul_run installs no SIGINT handler, so nothing
+     * can ever wake this: the loop notices instead of hanging. */
+    pthread_t th;
+    void *r;
+    CHECK_EQ(pthread_create(&th, NULL, run_off_main_thread, NULL), 0);
+    CHECK_EQ(pthread_join(th, &r), 0);
+    CHECK_EQ((intptr_t)r, -ECANCELED);
+}
+
+/* On the main thread Ctrl-C cancels main: sleeping until then is waiting
+ * for a signal (asyncio.run(asyncio.sleep(inf))), not a deadlock. */
+static pthread_t main_thread;
+static void *send_sigint(void *a)
+{
+    (void)a;
+    usleep(100 * 1000);
+    pthread_kill(main_thread, SIGINT);
+    return NULL;
+}
+TEST(sleeping_until_ctrl_c_is_not_a_deadlock)
+{
+    pthread_t th;
+    main_thread = pthread_self();
+    CHECK_EQ(pthread_create(&th, NULL, send_sigint, NULL), 0);
+    CHECK_EQ(simul_run(main_deadlock, NULL), -EINTR);
+    pthread_join(th, NULL);
 }
 
 static int name_check(void *a)

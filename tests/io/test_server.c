@@ -447,3 +447,19 @@ TEST(echo_examples_work_together)
     CHECK_EQ(waitpid(cpid, &st, 0), cpid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 }
+
+/* The contract: a cancelled caller gets -ECANCELED, even when no handler
+ * was running (nothing to wait for) and the server closed at once. */
+static int main_close_in_cancelled_task(void *a)
+{
+    (void)a;
+    simul_server *srv;
+    CHECK_EQ(simul_start_server("127.0.0.1", 0, stubborn_handler, NULL, NULL, &srv), 0);
+    CHECK_EQ(simul_cancel(simul_current()), 0);
+    CHECK_EQ(simul_server_close(srv, INFINITY), -ECANCELED);
+    return 0;
+}
+TEST(server_close_in_a_cancelled_task_says_ECANCELED)
+{
+    CHECK_EQ(simul_run(main_close_in_cancelled_task, NULL), 0);
+}
