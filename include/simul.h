@@ -148,6 +148,24 @@ int simul_task_state_of(const simul_task *t);
 int simul_task_done(const simul_task *t);
 /* 1 if cancellation of the current task (or an enclosing scope) is pending. */
 int simul_cancelled(void);
+/*
+ * task.cancelled(): 1 if t has finished because it was cancelled - someone
+ * cancelled it (simul_cancel, its group, a cancelled joiner, loop shutdown)
+ * and it returned -ECANCELED -, 0 if it is not finished or finished any
+ * other way (including a task that returned -ECANCELED of its own accord,
+ * e.g. passed up from a cancelled scope inside it, and a cancelled task
+ * that still returned a result). -ESRCH for a stale handle: ask before
+ * joining. Never suspends.
+ */
+int simul_task_cancelled(const simul_task *t);
+/*
+ * asyncio.all_tasks(): stores handles of the loop's tasks that have not
+ * finished (including the current one), up to cap of them, in out, and
+ * returns how many there are (which may exceed cap; as snprintf). The
+ * handles are not references: they stay the owners'. -EPERM outside a
+ * loop, -EINVAL for NULL out with cap > 0.
+ */
+int simul_all_tasks(simul_task **out, size_t cap);
 
 /* Global default stack size for tasks spawned from now on (rounded up to a
  * page; minimum 16 KiB, maximum 256 MiB). Also settable with the environment
@@ -246,6 +264,31 @@ int  simul_as_completed_next(simul_as_completed *ac, simul_task **t, int *result
 void simul_as_completed_free(simul_as_completed *ac);
 
 /*
+ * asyncio.wait(tasks, timeout, return_when): waits until return_when holds -
+ * SIMUL_WAIT_FIRST_COMPLETED (one task finished), SIMUL_WAIT_FIRST_EXCEPTION
+ * (one failed: a negative result other than its own cancellation, see
+ * simul_task_cancelled; or all finished), SIMUL_WAIT_ALL_COMPLETED - or the
+ * timeout passes. Then it reorders tasks[] into the done set followed by the
+ * pending set (each in the original order) and returns the size of the done
+ * set (0 after a timeout with nothing done: a timeout is not an error).
+ * Nothing is joined or cancelled: every task is still the caller's, to join
+ * (the done ones return at once), cancel or wait for again. _until takes an
+ * absolute deadline instead (INFINITY: none).
+ * Errors: -ECANCELED (the caller was cancelled; tasks[] is reordered all
+ * the same, the tasks run on), -EINVAL (bad return_when, negative or NaN
+ * timeout, a handle given twice, or a task that is detached, in a group or
+ * owned by another combinator or joiner), -ESRCH, -EDEADLK (the caller
+ * itself), -ENOMEM, -EPERM.
+ */
+enum {
+    SIMUL_WAIT_ALL_COMPLETED = 0,
+    SIMUL_WAIT_FIRST_COMPLETED = 1,
+    SIMUL_WAIT_FIRST_EXCEPTION = 2
+};
+int simul_wait(simul_task **tasks, size_t n, int return_when, double timeout);
+int simul_wait_until(simul_task **tasks, size_t n, int return_when, double deadline);
+
+/*
  * asyncio.wait_for(t, timeout): joins t, but if it has not finished within
  * `seconds`, cancels it, waits for it, and returns -ETIMEDOUT. If t finishes
  * in the same instant the timeout fires, its real result wins. Always joins t.
@@ -317,6 +360,106 @@ int         simul_group_exit_errors(simul_group *g, simul_group_error *errs, siz
                                     size_t *n);
 /* Cancels every child and the group's scope. */
 void        simul_group_cancel(simul_group *g);
+
+/* ------------------------------------------------------------------------ */
+/* Futures                                                                  */
+
+/*
+ * asyncio.Future: a one-shot outcome - a pointer result, an error, or a
+ * cancellation - that tasks await and that a loop callback, another task or
+ * another thread sets. The way a C library with callbacks (an HTTP client,
+ * a Redis or PostgreSQL driver) wakes the task that waits for its answer:
+ *
+ *     simul_future *f = simul_future_new();          // in the task
+ *     start_request(..., on_reply, f);               // the library's API
+ *     void *reply;
+ *     int r = simul_future_wait_until(f, &reply, simul_now() + 5);
+ *     simul_future_free(f);
+ *
+ *     static void on_reply(void *reply, int err, void *f)  // a loop callback
+ *     {
+ *         if (err) simul_future_set_error(f, err);   // negative errno
+ *         else     simul_future_set_result(f, reply);
+ *     }
+ *
+ * Ownership: simul_future_new() allocates (NULL with errno EPERM outside a
+ * loop, ENOMEM); whoever created it frees it with simul_future_free(), on
+ * its loop's thread, once nothing will set it any more (a thread-safe set
+ * already queued is fine: the future is kept until it has run). The future
+ * never owns the result pointer. Freeing wakes tasks still waiting with
+ * -EIDRM; a waiter that was already woken never touches the future again,
+ * so it may be freed as soon as it is done.
+ */
+typedef struct simul_future simul_future;
+typedef void (*simul_future_cb)(simul_future *f, void *arg);
+
+/* Most done callbacks one future holds at a time. */
+#define SIMUL_FUTURE_CALLBACKS_MAX 1024
+
+simul_future *simul_future_new(void);
+void          simul_future_free(simul_future *f);
+
+/*
+ * Completing (fut.set_result / set_exception / cancel), from a task or a
+ * callback of the future's loop. The first completion wins: later ones
+ * return -EALREADY and change nothing. Every waiting task is woken; done
+ * callbacks are scheduled (call_soon). set_error needs err < 0 (-EINVAL
+ * otherwise); cancel makes waiters return -ECANCELED and
+ * simul_future_cancelled() 1. -EPERM from another thread (use the
+ * _threadsafe forms), -EINVAL for NULL. Never suspend.
+ */
+int simul_future_set_result(simul_future *f, void *value);
+int simul_future_set_error(simul_future *f, int err);
+int simul_future_cancel(simul_future *f);
+
+/*
+ * The same from any thread (loop.call_soon_threadsafe(fut.set_result, v)):
+ * the completion is queued to the future's loop and applied there (where
+ * the first completion still wins). Returns 0 once queued, -ENOMEM,
+ * -ESHUTDOWN if the loop has closed, -EINVAL. The caller keeps the future
+ * alive until the call returns; the loop keeps it until the completion has
+ * run. A task waiting for a future that only another thread will set is
+ * not a deadlock only if that thread holds a simul_loop_ref() meanwhile.
+ */
+int simul_future_set_result_threadsafe(simul_future *f, void *value);
+int simul_future_set_error_threadsafe(simul_future *f, int err);
+int simul_future_cancel_threadsafe(simul_future *f);
+
+/*
+ * await fut: suspends until f completes and returns 0 (storing the result
+ * in *value if value is not NULL), the error given to set_error, or
+ * -ECANCELED if f was cancelled. _until gives up at `deadline` (absolute,
+ * simul_now() clock; INFINITY = none) with -ETIMEDOUT and leaves f pending.
+ * A completed future returns its outcome at once (in a task that is not
+ * cancelled). Several tasks may wait for one future; each gets the outcome.
+ * Cancel: if the waiting task is cancelled, -ECANCELED is returned and f is
+ * cancelled too, as awaiting an asyncio future cancels it (its done
+ * callbacks see that, so a library can abort the request); use
+ * simul_future_cancelled(f) to tell "f was cancelled" from "I was". Errors:
+ * -EIDRM (freed while waiting), -EPERM (outside a task, or f belongs to
+ * another loop), -EINVAL (NULL f, NaN deadline), -ENOMEM (timer heap).
+ */
+int simul_future_wait(simul_future *f, void **value);
+int simul_future_wait_until(simul_future *f, void **value, double deadline);
+
+/* fut.done(): 1 once completed, else 0. fut.cancelled(): 1 if completed
+ * by a cancel. fut.result() without waiting: the outcome as wait returns
+ * it (0 with *value, an error, -ECANCELED), or -EAGAIN while pending.
+ * -EINVAL for NULL. Callable from the loop's thread. */
+int simul_future_done(const simul_future *f);
+int simul_future_cancelled(const simul_future *f);
+int simul_future_result(const simul_future *f, void **value);
+
+/*
+ * fut.add_done_callback(cb): cb(f, arg) runs on the loop once f is done
+ * (scheduled with call_soon: never inside the setter; at once-ish if f is
+ * already done), in the order added, once. cb may free f. Returns 0,
+ * -ENOSPC past SIMUL_FUTURE_CALLBACKS_MAX pending callbacks, -ENOMEM,
+ * -EPERM from another thread, -EINVAL. remove_done_callback removes every
+ * pending (cb, arg) pair and returns how many it removed.
+ */
+int simul_future_add_done_callback(simul_future *f, simul_future_cb cb, void *arg);
+int simul_future_remove_done_callback(simul_future *f, simul_future_cb cb, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* Callback-level loop interface (for C libraries with event-loop hooks)    */

@@ -311,6 +311,106 @@ int simul_wait_for(simul_task *h, double seconds)
     return res;                     /* finished, even if at the deadline */
 }
 
+/* ---- wait (asyncio.wait) ----------------------------------------------------- */
+
+/* Hard cap on the number of tasks (the result is an int count). */
+#define WAIT_MAX_TASKS (1u << 24)
+
+struct wait_cb {
+    simul__donecb cb;
+    simul__task  *waiter;
+};
+
+static void wait_fire(simul__donecb *cb, simul__task *t)
+{
+    (void)t;
+    simul__wake(((struct wait_cb *)cb)->waiter, 0);
+}
+
+/* Finished by a failure (FIRST_EXCEPTION): a negative result other than
+ * its own cancellation, as asyncio counts exceptions but not cancellation. */
+static int failed(const simul__task *t)
+{
+    return t->state == SIMUL_TASK_DONE && t->result < 0 &&
+           !(t->result == -ECANCELED && (t->flags & SIMUL__TF_CANCEL));
+}
+
+static int wait_satisfied(simul__task **ts, size_t n, int how)
+{
+    size_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ts[i]->state != SIMUL_TASK_DONE)
+            continue;
+        done++;
+        if (how == SIMUL_WAIT_FIRST_COMPLETED ||
+            (how == SIMUL_WAIT_FIRST_EXCEPTION && failed(ts[i])))
+            return 1;
+    }
+    return done == n;
+}
+
+int simul_wait_until(simul_task **handles, size_t n, int return_when, double deadline)
+{
+    simul_loop *l = simul__loop();
+    simul__task *self = l ? l->current : NULL;
+    if (!self)
+        return -EPERM;
+    if ((n && !handles) || n > WAIT_MAX_TASKS || isnan(deadline) ||
+        (return_when != SIMUL_WAIT_ALL_COMPLETED && return_when != SIMUL_WAIT_FIRST_COMPLETED &&
+         return_when != SIMUL_WAIT_FIRST_EXCEPTION))
+        return -EINVAL;
+    simul__task **ts = malloc((n ? n : 1) * (sizeof *ts + sizeof(struct wait_cb)));
+    if (!ts)
+        return -ENOMEM;
+    struct wait_cb *cbs = (struct wait_cb *)(void *)(ts + n);
+    /* Checked like the owning combinators (a task that frees itself when
+     * done cannot be waited for by handle), but only marked for the call. */
+    int r = claim_tasks(handles, n, self, ts, SIMUL__TF_WAITED);
+    if (r) {
+        free(ts);
+        return r;
+    }
+    int64_t when = deadline >= 9.2e9 ? SIMUL__NO_DEADLINE
+                 : deadline > 0 ? simul__seconds_to_ns(deadline) : 0;
+    r = 0;
+    if (n && !wait_satisfied(ts, n, return_when)) {
+        for (size_t i = 0; i < n; i++) {
+            cbs[i].cb.fn = wait_fire;
+            cbs[i].waiter = self;
+            simul__list_init(&cbs[i].cb.link);
+            if (ts[i]->state != SIMUL_TASK_DONE)
+                simul__list_push(&ts[i]->donecbs, &cbs[i].cb.link);
+        }
+        do
+            r = simul__park_deadline(when, "wait", CALLER());
+        while (r >= 0 && !wait_satisfied(ts, n, return_when));
+        for (size_t i = 0; i < n; i++)
+            simul__list_remove(&cbs[i].cb.link);
+    }
+    /* done first, pending after, each in the caller's order */
+    size_t ndone = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ts[i]->state == SIMUL_TASK_DONE)
+            handles[ndone++] = simul__task_handle(ts[i]);
+    for (size_t i = 0, k = ndone; i < n; i++) {
+        ts[i]->flags &= ~SIMUL__TF_WAITED;
+        if (ts[i]->state != SIMUL_TASK_DONE)
+            handles[k++] = simul__task_handle(ts[i]);
+    }
+    free(ts);
+    if (r == -ECANCELED || r == -ENOMEM || r == -EPERM)
+        return r;
+    return (int)ndone;            /* a timeout is not an error: see pending */
+}
+
+int simul_wait(simul_task **handles, size_t n, int return_when, double timeout)
+{
+    if (isnan(timeout) || timeout < 0)
+        return -EINVAL;
+    return simul_wait_until(handles, n, return_when,
+                            isinf(timeout) ? INFINITY : simul_now() + timeout);
+}
+
 /* ---- task groups ------------------------------------------------------------ */
 
 int simul_group_enter(simul_group *g)

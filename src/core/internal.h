@@ -129,7 +129,8 @@ enum {
     SIMUL__TF_GROUP      = 1u << 4, /* owned by a simul_group */
     SIMUL__TF_WARNED     = 1u << 5, /* debug: already reported as slow */
     SIMUL__TF_MAIN       = 1u << 6,
-    SIMUL__TF_OWNED_AC   = 1u << 7  /* owned by an as_completed/gather */
+    SIMUL__TF_OWNED_AC   = 1u << 7, /* owned by an as_completed/gather */
+    SIMUL__TF_WAITED     = 1u << 8  /* in the set of a running simul_wait */
 };
 
 enum { SIMUL__TASK_FREE = 0xFF };
@@ -362,6 +363,10 @@ static inline int simul__cancel_pending(simul__task *t)
 int  simul__park(const char *what, void *pc);
 /* The same, but cancellation does not wake it (cleanup waits). */
 int  simul__park_nocancel(const char *what, void *pc);
+/* simul__park with a deadline (loop-clock ns; SIMUL__NO_DEADLINE: none):
+ * -ETIMEDOUT when it passes (at once if it has), -ENOMEM if the timer heap
+ * cannot grow. For the core's own waits (futures, simul_wait). */
+int  simul__park_deadline(int64_t when, const char *what, void *pc);
 /* Makes a parked task ready; value is what its park returns. First wins. */
 void simul__wake(simul__task *t, int value);
 /* Wakes t with -ECANCELED if it is parked and cancellable and its

@@ -633,6 +633,35 @@ int simul_task_done(const simul_task *h)
     return t ? t->state == SIMUL_TASK_DONE : -ESRCH;
 }
 
+int simul_task_cancelled(const simul_task *h)
+{
+    simul__task *t = simul__task_get(h);
+    if (!t)
+        return -ESRCH;
+    /* Its own cancellation ended it: asked for (simul_cancel, its group,
+     * a cancelled joiner) and passed up as its result. */
+    return t->state == SIMUL_TASK_DONE && t->result == -ECANCELED &&
+           (t->flags & SIMUL__TF_CANCEL) != 0;
+}
+
+int simul_all_tasks(simul_task **out, size_t cap)
+{
+    simul_loop *l = simul__loop();
+    if (!l)
+        return -EPERM;
+    if (cap && !out)
+        return -EINVAL;
+    size_t n = 0;
+    SIMUL__FOREACH_TASK(l, t) {
+        if (t->state == SIMUL_TASK_DONE)
+            continue;
+        if (n < cap)
+            out[n] = simul__task_handle(t);
+        n++;
+    }
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 int simul_cancelled(void)
 {
     simul__task *t = simul__current();

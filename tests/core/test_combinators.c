@@ -451,3 +451,125 @@ TEST(spawning_into_an_exited_group_is_EBUSY)
 {
     CHECK_EQ(simul_run(main_spawn_after_exit, NULL), 0);
 }
+
+/* asyncio.wait: done set first, pending after; nothing joined. */
+static int main_wait_modes(void *a)
+{
+    (void)a;
+    struct job j[3] = { { 0.05, 1, 0 }, { 0.01, 2, 0 }, { 0.03, -EIO, 0 } };
+    simul_task *t[3], *orig[3];
+    for (int i = 0; i < 3; i++)
+        orig[i] = t[i] = simul_spawn(job_fn, &j[i]);
+    CHECK_EQ(simul_wait(t, 3, SIMUL_WAIT_FIRST_COMPLETED, INFINITY), 1);
+    CHECK(t[0] == orig[1] && t[1] == orig[0] && t[2] == orig[2]);
+    CHECK_EQ(simul_wait(t, 3, SIMUL_WAIT_FIRST_EXCEPTION, INFINITY), 2);
+    CHECK(t[0] == orig[1] && t[1] == orig[2] && t[2] == orig[0]);
+    /* a timeout is not an error: the pending set is what is left */
+    double t0 = simul_now();
+    CHECK_EQ(simul_wait(t, 3, SIMUL_WAIT_ALL_COMPLETED, 0.001), 2);
+    CHECK(simul_now() - t0 < 0.01);
+    CHECK_EQ(simul_task_done(t[2]), 0);
+    CHECK_EQ(simul_wait(t, 3, SIMUL_WAIT_ALL_COMPLETED, INFINITY), 3);
+    CHECK_EQ(simul_wait(t, 3, SIMUL_WAIT_FIRST_COMPLETED, 0), 3);   /* at once */
+    CHECK_EQ(simul_join(orig[0]), 1);       /* still the caller's */
+    CHECK_EQ(simul_join(orig[1]), 2);
+    CHECK_EQ(simul_join(orig[2]), -EIO);
+    /* misuse */
+    simul_task *u = simul_spawn(job_fn, &j[1]);
+    simul_task *twice[2] = { u, u };
+    CHECK_EQ(simul_wait(twice, 2, SIMUL_WAIT_ALL_COMPLETED, INFINITY), -EINVAL);
+    CHECK_EQ(simul_wait(&u, 1, 7, INFINITY), -EINVAL);
+    CHECK_EQ(simul_wait(&u, 1, SIMUL_WAIT_ALL_COMPLETED, -1), -EINVAL);
+    CHECK_EQ(simul_wait(&u, 1, SIMUL_WAIT_ALL_COMPLETED, INFINITY), 1);
+    CHECK_EQ(simul_join(u), 2);
+    CHECK_EQ(simul_wait(NULL, 0, SIMUL_WAIT_ALL_COMPLETED, INFINITY), 0);
+    return 0;
+}
+TEST(wait_returns_done_and_pending_sets)
+{
+    CHECK_EQ(simul_run(main_wait_modes, NULL), 0);
+}
+
+/* FIRST_EXCEPTION does not count a task's own cancellation as a failure;
+ * simul_task_cancelled tells it apart from returning -ECANCELED. */
+static int returns_ecanceled(void *a)
+{
+    (void)a;
+    return -ECANCELED;                 /* e.g. passed up from a scope */
+}
+static int main_cancelled_vs_returned(void *a)
+{
+    (void)a;
+    struct job slow = { 5, 1, 0 }, slower = { 0.05, 3, 0 };
+    simul_task *t[2] = { simul_spawn(job_fn, &slow), simul_spawn(job_fn, &slower) };
+    simul_task *c = t[0], *s = t[1];
+    CHECK_EQ(simul_yield(), 0);
+    CHECK_EQ(simul_task_cancelled(c), 0);      /* not finished */
+    simul_cancel(c);
+    CHECK_EQ(simul_wait(t, 2, SIMUL_WAIT_FIRST_EXCEPTION, INFINITY), 2);
+    CHECK_EQ(simul_task_cancelled(c), 1);
+    CHECK_EQ(simul_task_cancelled(s), 0);
+    CHECK_EQ(simul_join(c), -ECANCELED);
+    CHECK_EQ(simul_join(s), 3);
+    simul_task *r = simul_spawn(returns_ecanceled, NULL);
+    simul_task *x = simul_spawn(job_fn, &slow);
+    simul_task *both[2] = { x, r };
+    CHECK_EQ(simul_wait(both, 2, SIMUL_WAIT_FIRST_EXCEPTION, INFINITY), 1);
+    CHECK(both[0] == r);                         /* a failure like any other */
+    CHECK_EQ(simul_task_cancelled(r), 0);
+    CHECK_EQ(simul_join(r), -ECANCELED);
+    CHECK_EQ(simul_task_cancelled(r), -ESRCH);  /* joined: ask before */
+    simul_cancel(x);
+    CHECK_EQ(simul_join(x), -ECANCELED);
+    return 0;
+}
+TEST(task_cancelled_tells_cancelled_from_returned_ECANCELED)
+{
+    CHECK_EQ(simul_run(main_cancelled_vs_returned, NULL), 0);
+}
+
+static int main_wait_cancelled(void *a)
+{
+    (void)a;
+    struct job j = { 5, 1, 0 };
+    simul_task *t = simul_spawn(job_fn, &j);
+    simul_scope sc;
+    simul_scope_enter(&sc, simul_now() + 0.01);
+    CHECK_EQ(simul_wait(&t, 1, SIMUL_WAIT_ALL_COMPLETED, INFINITY), -ECANCELED);
+    CHECK_EQ(simul_scope_exit(&sc), -ETIMEDOUT);
+    CHECK_EQ(simul_task_done(t), 0);             /* wait cancels nothing */
+    simul_cancel(t);
+    CHECK_EQ(simul_join(t), -ECANCELED);
+    return 0;
+}
+TEST(a_cancelled_wait_leaves_the_tasks_running)
+{
+    CHECK_EQ(simul_run(main_wait_cancelled, NULL), 0);
+}
+
+/* asyncio.all_tasks(): every unfinished task, the caller included. */
+static int main_all_tasks(void *a)
+{
+    (void)a;
+    struct job j[2] = { { 0.05, 1, 0 }, { 0, 2, 0 } };
+    simul_task *t0 = simul_spawn(job_fn, &j[0]);
+    simul_task *t1 = simul_spawn(job_fn, &j[1]);
+    simul_task *all[8];
+    CHECK_EQ(simul_all_tasks(all, 8), 3);
+    int seen = 0;
+    for (int i = 0; i < 3; i++)
+        seen |= (all[i] == simul_current()) | (all[i] == t0) << 1 | (all[i] == t1) << 2;
+    CHECK_EQ(seen, 7);
+    CHECK_EQ(simul_sleep(0.01), 0);              /* t1 finishes */
+    CHECK_EQ(simul_all_tasks(NULL, 0), 2);
+    CHECK_EQ(simul_all_tasks(all, 1), 2);        /* counts past cap */
+    CHECK_EQ(simul_all_tasks(NULL, 1), -EINVAL);
+    simul_join(t0);
+    simul_join(t1);
+    return 0;
+}
+TEST(all_tasks_lists_unfinished_tasks)
+{
+    CHECK_EQ(simul_run(main_all_tasks, NULL), 0);
+    CHECK_EQ(simul_all_tasks(NULL, 0), -EPERM);
+}
