@@ -214,7 +214,7 @@ static int main_as_completed(void *arg)
     }
     simul_task *which;
     int res;
-    while ((rc = simul_as_completed_next(ac, &which, &res)) == 0) {
+    while ((rc = simul_as_completed_next(ac, &which, &res)) == 1) {
         int k = which == t[0] ? 0 : which == t[1] ? 1 : -1;   /* identity only */
         if (k < 0 || res < 0) {
             rc = k < 0 ? -ESRCH : res;
@@ -226,7 +226,7 @@ static int main_as_completed(void *arg)
         printf(" completed at %s\n", now_x(buf));
     }
     simul_as_completed_free(ac);
-    if (rc != -ENOENT)                           /* -ENOENT: all were returned */
+    if (rc != 0)                                 /* 0: all were returned */
         return rc < 0 ? rc : -EIO;
     printf("End: %s\n", now_x(buf));
     printf("Both tasks done: %s\n", py_bool(done[0] && done[1]));

@@ -11,6 +11,15 @@
  *  - functions return int: 0 or a non-negative result on success, a negative
  *    errno on failure; simul_strerror() explains any of them;
  *  - a suspending call made outside a task returns -EPERM;
+ *  - "next item or end" calls (simul_gen_next, simul_as_completed_next,
+ *    simul_queue_next, and stream/file read and readline, which count
+ *    bytes) return > 0 for an item (1, or the bytes read), 0 at the end,
+ *    < 0 for an error, so `while ((r = next(...)) > 0)` iterates and
+ *    r < 0 after the loop is the failure;
+ *  - constructors: `_new` makes a memory-only object and returns it, or
+ *    NULL with errno set; `_open` / `simul_start_*` acquire system
+ *    resources and return 0 or a negative errno, storing the object
+ *    through their last argument;
  *  - a suspending call in a task that has been cancelled returns -ECANCELED
  *    (cancellation is level-triggered, as in trio: once a task or an enclosing
  *    scope is cancelled, every later suspension point fails too, until the
@@ -247,15 +256,16 @@ int simul_gather(simul_task **tasks, size_t n, int *results, int mode);
  *
  *     simul_as_completed *ac = simul_as_completed_new(tasks, n);
  *     simul_task *t; int res;
- *     while (simul_as_completed_next(ac, &t, &res) == 0) { ... }
+ *     while (simul_as_completed_next(ac, &t, &res) == 1) { ... }
  *     simul_as_completed_free(ac);
  *
  * _new allocates (NULL with errno ENOMEM; EINVAL for a task owned elsewhere
  * or a handle given twice; ESRCH, EDEADLK, EPERM - then no task is touched)
  * and takes ownership of the n tasks; _next
  * suspends until one more finishes, stores which (*t is only for identity:
- * it is already joined) and its result, and returns 0; -ENOENT when all were
- * returned; -ECANCELED if the caller was cancelled (the remaining tasks keep
+ * it is already joined) and its result, and returns 1; 0 when all were
+ * returned (the "next item" convention: 1 an item, 0 the end, < 0 an
+ * error); -ECANCELED if the caller was cancelled (the remaining tasks keep
  * running until _free). _free cancels and reaps any task not yet returned.
  */
 typedef struct simul_as_completed simul_as_completed;
@@ -553,7 +563,9 @@ const char *simul_strerror(int err);
 
 /*
  * Prints every task of the current loop with its state, name and where it
- * is suspended, to fd (2 for stderr). Also triggered by SIGQUIT while a loop
+ * is suspended - the wait and the user's function that made it (the first
+ * frame outside libsimul; static functions named from the program's symbol
+ * table when it has one) - to fd (2 for stderr). Also triggered by SIGQUIT while a loop
  * runs with SIMUL_DEBUG=1. Returns the number of tasks listed or -EPERM.
  */
 int simul_dump_tasks(int fd);

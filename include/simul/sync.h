@@ -101,6 +101,13 @@ int simul_queue_put_nowait(simul_queue *q, void *item);
  */
 int simul_queue_get(simul_queue *q, void **item);
 int simul_queue_get_until(simul_queue *q, void **item, double deadline);
+/*
+ * `async for item in q` (until shut down): get in the library's "next item"
+ * form - 1 with *item set, 0 once the queue is shut down and empty (the
+ * end), else get's errors (< 0):
+ *     while ((r = simul_queue_next(q, &item)) > 0) { ... }
+ */
+int simul_queue_next(simul_queue *q, void **item);
 /* q.get_nowait(): as get, but -EAGAIN instead of waiting when empty. */
 int simul_queue_get_nowait(simul_queue *q, void **item);
 

@@ -212,7 +212,7 @@ int simul_as_completed_next(simul_as_completed *ac, simul_task **t, int *result)
     if (!ac)
         return -EINVAL;
     if (ac->returned == ac->n)
-        return -ENOENT;
+        return 0;                   /* the end: the "next item" convention */
     while (!ac->done_head) {
         ac->waiter = self;
         int r = simul__park("as_completed", CALLER());
@@ -231,7 +231,7 @@ int simul_as_completed_next(simul_as_completed *ac, simul_task **t, int *result)
         *result = e->t->result;
     simul__task_free(l, e->t);
     e->t = NULL;
-    return 0;
+    return 1;
 }
 
 void simul_as_completed_free(simul_as_completed *ac)

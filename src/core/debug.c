@@ -2,11 +2,14 @@
  * debug.c - what helps when things go wrong: SIMUL_DEBUG=1 warnings (a task
  * that runs over 100 ms without suspending, tasks never joined), the task
  * dump (simul_dump_tasks, and SIGQUIT in debug mode, as Go prints its
- * goroutines), and the stack-overflow report from the SIGSEGV handler.
+ * goroutines, naming the user's function each task waits in), and the
+ * stack-overflow report from the SIGSEGV handler.
  */
 #include "internal.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,17 +80,199 @@ void simul__debug_unjoined(simul_loop *l, simul__task *t)
                 simul__task_name(t), t->result);
 }
 
-static void describe_pc(void *pc, char *buf, size_t len)
+/* ---- naming the user's function in a dump ------------------------------------ */
+
+/*
+ * A waiting task's dump line names the user's function that made the wait,
+ * not a frame inside libsimul: the task's saved frame-pointer chain (the
+ * build uses -fno-omit-frame-pointer) is walked from its switch-out to the
+ * first frame outside the library. When libsimul is its own shared object
+ * that is the first frame in another object; when it is linked statically,
+ * the frame after the outermost `simul_` function. Names come from dladdr
+ * (exported symbols) or, for static functions and executables linked
+ * without -rdynamic, from the ELF .symtab of the object's file when it has
+ * one (not stripped).
+ */
+#define MAX_FRAMES 64
+#define MAX_SYMS   (1u << 20)   /* hard cap on a .symtab read into memory */
+
+/* Return addresses of t's suspended frames, innermost first. */
+static size_t task_frames(const simul__task *t, void **pcs, size_t max)
+{
+#if defined(SIMUL__CTX_ASM) && (defined(__x86_64__) || defined(__aarch64__))
+    if (!t->stack || !t->ctx.sp)
+        return 0;
+    const uintptr_t *saved = t->ctx.sp;
+#if defined(__x86_64__)
+    uintptr_t fp = saved[6], pc = saved[7];        /* pushed rbp, return address */
+#else
+    uintptr_t fp = saved[10], pc = saved[11];      /* x29, x30 */
+#endif
+    uintptr_t lo = (uintptr_t)t->stack->lo, hi = lo + t->stack->size;
+    size_t n = 0;
+    pcs[n++] = (void *)pc;
+    while (n < max && fp >= lo && fp + 16 <= hi && (fp & 7) == 0) {
+        const uintptr_t *frame = (const uintptr_t *)fp;
+        if (!frame[1])
+            break;
+        pcs[n++] = (void *)frame[1];
+        if (frame[0] <= fp)
+            break;                                  /* the chain must go up */
+        fp = frame[0];
+    }
+    return n;
+#else
+    (void)t;
+    (void)pcs;
+    (void)max;
+    return 0;
+#endif
+}
+
+/* One object's function symbols from its .symtab, for the last file asked
+ * about (dumps resolve many frames of the same program). */
+static struct {
+    char       path[256];
+    Elf64_Sym *syms;
+    size_t     nsyms;
+    char      *strs;
+    size_t     strsz;
+    uintptr_t  vaddr0;        /* lowest PT_LOAD address: dli_fbase maps to it */
+    int        loaded;
+} symcache;
+
+static void symcache_load(const char *path)
+{
+    free(symcache.syms);
+    free(symcache.strs);
+    memset(&symcache, 0, sizeof symcache);
+    snprintf(symcache.path, sizeof symcache.path, "%s", path);
+    symcache.loaded = 1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    Elf64_Ehdr eh;
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) ||
+        eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_shnum == 0 || eh.e_shnum > 4096)
+        goto out;
+    symcache.vaddr0 = UINTPTR_MAX;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) != (ssize_t)sizeof ph)
+            goto out;
+        if (ph.p_type == PT_LOAD && ph.p_vaddr < symcache.vaddr0)
+            symcache.vaddr0 = ph.p_vaddr & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
+    }
+    for (unsigned i = 0; i < eh.e_shnum; i++) {
+        Elf64_Shdr sh, st;
+        if (pread(fd, &sh, sizeof sh, (off_t)(eh.e_shoff + i * sizeof sh)) != (ssize_t)sizeof sh)
+            goto out;
+        if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= eh.e_shnum)
+            continue;
+        if (pread(fd, &st, sizeof st, (off_t)(eh.e_shoff + sh.sh_link * sizeof st)) != (ssize_t)sizeof st)
+            goto out;
+        size_t n = sh.sh_size / sizeof(Elf64_Sym);
+        if (n > MAX_SYMS || st.sh_size > MAX_SYMS * 64)
+            goto out;
+        symcache.syms = malloc(n * sizeof(Elf64_Sym));
+        symcache.strs = malloc(st.sh_size + 1);
+        if (!symcache.syms || !symcache.strs ||
+            pread(fd, symcache.syms, sh.sh_size, (off_t)sh.sh_offset) != (ssize_t)sh.sh_size ||
+            pread(fd, symcache.strs, st.sh_size, (off_t)st.sh_offset) != (ssize_t)st.sh_size) {
+            free(symcache.syms);
+            free(symcache.strs);
+            symcache.syms = NULL;
+            symcache.strs = NULL;
+            goto out;
+        }
+        symcache.strs[st.sh_size] = '\0';
+        symcache.nsyms = n;
+        symcache.strsz = st.sh_size;
+        break;
+    }
+out:
+    close(fd);
+}
+
+/* The function containing pc, its start, and its object's short name. */
+struct frame_name {
+    const char *name;         /* NULL if unknown */
+    uintptr_t   off;          /* pc - function start (or - object base) */
+    const char *object;
+    const void *base;
+};
+
+static void name_frame(void *pc, struct frame_name *fn)
 {
     Dl_info info;
-    if (pc && dladdr(pc, &info) && info.dli_sname)
-        snprintf(buf, len, "%s+0x%lx", info.dli_sname,
-                 (unsigned long)((char *)pc - (char *)info.dli_saddr));
-    else if (pc && dladdr(pc, &info) && info.dli_fname)
-        snprintf(buf, len, "%s+0x%lx", info.dli_fname,
-                 (unsigned long)((char *)pc - (char *)info.dli_fbase));
+    memset(fn, 0, sizeof *fn);
+    if (!pc || !dladdr(pc, &info))
+        return;
+    fn->base = info.dli_fbase;
+    fn->object = info.dli_fname ? info.dli_fname : "?";
+    const char *slash = strrchr(fn->object, '/');
+    if (slash)
+        fn->object = slash + 1;
+    fn->off = (uintptr_t)pc - (uintptr_t)info.dli_fbase;
+    if (info.dli_sname) {
+        fn->name = info.dli_sname;
+        fn->off = (uintptr_t)pc - (uintptr_t)info.dli_saddr;
+        return;
+    }
+    /* dladdr knows only dynamic symbols: try the file's .symtab. The main
+     * program's dli_fname may be relative to a directory left since. */
+    const char *path = info.dli_fname && access(info.dli_fname, R_OK) == 0
+                     ? info.dli_fname : "/proc/self/exe";
+    if (!symcache.loaded || strcmp(symcache.path, path) != 0)
+        symcache_load(path);
+    uintptr_t a = (uintptr_t)pc - (uintptr_t)info.dli_fbase + symcache.vaddr0;
+    for (size_t i = 0; i < symcache.nsyms; i++) {
+        const Elf64_Sym *s = &symcache.syms[i];
+        if (ELF64_ST_TYPE(s->st_info) == STT_FUNC && s->st_value <= a &&
+            a < s->st_value + s->st_size && s->st_name < symcache.strsz) {
+            fn->name = symcache.strs + s->st_name;
+            fn->off = a - s->st_value;
+            return;
+        }
+    }
+}
+
+/* Writes "function+0xN (object)" for the user's frame of waiting task t. */
+static void describe_wait(const simul__task *t, char *buf, size_t len)
+{
+    void *pcs[MAX_FRAMES];
+    size_t n = task_frames(t, pcs, MAX_FRAMES);
+    Dl_info self;
+    const void *lib = dladdr((void *)simul_dump_tasks, &self) ? self.dli_fbase : NULL;
+    struct frame_name fn, best = { 0 };
+    int found = 0;
+    /* Shared libsimul: the first frame in another object. */
+    for (size_t i = 0; i < n && !found; i++) {
+        name_frame(pcs[i], &fn);
+        if (fn.base && fn.base != lib) {
+            best = fn;
+            found = 1;
+        }
+    }
+    /* Static libsimul: the frame after the outermost simul_ function. */
+    if (!found) {
+        for (size_t i = 0; i + 1 < n; i++) {
+            name_frame(pcs[i], &fn);
+            if (fn.name && strncmp(fn.name, "simul_", 6) == 0) {
+                name_frame(pcs[i + 1], &best);
+                found = best.name != NULL;
+            }
+        }
+    }
+    if (!found)
+        name_frame(t->wait_pc, &best);
+    if (best.name)
+        snprintf(buf, len, "%s+0x%lx (%s)", best.name, (unsigned long)best.off, best.object);
+    else if (best.object)
+        snprintf(buf, len, "%s+0x%lx", best.object, (unsigned long)best.off);
     else
-        snprintf(buf, len, "%p", pc);
+        snprintf(buf, len, "%p", t->wait_pc);
 }
 
 int simul_dump_tasks(int fd)
@@ -105,8 +290,8 @@ int simul_dump_tasks(int fd)
         fprintf(f, "  #%-6u %-24s %-8s", t->id, simul__task_name(t),
                 state_name(t->state));
         if (t->state == SIMUL_TASK_WAITING && t->wait_what) {
-            char where[160];
-            describe_pc(t->wait_pc, where, sizeof where);
+            char where[256];
+            describe_wait(t, where, sizeof where);
             fprintf(f, " in %s, called from %s", t->wait_what, where);
         } else if (t->state == SIMUL_TASK_DONE) {
             fprintf(f, " result %d", t->result);

@@ -386,6 +386,12 @@ int simul_queue_get(simul_queue *q, void **item)
     return queue_get(q, item, INFINITY, CALLER());
 }
 
+int simul_queue_next(simul_queue *q, void **item)
+{
+    int r = queue_get(q, item, INFINITY, CALLER());
+    return r == 0 ? 1 : r == -ESHUTDOWN ? 0 : r;
+}
+
 /* ---- task_done / join ---------------------------------------------------------- */
 
 int simul_queue_task_done(simul_queue *q)

@@ -113,13 +113,14 @@ static int main_as_completed(void *a)
     CHECK(ac != NULL);
     int order[3], k = 0, res;
     simul_task *which;
-    while (simul_as_completed_next(ac, &which, &res) == 0) {
+    while (simul_as_completed_next(ac, &which, &res) == 1) {
         order[k++] = res;
         CHECK(which == t[res == 30 ? 0 : res == 10 ? 1 : 2]);
     }
     CHECK_EQ(k, 3);
     CHECK(order[0] == 10 && order[1] == 20 && order[2] == 30);
-    CHECK_EQ(simul_as_completed_next(ac, &which, &res), -ENOENT);
+    CHECK_EQ(simul_as_completed_next(ac, &which, &res), 0);      /* the end */
+    CHECK_EQ(simul_as_completed_next(ac, &which, &res), 0);      /* and stays */
     simul_as_completed_free(ac);
     return 0;
 }
@@ -135,7 +136,7 @@ static int main_as_completed_early_free(void *a)
     simul_task *t[2] = { simul_spawn(job_fn, &j[0]), simul_spawn(job_fn, &j[1]) };
     simul_as_completed *ac = simul_as_completed_new(t, 2);
     int res;
-    CHECK_EQ(simul_as_completed_next(ac, NULL, &res), 0);
+    CHECK_EQ(simul_as_completed_next(ac, NULL, &res), 1);
     CHECK_EQ(res, 1);
     simul_as_completed_free(ac);   /* the slow one is cancelled and reaped */
     CHECK_EQ(j[1].cancelled, 1);

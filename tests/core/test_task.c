@@ -446,6 +446,47 @@ TEST(task_dump_lists_tasks_and_where_they_wait)
     CHECK_EQ(simul_run(main_dump, NULL), 0);
 }
 
+/* The dump names the user's function that waits - a static one, found
+ * through the program's symbol table - not a frame inside libsimul. */
+static __attribute__((noinline)) int wait_for_an_item(simul_queue *q)
+{
+    void *item;
+    int r = simul_queue_get(q, &item);   /* several library frames deep */
+    __asm__ volatile("" ::: "memory");   /* not a tail call */
+    return r;
+}
+static int consumer_fn(void *q)
+{
+    return wait_for_an_item(q);
+}
+static int main_dump_names(void *a)
+{
+    (void)a;
+    simul_queue *q = simul_queue_new(0);
+    simul_task *t = simul_spawn(consumer_fn, q);
+    simul_yield();
+    int p[2];
+    CHECK(pipe(p) == 0);
+    simul_dump_tasks(p[1]);
+    close(p[1]);
+    char buf[2048] = { 0 };
+    CHECK(read(p[0], buf, sizeof buf - 1) > 0);
+    close(p[0]);
+    CHECK(strstr(buf, "called from wait_for_an_item+0x") != NULL);
+    CHECK(strstr(buf, "test_task") != NULL);          /* the object */
+    CHECK(strstr(buf, "called from simul_") == NULL);
+    if (!strstr(buf, "called from wait_for_an_item+0x"))
+        fputs(buf, stderr);
+    simul_cancel(t);
+    simul_join(t);
+    simul_queue_free(q);
+    return 0;
+}
+TEST(task_dump_names_the_users_function)
+{
+    CHECK_EQ(simul_run(main_dump_names, NULL), 0);
+}
+
 static int napper(void *a) { (void)a; return simul_sleep(INFINITY); }
 static int main_exhaust(void *a)
 {

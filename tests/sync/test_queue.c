@@ -626,3 +626,28 @@ static int m_timeout_race(void *a)
 }
 TEST(getter_timing_out_as_an_item_arrives_loses_nothing) { RUN(m_timeout_race); }
 
+
+/* The iteration form keeps the library's "next item" convention: 1 with
+ * an item, 0 at the end (shut down and drained), < 0 for an error. */
+static int m_next(void *a)
+{
+    (void)a;
+    simul_queue *q = simul_queue_new(4);
+    simul_queue_put(q, I(1));
+    simul_queue_put(q, I(2));
+    CHECK_EQ(simul_queue_shutdown(q, 0), 0);
+    void *v;
+    int r, sum = 0;
+    while ((r = simul_queue_next(q, &v)) > 0)
+        sum += V(v);
+    CHECK_EQ(r, 0);
+    CHECK_EQ(sum, 3);
+    CHECK_EQ(simul_queue_next(q, &v), 0);
+    CHECK_EQ(simul_queue_next(NULL, &v), -EINVAL);
+    simul_queue_free(q);
+    return 0;
+}
+TEST(queue_next_iterates_until_shutdown)
+{
+    CHECK_EQ(simul_run(m_next, NULL), 0);
+}
