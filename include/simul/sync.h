@@ -353,8 +353,12 @@ enum {
     SIMUL_SELECT_GET = 1,   /* an item from .queue (stored in .item) */
     SIMUL_SELECT_PUT,       /* room in .queue for .item (which is put) */
     SIMUL_SELECT_EVENT,     /* .event is set */
-    SIMUL_SELECT_TASK       /* .task has finished (its result in .result) */
+    SIMUL_SELECT_TASK,      /* .task has finished (its result in .result) */
+    SIMUL_SELECT_SIGNAL     /* a signal of .signal arrived (taken; its number
+                               in .result) - see simul_signal_open */
 };
+
+typedef struct simul_signal simul_signal;   /* <simul/sys.h> */
 
 typedef struct simul_select_case {
     int          kind;      /* SIMUL_SELECT_* */
@@ -363,8 +367,9 @@ typedef struct simul_select_case {
     simul_task  *task;      /* TASK: still yours to join; select does not */
     void        *item;      /* GET: out; PUT: in */
     int          result;    /* out: 0, -ESHUTDOWN for a shut-down queue,
-                               -EIDRM for a freed object, or the TASK's
-                               result */
+                               -EIDRM for a freed object, the TASK's
+                               result, or the SIGNAL's number */
+    simul_signal *signal;   /* SIGNAL */
 } simul_select_case;
 
 /*

@@ -232,7 +232,11 @@ int simul_signal_open(const int *signals, size_t n, simul_signal **out);
  * returns its number (> 0). One waiter at a time. Errors: -ECANCELED (the
  * signal, if one arrives later, stays pending), -EBUSY (another task
  * waits), -EINVAL (NULL or another loop's receiver), -EPERM outside a task.
- * For a deadline, wrap it in a simul_scope.
+ * For a deadline, wrap it in a simul_scope. To wait for a signal or
+ * something else (a second Ctrl-C while a graceful shutdown runs), use a
+ * SIMUL_SELECT_SIGNAL case in simul_select: the signal is taken only if
+ * that case wins, and each pending signal goes to one waiter, longest
+ * waiting first.
  */
 int simul_signal_wait(simul_signal *s);
 
@@ -240,7 +244,8 @@ int simul_signal_wait(simul_signal *s);
  * Frees the receiver; when no receiver of the loop has a signal any more,
  * the signal is unblocked again if simul_signal_open blocked it (a pending
  * occurrence is then delivered with its normal disposition). 0, -EBUSY
- * while a task waits on it, -EINVAL, -EPERM (another loop's receiver).
+ * while a task waits on it (in simul_signal_wait or simul_select),
+ * -EINVAL, -EPERM (another loop's receiver).
  */
 int simul_signal_close(simul_signal *s);
 

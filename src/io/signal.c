@@ -22,6 +22,7 @@
  * still be writing).
  */
 #include "sys_internal.h"
+#include "../sync/sync_internal.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -45,11 +46,13 @@ typedef struct sigstate {
 } sigstate;
 
 struct simul_signal {
+    const simul__selectable *sel;       /* first: select's view of it */
     simul_loop  *loop;
     int          fd;                    /* signalfd */
     sigset_t     set;
-    simul_watch *watch;
-    simul__task *waiter;
+    simul_watch *watch;                 /* armed while someone waits */
+    simul__task *waiter;                /* the task in simul_signal_wait */
+    simul__list  waiters;               /* simul__waiter: that task, selects */
 };
 
 /* The eventfd the SIGINT handler writes to, the loop it belongs to, and
@@ -191,14 +194,51 @@ void simul__signal_close(simul_loop *l)
 
 /* ---- simul_signal -------------------------------------------------------- */
 
+/* Takes one pending signal: its number, 0 if none, or -errno. */
+static int take(simul_signal *s)
+{
+    struct signalfd_siginfo si;
+    ssize_t n = read(s->fd, &si, sizeof si);
+    if (n == (ssize_t)sizeof si)
+        return (int)si.ssi_signo;
+    return n < 0 && errno != EAGAIN && errno != EINTR ? -errno : 0;
+}
+
+/* Hands each pending signal to the longest live waiter (a select that
+ * another source woke first is skipped and takes nothing). */
 static void sig_ready(simul_watch *w, int revents, void *arg)
 {
     (void)revents;
     simul_signal *s = arg;
+    simul__waiter *wt;
+    while ((wt = simul__waiters_pop_live(&s->waiters)) != NULL) {
+        int sig = take(s);
+        if (sig == 0) {
+            simul__list_push(&s->waiters, &wt->link);   /* nothing yet */
+            return;
+        }
+        wt->result = sig;
+        simul__waiter_fire(wt, sig < 0 ? sig : 0);
+    }
     simul_watch_set(w, 0);   /* level-triggered: pause until asked again */
-    if (s->waiter)
-        simul__wake(s->waiter, 0);
 }
+
+/* select's hooks (simul__selectable). */
+static int sel_probe(void *obj, int *res)
+{
+    int sig = take(obj);
+    if (sig == 0)
+        return 0;
+    *res = sig;
+    return 1;
+}
+static void sel_link(void *obj, simul__waiter *w)
+{
+    simul_signal *s = obj;
+    simul__list_push(&s->waiters, &w->link);
+    simul_watch_set(s->watch, SIMUL_READABLE);
+}
+static const simul__selectable sig_selectable = { sel_probe, sel_link };
 
 int simul_signal_open(const int *signals, size_t n, simul_signal **out)
 {
@@ -226,8 +266,10 @@ int simul_signal_open(const int *signals, size_t n, simul_signal **out)
     if (!s)
         return -ENOMEM;
     int r;
+    s->sel = &sig_selectable;
     s->loop = l;
     s->set = set;
+    simul__list_init(&s->waiters);
     s->fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (s->fd < 0) {
         r = -errno;
@@ -267,25 +309,20 @@ int simul_signal_wait(simul_signal *s)
         return -EINVAL;
     if (s->waiter)
         return -EBUSY;
-    for (;;) {
-        if (simul__cancel_pending(t))
-            return -ECANCELED;
-        struct signalfd_siginfo si;
-        ssize_t n = read(s->fd, &si, sizeof si);
-        if (n == (ssize_t)sizeof si)
-            return (int)si.ssi_signo;
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return -errno;
-        int r = simul_watch_set(s->watch, SIMUL_READABLE);
-        if (r < 0)
-            return r;
-        s->waiter = t;
-        r = simul__park("signal wait", CALLER());
-        s->waiter = NULL;
-        simul_watch_set(s->watch, 0);
-        if (r == -ECANCELED)
-            return r;
-    }
+    if (simul__cancel_pending(t))
+        return -ECANCELED;
+    int sig = take(s);
+    if (sig != 0)
+        return sig;
+    int r = simul_watch_set(s->watch, SIMUL_READABLE);
+    if (r < 0)
+        return r;
+    simul__waiter w;
+    simul__waiter_init(&w, t);
+    s->waiter = t;
+    r = simul__wait_on(&s->waiters, &w, INFINITY, 0, "signal wait", CALLER());
+    s->waiter = NULL;
+    return r < 0 ? r : w.result;
 }
 
 int simul_signal_close(simul_signal *s)
@@ -295,7 +332,8 @@ int simul_signal_close(simul_signal *s)
     simul_loop *l = simul__loop();
     if (l != s->loop)
         return -EPERM;
-    if (s->waiter)
+    /* Any node still linked belongs to a task that will unlink it. */
+    if (s->waiter || !simul__list_empty(&s->waiters))
         return -EBUSY;
     sigstate *st = l->sig;
     simul_watch_free(s->watch);

@@ -1,6 +1,6 @@
 /*
- * select.c - wait for the first of several queues (get or put), events and
- * tasks, or a deadline, and perform only that one (Go's select; asyncio
+ * select.c - wait for the first of several queues (get or put), events,
+ * tasks and signal sets (through simul__selectable), or a deadline, and perform only that one (Go's select; asyncio
  * needs asyncio.wait(FIRST_COMPLETED) plus care not to lose items).
  *
  * First every case is probed in order; the first that can proceed is done
@@ -54,6 +54,10 @@ static int check(simul_select_case *cases, size_t n, simul__task *self)
             if (!c->event)
                 return -EINVAL;
             break;
+        case SIMUL_SELECT_SIGNAL:
+            if (!c->signal)
+                return -EINVAL;
+            break;
         case SIMUL_SELECT_TASK: {
             simul__task *t = simul__task_get(c->task);
             if (!t)
@@ -82,6 +86,8 @@ static int probe(simul_select_case *c)
             return 0;
         c->result = 0;
         return 1;
+    case SIMUL_SELECT_SIGNAL:
+        return simul__selectable_of(c->signal)->probe(c->signal, &c->result);
     default: {
         simul__task *t = simul__task_get(c->task);
         if (t->state != SIMUL_TASK_DONE)
@@ -130,6 +136,9 @@ int simul_select(simul_select_case *cases, size_t n, double deadline)
             break;
         case SIMUL_SELECT_EVENT:
             simul__list_push(simul__event_waiters(c->event), &nd->w.link);
+            break;
+        case SIMUL_SELECT_SIGNAL:
+            simul__selectable_of(c->signal)->link(c->signal, &nd->w);
             break;
         default:
             nd->t = simul__task_get(c->task);

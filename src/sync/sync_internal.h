@@ -127,6 +127,23 @@ static inline int simul__wait_on(simul__list *list, simul__waiter *w, double dea
     return r;
 }
 
+/*
+ * Something of a layer above this one that select can wait on (a signal
+ * set of the I/O layer): its struct begins with a pointer to this table,
+ * so select needs no knowledge of it.
+ */
+typedef struct simul__selectable {
+    /* Does it at once if it can: 1 with *res set (select's .result), or 0. */
+    int  (*probe)(void *obj, int *res);
+    /* Links w into its wait list (arming what must be armed); whoever
+     * satisfies it later sets w->result and fires w. */
+    void (*link)(void *obj, simul__waiter *w);
+} simul__selectable;
+static inline const simul__selectable *simul__selectable_of(void *obj)
+{
+    return *(const simul__selectable *const *)obj;
+}
+
 /* Queue and event hooks for select.c. */
 struct simul_queue;
 struct simul_event;

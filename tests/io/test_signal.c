@@ -294,3 +294,47 @@ TEST(signal_from_another_thread)
 {
     CHECK_EQ(simul_run(main_thread_sig, NULL), 0);
 }
+
+/* A signal as a select case: the second Ctrl-C during a graceful shutdown
+ * is seen while the shutdown runs, not swallowed. */
+static int slow_shutdown(void *a)
+{
+    (void)a;
+    return simul_sleep(5);
+}
+static int main_select_signal(void *a)
+{
+    (void)a;
+    int sigs[] = { SIGUSR1 };
+    simul_signal *s;
+    CHECK_EQ(simul_signal_open(sigs, 1, &s), 0);
+    simul_task *closer = simul_spawn(slow_shutdown, NULL);
+    CHECK_EQ(simul_call_later(0.02, send_self, (void *)SIGUSR1), 0);
+    simul_select_case c[2] = {
+        { .kind = SIMUL_SELECT_TASK, .task = closer },
+        { .kind = SIMUL_SELECT_SIGNAL, .signal = s },
+    };
+    double t0 = simul_now();
+    CHECK_EQ(simul_select(c, 2, simul_now() + 2), 1);
+    CHECK_EQ(c[1].result, SIGUSR1);
+    CHECK(simul_now() - t0 < 1);
+    /* pending already: the probe takes it at once */
+    kill(getpid(), SIGUSR1);
+    CHECK_EQ(simul_select(c, 2, INFINITY), 1);
+    CHECK_EQ(c[1].result, SIGUSR1);
+    /* a select that times out takes nothing */
+    CHECK_EQ(simul_select(c, 2, simul_now() + 0.01), -ETIMEDOUT);
+    simul_cancel(closer);
+    CHECK_EQ(simul_select(c, 2, INFINITY), 0);      /* the task finished */
+    kill(getpid(), SIGUSR1);
+    CHECK_EQ(simul_signal_wait(s), SIGUSR1);
+    CHECK_EQ(simul_join(closer), -ECANCELED);
+    CHECK_EQ(simul_signal_close(s), 0);
+    simul_select_case bad = { .kind = SIMUL_SELECT_SIGNAL };
+    CHECK_EQ(simul_select(&bad, 1, INFINITY), -EINVAL);
+    return 0;
+}
+TEST(a_signal_is_a_select_case)
+{
+    CHECK_EQ(simul_run(main_select_signal, NULL), 0);
+}
