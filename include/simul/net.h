@@ -65,6 +65,14 @@ int simul_close(int fd);
 /* ------------------------------------------------------------------------ */
 /* Streams (asyncio.open_connection, StreamReader, StreamWriter)            */
 
+/*
+ * A stream may be used by one reader task and one writer task at the same
+ * time (a chat client reading lines while it sends others): reads
+ * (read, readexactly, readuntil, readline) and writes (write, drain,
+ * write_eof) touch separate buffers and wait on separate directions. Two
+ * tasks in the same direction at once are not supported (two drains:
+ * -EBUSY). Only one task closes or aborts it, once the other is done.
+ */
 typedef struct simul_stream simul_stream;
 
 /* Options for connections and servers; zero-initialise, set what you need.
@@ -77,6 +85,13 @@ typedef struct simul_stream_opts {
                              fails with -ENOBUFS: 4 MiB (>= high_water) */
     int    nodelay;       /* TCP_NODELAY: 1 on (the default), -1 off */
     int    keepalive;     /* SO_KEEPALIVE: 1 on, 0/-1 off (the default) */
+    size_t coalesce;      /* small writes are held until the end of the loop
+                             iteration and sent together; a write that
+                             brings the held bytes to this many is sent at
+                             once: 16 KiB. 1 sends every write at once. */
+    double close_timeout; /* servers only: seconds the implicit close after
+                             a handler returns may wait to flush; then the
+                             connection is aborted: 30. INFINITY: no bound */
 } simul_stream_opts;
 
 /*
@@ -128,7 +143,9 @@ int simul_stream_read(simul_stream *s, void *buf, size_t n);
  * of stream before n bytes, -ENODATA, and the bytes that did arrive stay
  * buffered (read() returns them); -ECANCELED likewise keeps what arrived.
  * Other errors as read(). n larger than the stream's limit is allowed: the
- * bytes go straight to buf.
+ * bytes go straight to buf; but if such a read stops early after more
+ * than `limit` bytes arrived, they cannot be kept (the read-ahead's hard
+ * cap is the limit) and -EMSGSIZE is returned instead.
  */
 int simul_stream_readexactly(simul_stream *s, void *buf, size_t n);
 
@@ -140,6 +157,8 @@ int simul_stream_readexactly(simul_stream *s, void *buf, size_t n);
  * buffered (read() gets them). At end of stream without a separator,
  * -ENODATA with the partial data still buffered. -ECANCELED loses nothing.
  * -EINVAL for seplen 0 or longer than the limit.
+ * When the data is shorter than cap, a NUL byte follows it in buf (so a
+ * text line can be used as a C string); it is not counted.
  */
 int simul_stream_readuntil(simul_stream *s, const void *sep, size_t seplen,
                            void *buf, size_t cap);
@@ -147,7 +166,8 @@ int simul_stream_readuntil(simul_stream *s, const void *sep, size_t seplen,
 /*
  * reader.readline(): readuntil("\n"), except that at end of stream the
  * remaining partial line is returned (without "\n"), and 0 once nothing is
- * left - as asyncio's readline returns b"". Errors as readuntil.
+ * left - as asyncio's readline returns b"". NUL-terminated when shorter
+ * than cap, as readuntil. Errors as readuntil.
  */
 int simul_stream_readline(simul_stream *s, void *buf, size_t cap);
 
@@ -155,19 +175,29 @@ int simul_stream_readline(simul_stream *s, void *buf, size_t cap);
 int simul_stream_at_eof(const simul_stream *s);
 
 /*
- * writer.write(data): sends what the socket takes now and copies the rest
- * into the stream's buffer, which the loop flushes in the background. Does
- * not suspend. Returns 0; -ENOBUFS if the unsent bytes would exceed
+ * writer.write(data): copies data into the stream's buffer, which the loop
+ * sends in the background, or sends it now. Small writes are coalesced
+ * (Go's bufio.Writer): they are held until the end of the current loop
+ * iteration - the moment the loop would poll - and leave together in one
+ * system call; a write that brings the held bytes to the `coalesce`
+ * threshold (16 KiB) is sent at once with them, and drain(), write_eof()
+ * and close() send held bytes at once. What the socket does not take is
+ * flushed when it becomes writable. Order is always kept. Does not
+ * suspend. Returns 0; -ENOBUFS if the unsent bytes would exceed
  * max_buffered (nothing is written or buffered: the call is all or
  * nothing); the connection's error (-EPIPE, -ECONNRESET, ...) once one was
  * seen; -ESHUTDOWN after write_eof; -ENOMEM.
+ *
+ * Bytes written with write(2) on simul_stream_fd() may overtake held ones:
+ * drain() first.
  */
 int simul_stream_write(simul_stream *s, const void *buf, size_t n);
 
 /*
- * writer.drain(): if more than high_water bytes are unsent, waits until at
- * most low_water remain (backpressure). Returns 0, the connection's error,
- * or -ECANCELED (the buffered bytes stay queued).
+ * writer.drain(): sends held bytes now; then, if more than high_water bytes
+ * are unsent, waits until at most low_water remain (backpressure). Returns
+ * 0, the connection's error, or -ECANCELED (the buffered bytes stay
+ * queued).
  */
 int simul_stream_drain(simul_stream *s);
 
@@ -188,10 +218,22 @@ int simul_stream_write_eof(simul_stream *s);
  * the stream - always, whatever is returned. Returns 0, or the error that
  * kept buffered bytes from being sent (-EPIPE, -ECONNRESET, -ECANCELED if
  * the caller was cancelled while flushing): then those bytes were lost and
- * the caller knows it. Do not close a stream while another task is using
- * it. NULL is a no-op (0).
+ * the caller knows it. A peer that never reads keeps it waiting: bound it
+ * with a simul_scope, or use simul_stream_abort. Do not close a stream
+ * while another task is using it. NULL is a no-op (0).
  */
 int simul_stream_close(simul_stream *s);
+
+/*
+ * transport.abort(): closes the stream now, discarding every unsent byte -
+ * those in the stream's buffer and, on a TCP socket, those still in the
+ * kernel (the socket is closed with SO_LINGER 0, so the peer sees a reset,
+ * ECONNRESET). Frees the stream; never suspends, so it works in a
+ * cancelled task or outside one. Returns 0; NULL is a no-op. As with close,
+ * no other task may be using the stream. For a peer that stopped reading:
+ * simul_stream_close would wait for it for ever.
+ */
+int simul_stream_abort(simul_stream *s);
 
 /* TCP_NODELAY and SO_KEEPALIVE on a TCP stream. 0 or -errno (-ENOTSOCK,
  * -EOPNOTSUPP for a Unix socket's nodelay). */
@@ -204,10 +246,19 @@ int simul_stream_set_keepalive(simul_stream *s, int on);
 typedef struct simul_server simul_server;
 
 /*
- * A connection handler: runs as its own task per accepted connection. The
- * server owns the stream and closes it (flushing what is buffered) when
- * the handler returns; the handler must not close or keep it. A negative
- * return is logged to stderr and counted; the server keeps serving.
+ * A connection handler: runs as its own task per accepted connection.
+ *
+ * Who closes what: the server owns the stream. When the handler returns,
+ * the server closes it, flushing what is buffered for up to the options'
+ * close_timeout (30 s by default); a peer that has not taken the bytes by
+ * then has the connection aborted (simul_stream_abort), so the task, the
+ * fd and the buffer are released. The handler must not close or keep the
+ * stream; to drop the connection at once (a protocol error) it may call
+ * simul_stream_abort(s) as its last act on s, then return: the fd is closed
+ * and the bytes discarded at once, and the server frees the rest.
+ * simul_server_close cancels handlers still running after its grace.
+ * A negative return is logged to stderr and counted; the server keeps
+ * serving.
  */
 typedef int (*simul_conn_handler)(simul_stream *s, void *arg);
 
@@ -240,12 +291,14 @@ int simul_start_unix_server(const char *path, simul_conn_handler handler,
 int simul_server_port(const simul_server *srv);
 
 /* Counters: connections accepted so far, handlers live now, handlers that
- * returned an error. For logs and tests. */
+ * returned an error, implicit closes aborted. For logs and tests. */
 typedef struct simul_server_stats {
     uint64_t accepted;
     uint64_t live;
     uint64_t failed;
     uint64_t accept_errors;  /* EMFILE and kin, each retried */
+    uint64_t aborted;        /* closes aborted after close_timeout: the
+                                peer did not take the output in time */
 } simul_server_stats;
 void simul_server_stats_get(const simul_server *srv, simul_server_stats *st);
 

@@ -100,6 +100,15 @@ typedef struct simul__callback {
     void *arg;
 } simul__callback;
 
+/* Before-poll hook (libuv's uv_prepare, one-shot): a layer queues it with
+ * simul__prepoll_add and the loop calls it once, after running the ready
+ * tasks and before polling, so work batched during the tick (a stream's
+ * small writes) goes out in one go. Re-add it from cb for another tick. */
+typedef struct simul__prepoll {
+    simul__list link;
+    void (*cb)(struct simul__prepoll *p);
+} simul__prepoll;
+
 /* ---- tasks ------------------------------------------------------------- */
 
 typedef struct simul__task simul__task;
@@ -254,6 +263,7 @@ struct simul_loop {
     int               deadlocks;    /* times the deadlock breaker ran */
     int               wakers;       /* other things that can wake a task (a
                                      * signal handler): no deadlock while > 0 */
+    simul__list       prepoll;      /* simul__prepoll hooks for this tick */
     void             *net_io;       /* networking's fd table (src/io/fd.c) */
 
     /* tasks */
@@ -300,6 +310,18 @@ void simul__sys_close(simul_loop *l);
  * ignored; the result becomes -EINTR if SIGINT cancelled main. */
 void simul__sys_run_begin(simul_loop *l, void *main_task);
 int  simul__sys_run_result(simul_loop *l, int result);
+
+/* Queues p for the end of this tick (no-op if queued); _del unqueues it. */
+static inline void simul__prepoll_add(simul_loop *l, simul__prepoll *p)
+{
+    if (!simul__list_linked(&p->link))
+        simul__list_push(&l->prepoll, &p->link);
+}
+static inline void simul__prepoll_del(simul__prepoll *p)
+{
+    if (simul__list_linked(&p->link))
+        simul__list_remove(&p->link);
+}
 
 extern __thread simul_loop *simul__loop_tls __attribute__((tls_model("initial-exec")));
 

@@ -6,9 +6,10 @@
  * One iteration ("tick"), as in asyncio's _run_once:
  *   1. run every runnable that was ready when the tick began (tasks may
  *      hand the CPU straight to each other within that budget, task.c);
- *   2. poll the backend: without blocking if something is ready, else until
+ *   2. run the before-poll hooks (simul__prepoll: batched writes go out);
+ *   3. poll the backend: without blocking if something is ready, else until
  *      the earliest timer (or for ever if there is none);
- *   3. update the cached clock and fire due timers.
+ *   4. update the cached clock and fire due timers.
  * Watcher and timer callbacks run on the loop's own stack (the thread's),
  * never on a task's.
  */
@@ -254,6 +255,7 @@ static simul_loop *loop_new(int *err)
         return NULL;
     }
     l->rq_tail = &l->rq_head;
+    simul__list_init(&l->prepoll);
     l->ts_tail = &l->ts_head;
     l->wake_fd = -1;
     pthread_mutex_init(&l->ts_lock, NULL);
@@ -341,6 +343,21 @@ static void loop_free(simul_loop *l)
 
 /* ---- the scheduler ---------------------------------------------------- */
 
+/* Runs this tick's before-poll hooks; one re-added by its cb waits for the
+ * next tick (it is moved off the list before it runs). */
+static void run_prepoll(simul_loop *l)
+{
+    simul__list todo = { l->prepoll.next, l->prepoll.prev };
+    todo.next->prev = &todo;
+    todo.prev->next = &todo;
+    simul__list_init(&l->prepoll);
+    simul__list *n;
+    while ((n = simul__list_pop(&todo)) != NULL) {
+        simul__prepoll *p = simul__container_of(n, simul__prepoll, link);
+        p->cb(p);
+    }
+}
+
 static void deadlock(simul_loop *l)
 {
     if (l->deadlocks++ == 0)
@@ -374,13 +391,15 @@ void simul__loop_run_until(simul_loop *l, int (*stop)(simul_loop *, void *), voi
                 cb(cbarg);
             }
         }
+        if (!simul__list_empty(&l->prepoll))
+            run_prepoll(l);
         if (l->dump_requested) {
             l->dump_requested = 0;
             simul_dump_tasks(2);
         }
         if (stop(l, arg))
             break;
-        /* 2. I/O */
+        /* 3. I/O */
         int64_t timeout = 0;
         if (!l->rq_head) {
             int64_t next = simul__timer_next(l);
@@ -406,7 +425,7 @@ void simul__loop_run_until(simul_loop *l, int (*stop)(simul_loop *, void *), voi
             if (r < 0 && r != -EINTR)
                 fprintf(stderr, "simul: %s poll failed: %s\n", l->be->name, simul_strerror(r));
         }
-        /* 3. timers */
+        /* 4. timers */
         l->now = simul__clock_ns();
         simul__timers_run(l);
     }

@@ -181,7 +181,8 @@ static int task_prepare(simul_loop *l, simul__task *t)
 static inline int poll_pointless(simul_loop *l)
 {
     if (l->nwatch > 1 || atomic_load_explicit(&l->ts_signalled, memory_order_relaxed) ||
-        atomic_load_explicit(&l->external, memory_order_relaxed) > 0 || l->dump_requested)
+        atomic_load_explicit(&l->external, memory_order_relaxed) > 0 || l->dump_requested ||
+        !simul__list_empty(&l->prepoll))
         return 0;
     if (l->heap_len) {
         l->now = simul__clock_ns();

@@ -75,6 +75,14 @@ typedef struct simul__addrs {
 int  simul__net_resolve(const char *host, int port, int socktype, int passive,
                         simul__addrs *out);
 
+/* simul_stream_close that gives up flushing at `deadline` (loop ns): then
+ * the stream is aborted (simul_stream_abort) and -ETIMEDOUT returned. The
+ * server's implicit close after a handler returns. */
+int  simul__stream_close_until(simul_stream *s, int64_t deadline);
+/* Marks a server's stream: simul_stream_abort from the handler closes the
+ * fd and discards the bytes, and simul__stream_close_until frees it. */
+void simul__stream_set_owned(simul_stream *s);
+
 /* Sets O_NONBLOCK (and FD_CLOEXEC). 0 or -errno. */
 int  simul__set_nonblock(int fd);
 

@@ -4,7 +4,8 @@
  * close.
  *
  * Handler tasks are detached and tracked in the server's list of
- * connections; each one frees its own record when its handler returns, and
+ * connections; each one closes its stream when its handler returns (the
+ * flush bounded by close_timeout, then an abort), frees its own record, and
  * the last one out wakes a task waiting in simul_server_close. Accept errors
  * that mean "out of descriptors or memory" (EMFILE, ENFILE, ENOBUFS,
  * ENOMEM) are logged once per burst and retried after a pause, so the
@@ -25,6 +26,7 @@
 #define ACCEPT_BATCH     64          /* accepts before yielding to others */
 #define ACCEPT_BACKOFF_S 0.05        /* pause after EMFILE and kin */
 #define BACKLOG          1024
+#define CLOSE_TIMEOUT_S  30.0        /* implicit close: flush at most this long */
 
 struct acceptor {
     simul_server *srv;
@@ -37,6 +39,7 @@ struct simul_server {
     void              *arg;
     simul_stream_opts  opts;
     int                has_opts;
+    int64_t            close_ns;      /* implicit close's bound; NO_DEADLINE */
     int                port;          /* -1 for Unix servers */
     char              *unix_path;
     int                nl;
@@ -63,9 +66,15 @@ static int conn_main(void *arg)
     if (r < 0) {
         simul_close(c->fd);
     } else {
+        simul__stream_set_owned(s);
         r = srv->handler(s, srv->arg);
-        /* The server closes the stream: buffered output is flushed. */
-        simul_stream_close(s);
+        /* The server closes the stream: buffered output is flushed, but a
+         * peer that stops reading must not pin the task, the fd and the
+         * buffer: past close_timeout the connection is aborted. */
+        int64_t deadline = srv->close_ns == SIMUL__NO_DEADLINE ? SIMUL__NO_DEADLINE
+                         : simul__clock_ns() + srv->close_ns;
+        if (simul__stream_close_until(s, deadline) == -ETIMEDOUT)
+            srv->st.aborted++;
     }
     /* A handler cancelled by simul_server_close is not a failure. */
     if (r < 0 && !(srv->closing && r == -ECANCELED)) {
@@ -146,6 +155,15 @@ static int accept_main(void *arg)
     }
 }
 
+/* close_timeout as ns (0: the default; INFINITY: none); -1 if invalid. */
+static int64_t close_ns_of(const simul_stream_opts *opts)
+{
+    double t = opts && opts->close_timeout != 0 ? opts->close_timeout : CLOSE_TIMEOUT_S;
+    if (isnan(t) || t < 0)
+        return -1;
+    return isinf(t) || t >= 9.2e9 ? SIMUL__NO_DEADLINE : simul__seconds_to_ns(t);
+}
+
 static simul_server *server_new(simul_conn_handler h, void *arg,
                                 const simul_stream_opts *opts)
 {
@@ -154,6 +172,7 @@ static simul_server *server_new(simul_conn_handler h, void *arg,
         return NULL;
     srv->handler = h;
     srv->arg = arg;
+    srv->close_ns = close_ns_of(opts);
     if (opts) {
         srv->opts = *opts;
         srv->has_opts = 1;
@@ -229,7 +248,7 @@ int simul_start_server(const char *host, int port, simul_conn_handler handler,
     *out = NULL;
     if (!simul__current())
         return -EPERM;
-    if (!handler || port < 0 || port > 65535)
+    if (!handler || port < 0 || port > 65535 || close_ns_of(opts) < 0)
         return -EINVAL;
     simul__addrs ad;
     int r = simul__net_resolve(host, port, SOCK_STREAM, 1, &ad);
@@ -281,7 +300,7 @@ int simul_start_unix_server(const char *path, simul_conn_handler handler,
     *out = NULL;
     if (!simul__current())
         return -EPERM;
-    if (!handler || !path)
+    if (!handler || !path || close_ns_of(opts) < 0)
         return -EINVAL;
     struct sockaddr_un un = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof un.sun_path)

@@ -2,20 +2,31 @@
  * stream.c - buffered byte streams over sockets and pipes (asyncio's
  * StreamReader/StreamWriter) and opening TCP/Unix connections.
  *
- * Reading: read() and readexactly() go straight into the caller's buffer
- * when nothing is buffered; readuntil()/readline() use the stream's read
- * buffer (allocated once, at most `limit` bytes plus what a failed
- * readexactly put back). After a short read the socket is almost surely
- * drained, so the next read parks on readiness first instead of paying for
- * a read that would only say EAGAIN (as libuv does).
+ * Both directions keep their bytes in a simul__buf (core/buf.h) with a hard
+ * cap: the read-ahead at most `limit`, the output at most max_buffered.
  *
- * Writing: write() sends at once when nothing is queued and queues the rest
- * (hard cap max_buffered); a callback waiter on the fd flushes the queue
- * from the loop, without a task, and wakes a task in drain() once the queue
- * is at the low water mark. Sends use MSG_NOSIGNAL, so a vanished peer is
+ * Reading: read() and readexactly() go straight into the caller's buffer
+ * when nothing is buffered; readuntil()/readline() fill the read-ahead.
+ * After a short read the socket is almost surely drained, so the next read
+ * parks on readiness first instead of paying for a read that would only say
+ * EAGAIN (as libuv does).
+ *
+ * Writing coalesces (Go's bufio.Writer, without the explicit Flush): a
+ * small write is copied to the output buffer and held until the end of the
+ * loop iteration (a before-poll hook), so many small writes in one tick
+ * leave in one system call. A write that brings the held bytes to the
+ * `coalesce` threshold is sent at once, together with them (writev). When
+ * the socket is full the rest stays queued and a callback waiter on the fd
+ * flushes it from the loop, without a task, waking a task in drain() once
+ * the queue is at the low water mark. drain(), write_eof() and close()
+ * send held bytes at once. Sends use MSG_NOSIGNAL, so a vanished peer is
  * -EPIPE, never SIGPIPE. Errors are sticky per direction.
+ *
+ * One reader task and one writer task may use a stream at once: the two
+ * directions share only the fd (each waits on its own direction).
  */
 #include "net_internal.h"
+#include "../core/buf.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -25,12 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define DEF_LIMIT    (64 * 1024)
 #define DEF_HIGH     (64 * 1024)
 #define DEF_MAXBUF   (4 * 1024 * 1024)
+#define DEF_COALESCE (16 * 1024)
+#define READ_CHUNK   4096              /* smallest read into the read-ahead */
 #define MAX_LIMIT    (1u << 30)        /* limits and caps above this: -EINVAL */
 #define HE_DELAY_NS  (250 * 1000000LL) /* happy eyeballs: next attempt after */
 
@@ -38,21 +52,22 @@ enum {
     S_EOF   = 1,   /* read side saw end of stream */
     S_SHORT = 2,   /* last read was short: wait for readiness before reading */
     S_WSHUT = 4,   /* write_eof done */
-    S_SOCK  = 8    /* a socket: send(MSG_NOSIGNAL) */
+    S_SOCK  = 8,   /* a socket: send(MSG_NOSIGNAL) */
+    S_OWNED = 16,  /* a server's: abort closes the fd, the server frees s */
+    S_GONE  = 32   /* aborted while owned: fd closed, buffers freed */
 };
 
 struct simul_stream {
-    int          fd;
-    unsigned     flags;
-    int          rerr, werr;      /* sticky errors, 0 or -errno */
-    size_t       limit, high, low, wmax;
-    char        *rbuf;
-    size_t       rcap, rpos, rend;
-    char        *wbuf;
-    size_t       wcap, wpos, wend;
-    simul__fdwait wflush;         /* registered while output is queued */
-    simul__task *drainer;         /* task in drain/write_eof/close */
-    size_t       drain_to;        /* wake it when this few bytes remain */
+    int            fd;
+    unsigned       flags;
+    int            rerr, werr;    /* sticky errors, 0 or -errno */
+    size_t         limit, high, low, coalesce;
+    simul__buf     rb;            /* read-ahead; cap: limit */
+    simul__buf     wb;            /* unsent output; cap: max_buffered */
+    simul__fdwait  wflush;        /* registered while the socket is full */
+    simul__prepoll tick;          /* queued while small writes are held */
+    simul__task   *drainer;       /* task in drain/write_eof/close */
+    size_t         drain_to;      /* wake it when this few bytes remain */
 };
 
 /* ---- options and creation ---------------------------------------------- */
@@ -65,11 +80,15 @@ static int opts_resolve(const simul_stream_opts *o, simul_stream *s)
     s->limit = o->limit ? o->limit : DEF_LIMIT;
     s->high = o->high_water ? o->high_water : DEF_HIGH;
     s->low = o->low_water ? o->low_water : s->high / 4;
-    s->wmax = o->max_buffered ? o->max_buffered : DEF_MAXBUF;
-    if (s->wmax < s->high)
-        s->wmax = s->high;
-    if (s->limit > MAX_LIMIT || s->wmax > MAX_LIMIT || s->low > s->high)
+    size_t wmax = o->max_buffered ? o->max_buffered : DEF_MAXBUF;
+    if (wmax < s->high)
+        wmax = s->high;
+    s->coalesce = o->coalesce ? o->coalesce : DEF_COALESCE;
+    if (s->limit > MAX_LIMIT || wmax > MAX_LIMIT || s->low > s->high ||
+        s->coalesce > MAX_LIMIT)
         return -EINVAL;
+    simul__buf_init(&s->rb, s->limit);
+    simul__buf_init(&s->wb, wmax);
     return 0;
 }
 
@@ -87,6 +106,7 @@ static void apply_sockopts(simul_stream *s, const simul_stream_opts *o)
 }
 
 static void flush_cb(simul__fdwait *w, int res);
+static void tick_cb(simul__prepoll *p);
 
 int simul_stream_from_fd(int fd, const simul_stream_opts *opts, simul_stream **out)
 {
@@ -114,6 +134,7 @@ int simul_stream_from_fd(int fd, const simul_stream_opts *opts, simul_stream **o
         s->flags |= S_SOCK;
     s->wflush.cb = flush_cb;
     s->wflush.events = SIMUL_WRITABLE;
+    s->tick.cb = tick_cb;
     apply_sockopts(s, opts);
     *out = s;
     return 0;
@@ -161,44 +182,6 @@ static int fill(simul_stream *s, void *dst, size_t n)
     }
 }
 
-static size_t rbuffered(const simul_stream *s) { return s->rend - s->rpos; }
-
-/* Makes room for `need` bytes in the read buffer (moving data to the
- * front); grows it to `need` + buffered at most. 0 or -ENOMEM. */
-static int rreserve(simul_stream *s, size_t need)
-{
-    size_t have = rbuffered(s);
-    if (s->rpos && s->rcap - s->rend < need) {
-        memmove(s->rbuf, s->rbuf + s->rpos, have);
-        s->rpos = 0;
-        s->rend = have;
-    }
-    if (s->rcap - s->rend >= need)
-        return 0;
-    size_t cap = have + need;
-    char *b = realloc(s->rbuf, cap);
-    if (!b)
-        return -ENOMEM;
-    s->rbuf = b;
-    s->rcap = cap;
-    return 0;
-}
-
-/* Takes up to n buffered bytes. */
-static size_t rtake(simul_stream *s, void *dst, size_t n)
-{
-    size_t k = rbuffered(s);
-    if (k > n)
-        k = n;
-    if (k == 0)
-        return 0;
-    memcpy(dst, s->rbuf + s->rpos, k);
-    s->rpos += k;
-    if (s->rpos == s->rend)
-        s->rpos = s->rend = 0;
-    return k;
-}
-
 int simul_stream_read(simul_stream *s, void *buf, size_t n)
 {
     if (!s || (!buf && n))
@@ -207,8 +190,8 @@ int simul_stream_read(simul_stream *s, void *buf, size_t n)
         return 0;
     if (n > INT_MAX)
         n = INT_MAX;
-    if (rbuffered(s))
-        return (int)rtake(s, buf, n);
+    if (simul__buf_len(&s->rb))
+        return (int)simul__buf_take(&s->rb, buf, n);
     if (s->flags & S_EOF)
         return 0;
     if (s->rerr)
@@ -220,7 +203,7 @@ int simul_stream_readexactly(simul_stream *s, void *buf, size_t n)
 {
     if (!s || (!buf && n) || n > INT_MAX)
         return -EINVAL;
-    size_t got = rtake(s, buf, n);
+    size_t got = simul__buf_take(&s->rb, buf, n);
     int r = 0;
     while (got < n) {
         if (s->flags & S_EOF) {
@@ -241,15 +224,37 @@ int simul_stream_readexactly(simul_stream *s, void *buf, size_t n)
     }
     if (got == n)
         return (int)n;
-    /* Incomplete: put what arrived back, so nothing is lost. The buffer
-     * was emptied above, so it goes in front of nothing. */
-    if (got) {
-        if (rreserve(s, got) < 0)
-            return -ENOMEM;   /* cannot keep them: say so */
-        memcpy(s->rbuf + s->rend, buf, got);
-        s->rend += got;
+    /* Incomplete: put what arrived back, so nothing is lost. The read-ahead
+     * was emptied above, so it goes in front of nothing; more than `limit`
+     * bytes (n > limit) cannot be kept: say so. */
+    int a = simul__buf_append(&s->rb, buf, got);
+    return a ? a : r;
+}
+
+/* Appends at least one byte read from the fd to the read-ahead. > 0 read,
+ * 0 at EOF, or -errno; the caller made sure the read-ahead is not full. */
+static int fill_ahead(simul_stream *s)
+{
+    size_t have = simul__buf_len(&s->rb);
+    size_t want = s->rb.max - have < READ_CHUNK ? s->rb.max - have : READ_CHUNK;
+    if (simul__buf_room(&s->rb) < want) {
+        int r = simul__buf_reserve(&s->rb, want);
+        if (r)
+            return r;
     }
+    int r = fill(s, simul__buf_tail(&s->rb), simul__buf_room(&s->rb));
+    if (r > 0)
+        simul__buf_commit(&s->rb, (size_t)r);
     return r;
+}
+
+/* Copies len buffered bytes to buf and NUL-terminates it when there is room. */
+static int take_line(simul_stream *s, char *buf, size_t cap, size_t len)
+{
+    simul__buf_take(&s->rb, buf, len);
+    if (len < cap)
+        buf[len] = '\0';
+    return (int)len;
 }
 
 int simul_stream_readuntil(simul_stream *s, const void *sep, size_t seplen,
@@ -260,15 +265,16 @@ int simul_stream_readuntil(simul_stream *s, const void *sep, size_t seplen,
     size_t lim = cap < s->limit ? cap : s->limit;
     size_t scanned = 0;   /* bytes already searched without a match */
     for (;;) {
-        size_t have = rbuffered(s);
+        size_t have = simul__buf_len(&s->rb);
         if (have >= seplen) {
             size_t from = scanned > seplen - 1 ? scanned - (seplen - 1) : 0;
-            const char *p = memmem(s->rbuf + s->rpos + from, have - from, sep, seplen);
+            const char *data = simul__buf_data(&s->rb);
+            const char *p = memmem(data + from, have - from, sep, seplen);
             if (p) {
-                size_t len = (size_t)(p - (s->rbuf + s->rpos)) + seplen;
+                size_t len = (size_t)(p - data) + seplen;
                 if (len > lim)
                     return -ENOBUFS;
-                return (int)rtake(s, buf, len);
+                return take_line(s, buf, cap, len);
             }
             scanned = have;
         }
@@ -278,14 +284,9 @@ int simul_stream_readuntil(simul_stream *s, const void *sep, size_t seplen,
             return -ENODATA;
         if (s->rerr)
             return s->rerr;
-        /* Room for a full limit's worth; allocated once per stream. */
-        int r = rreserve(s, s->limit - have > 4096 ? s->limit - have : 4096);
-        if (r)
-            return r;
-        r = fill(s, s->rbuf + s->rend, s->rcap - s->rend);
+        int r = fill_ahead(s);
         if (r < 0)
             return r;
-        s->rend += (size_t)r;
     }
 }
 
@@ -295,29 +296,42 @@ int simul_stream_readline(simul_stream *s, void *buf, size_t cap)
     if (r != -ENODATA)
         return r;
     /* At EOF: the last partial line (it fits: it is below the limit). */
-    return (int)rtake(s, buf, cap);
+    size_t k = simul__buf_len(&s->rb);
+    return take_line(s, buf, cap, k < cap ? k : cap);
 }
 
 int simul_stream_at_eof(const simul_stream *s)
 {
-    return s && (s->flags & S_EOF) && rbuffered(s) == 0;
+    return s && (s->flags & S_EOF) && simul__buf_len(&s->rb) == 0;
 }
 
 /* ---- writing ------------------------------------------------------------ */
 
-static size_t wqueued(const simul_stream *s) { return s->wend - s->wpos; }
-
 size_t simul_stream_buffered(const simul_stream *s)
 {
-    return s ? wqueued(s) : 0;
+    return s ? simul__buf_len(&s->wb) : 0;
 }
 
-/* One send; bytes sent, or -errno (-EAGAIN when the socket is full). */
-static ssize_t send_some(simul_stream *s, const void *p, size_t n)
+/* One send of a then b (b may be empty); bytes sent, or -errno (-EAGAIN
+ * when the socket is full). */
+static ssize_t send_some(simul_stream *s, const void *a, size_t na,
+                         const void *b, size_t nb)
 {
+    struct iovec iov[2] = { { (void *)a, na }, { (void *)b, nb } };
+    int cnt = nb ? 2 : 1;
+    if (na == 0) {
+        iov[0] = iov[1];
+        cnt = 1;
+    }
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
     for (;;) {
-        ssize_t r = (s->flags & S_SOCK) ? send(s->fd, p, n, MSG_NOSIGNAL)
-                                        : write(s->fd, p, n);
+        ssize_t r;
+        if (s->flags & S_SOCK)
+            r = cnt == 1 ? send(s->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                         : sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+        else
+            r = cnt == 1 ? write(s->fd, iov[0].iov_base, iov[0].iov_len)
+                         : writev(s->fd, iov, cnt);
         if (r >= 0)
             return r;
         if (errno != EINTR)
@@ -327,26 +341,46 @@ static ssize_t send_some(simul_stream *s, const void *p, size_t n)
 
 static void wake_drainer(simul_stream *s)
 {
-    if (s->drainer && (wqueued(s) <= s->drain_to || s->werr))
+    if (s->drainer && (simul__buf_len(&s->wb) <= s->drain_to || s->werr))
         simul__wake(s->drainer, 0);
 }
 
 /* Sends queued bytes until the socket is full; 0 or the error. */
 static int flush_now(simul_stream *s)
 {
-    while (wqueued(s)) {
-        ssize_t r = send_some(s, s->wbuf + s->wpos, wqueued(s));
+    while (simul__buf_len(&s->wb)) {
+        ssize_t r = send_some(s, simul__buf_data(&s->wb), simul__buf_len(&s->wb), NULL, 0);
         if (r == -EAGAIN)
             break;
         if (r < 0) {
             s->werr = (int)r;
             return s->werr;
         }
-        s->wpos += (size_t)r;
+        simul__buf_consume(&s->wb, (size_t)r);
     }
-    if (s->wpos == s->wend)
-        s->wpos = s->wend = 0;
     return 0;
+}
+
+/* Sends what is held now; what the socket does not take is flushed by the
+ * loop when the fd is writable. No-op while that is already arranged. */
+static void kick(simul_stream *s)
+{
+    simul__prepoll_del(&s->tick);
+    if (s->werr || !simul__buf_len(&s->wb) || simul__fd_wait_linked(&s->wflush))
+        return;
+    if (flush_now(s) == 0 && simul__buf_len(&s->wb)) {
+        int r = simul__fd_wait_add(simul__loop(), s->fd, &s->wflush);
+        if (r < 0)
+            s->werr = r;
+    }
+}
+
+/* The end of the loop iteration: send what small writes left. */
+static void tick_cb(simul__prepoll *p)
+{
+    simul_stream *s = simul__container_of(p, simul_stream, tick);
+    kick(s);
+    wake_drainer(s);
 }
 
 /* The loop's flusher: runs when the fd is writable (or closed). */
@@ -355,11 +389,8 @@ static void flush_cb(simul__fdwait *w, int res)
     simul_stream *s = simul__container_of(w, simul_stream, wflush);
     if (res < 0)
         s->werr = res;
-    else if (flush_now(s) == 0 && wqueued(s)) {
-        int r = simul__fd_wait_add(simul__loop(), s->fd, &s->wflush);
-        if (r < 0)
-            s->werr = r;
-    }
+    else
+        kick(s);
     wake_drainer(s);
 }
 
@@ -371,58 +402,56 @@ int simul_stream_write(simul_stream *s, const void *buf, size_t n)
         return s->werr;
     if (s->flags & S_WSHUT)
         return -ESHUTDOWN;
-    size_t q = wqueued(s);
-    if (n > s->wmax - q)
+    size_t q = simul__buf_len(&s->wb);
+    if (n > s->wb.max - q)
         return -ENOBUFS;
     if (n == 0)
         return 0;
     const char *p = buf;
-    if (q == 0) {
-        ssize_t r = send_some(s, p, n);
+    int full = simul__fd_wait_linked(&s->wflush);   /* the loop flushes */
+    if (!full && q + n >= s->coalesce) {
+        /* Enough to send: the held bytes and these, in one call. */
+        ssize_t r = send_some(s, simul__buf_data(&s->wb), q, p, n);
         if (r < 0 && r != -EAGAIN) {
             s->werr = (int)r;
             return s->werr;
         }
-        if (r > 0) {
-            p += r;
-            n -= (size_t)r;
-        }
-        if (n == 0)
+        size_t sent = r > 0 ? (size_t)r : 0;
+        size_t from_q = sent < q ? sent : q;
+        simul__buf_consume(&s->wb, from_q);
+        p += sent - from_q;
+        n -= sent - from_q;
+        if (n == 0 && !simul__buf_len(&s->wb)) {
+            simul__prepoll_del(&s->tick);
             return 0;
-    }
-    /* Queue the rest: compact, then grow (doubling, capped at wmax). */
-    if (s->wpos && s->wcap - s->wend < n) {
-        memmove(s->wbuf, s->wbuf + s->wpos, q);
-        s->wpos = 0;
-        s->wend = q;
-    }
-    if (s->wcap - s->wend < n) {
-        size_t cap = s->wcap ? s->wcap : 16384;
-        while (cap < s->wend + n)
-            cap *= 2;
-        if (cap > s->wmax)
-            cap = s->wmax;
-        char *b = realloc(s->wbuf, cap);
-        if (!b)
-            return -ENOMEM;
-        s->wbuf = b;
-        s->wcap = cap;
-    }
-    memcpy(s->wbuf + s->wend, p, n);
-    s->wend += n;
-    if (!simul__fd_wait_linked(&s->wflush)) {
-        int r = simul__fd_wait_add(simul__loop(), s->fd, &s->wflush);
-        if (r < 0) {
-            s->werr = r;
-            return r;
         }
+        full = 1;   /* a short send: the socket is full */
+    }
+    /* Queue the rest (within the cap, checked above). */
+    int r = simul__buf_append(&s->wb, p, n);
+    if (r < 0)
+        return r == -ENOBUFS || r == -EMSGSIZE ? -ENOBUFS : r;
+    if (full) {
+        simul__prepoll_del(&s->tick);
+        if (!simul__fd_wait_linked(&s->wflush)) {
+            r = simul__fd_wait_add(simul__loop(), s->fd, &s->wflush);
+            if (r < 0) {
+                s->werr = r;
+                return r;
+            }
+        }
+    } else {
+        simul__prepoll_add(simul__loop(), &s->tick);
     }
     return 0;
 }
 
 /* Waits until at most `target` bytes are queued or an error. */
-static int wait_flushed(simul_stream *s, size_t target)
+static int wait_flushed(simul_stream *s, size_t target, int64_t deadline)
 {
+    kick(s);
+    if (simul__buf_len(&s->wb) <= target || s->werr)
+        return s->werr && simul__buf_len(&s->wb) > target ? s->werr : 0;
     if (s->drainer)
         return -EBUSY;
     if (!simul__current())
@@ -430,15 +459,15 @@ static int wait_flushed(simul_stream *s, size_t target)
     s->drain_to = target;
     s->drainer = simul__current();
     int r = 0;
-    while (wqueued(s) > target && !s->werr) {
-        r = simul__park("drain", __builtin_return_address(0));
+    while (simul__buf_len(&s->wb) > target && !s->werr) {
+        r = simul__park_until(deadline, 0, "drain");
         if (r < 0)
             break;
     }
     s->drainer = NULL;
     if (r < 0)
         return r;
-    return wqueued(s) > target ? s->werr : 0;
+    return simul__buf_len(&s->wb) > target ? s->werr : 0;
 }
 
 int simul_stream_drain(simul_stream *s)
@@ -447,9 +476,11 @@ int simul_stream_drain(simul_stream *s)
         return -EINVAL;
     if (s->werr)
         return s->werr;
-    if (wqueued(s) <= s->high)
-        return simul__current() ? 0 : -EPERM;
-    return wait_flushed(s, s->low);
+    if (simul__buf_len(&s->wb) <= s->high) {
+        kick(s);
+        return s->werr ? s->werr : simul__current() ? 0 : -EPERM;
+    }
+    return wait_flushed(s, s->low, SIMUL__NO_DEADLINE);
 }
 
 int simul_stream_write_eof(simul_stream *s)
@@ -460,7 +491,7 @@ int simul_stream_write_eof(simul_stream *s)
         return 0;
     if (!(s->flags & S_SOCK))
         return -ENOTSOCK;
-    int r = wait_flushed(s, 0);
+    int r = wait_flushed(s, 0, SIMUL__NO_DEADLINE);
     if (r)
         return r;
     if (s->werr)
@@ -471,22 +502,65 @@ int simul_stream_write_eof(simul_stream *s)
     return 0;
 }
 
-int simul_stream_close(simul_stream *s)
+/* Unregisters the stream from the loop, closes the fd, frees the buffers
+ * (not s itself). */
+static void shut(simul_stream *s)
 {
-    if (!s)
-        return 0;
-    int r = 0;
-    if (wqueued(s) && !s->werr)
-        r = wait_flushed(s, 0);
-    if (r == 0 && wqueued(s))
-        r = s->werr ? s->werr : -EPIPE;
+    simul__prepoll_del(&s->tick);
     if (simul__loop())
         simul__fd_wait_del(simul__loop(), s->fd, &s->wflush);
     simul_close(s->fd);
-    free(s->rbuf);
-    free(s->wbuf);
+    simul__buf_free(&s->rb);
+    simul__buf_free(&s->wb);
+}
+
+int simul_stream_abort(simul_stream *s)
+{
+    if (!s || (s->flags & S_GONE))
+        return 0;
+    /* A TCP socket closed with unsent data and SO_LINGER 0 drops what the
+     * kernel still holds too and tells the peer with a reset. */
+    if (s->flags & S_SOCK) {
+        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+        setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    shut(s);
+    if (s->flags & S_OWNED)
+        s->flags |= S_GONE;   /* a handler's: the server frees it */
+    else
+        free(s);
+    return 0;
+}
+
+void simul__stream_set_owned(simul_stream *s)
+{
+    s->flags |= S_OWNED;
+}
+
+int simul__stream_close_until(simul_stream *s, int64_t deadline)
+{
+    if (!s)
+        return 0;
+    if (s->flags & S_GONE) {
+        free(s);
+        return 0;
+    }
+    s->flags &= ~S_OWNED;
+    int r = 0;
+    if (simul__buf_len(&s->wb) && !s->werr)
+        r = wait_flushed(s, 0, deadline);
+    if (r == -ETIMEDOUT)
+        return simul_stream_abort(s), r;
+    if (r == 0 && simul__buf_len(&s->wb))
+        r = s->werr ? s->werr : -EPIPE;
+    shut(s);
     free(s);
     return r;
+}
+
+int simul_stream_close(simul_stream *s)
+{
+    return simul__stream_close_until(s, SIMUL__NO_DEADLINE);
 }
 
 int simul_stream_set_nodelay(simul_stream *s, int on)

@@ -2,7 +2,9 @@
  * test_server.c - stream servers: port 0, one task per connection, many
  * concurrent clients, a handler that fails (the server keeps going), EMFILE
  * on accept (the server keeps serving once fds free up), a client that
- * floods without reading (bounded memory, deadline), graceful close
+ * floods without reading (bounded memory, deadline), a client that stops
+ * reading a big reply (the implicit close gives up and aborts), a handler
+ * that aborts its connection, graceful close
  * (handlers finish, or are cancelled after the grace period), and the echo
  * examples run together.
  */
@@ -351,6 +353,86 @@ static int main_flood(void *a)
 TEST(client_sends_forever_without_reading_memory_stays_bounded)
 {
     CHECK_EQ(simul_run(main_flood, NULL), 0);
+}
+
+/*
+ * A client that stops reading: the handler writes 8 MiB and returns. The
+ * implicit close may not wait for ever (the task, the fd and the buffer
+ * would stay until simul_server_close): after close_timeout the connection
+ * is aborted and everything is released.
+ */
+static int big_reply_handler(simul_stream *s, void *arg)
+{
+    (void)arg;
+    static char big[8 << 20];
+    return simul_stream_write(s, big, sizeof big);
+}
+
+static int main_unread(void *a)
+{
+    (void)a;
+    simul_stream_opts o = { .max_buffered = 16 << 20, .close_timeout = 0.3 };
+    simul_server *srv;
+    CHECK_EQ(simul_start_server("127.0.0.1", 0, big_reply_handler, NULL, &o, &srv), 0);
+    simul_stream *c;
+    CHECK_EQ(simul_open_connection("127.0.0.1", simul_server_port(srv), 5, NULL, &c), 0);
+    simul_server_stats st = { 0 };
+    double t0 = simul_now();
+    do {
+        simul_sleep(0.02);
+        simul_server_stats_get(srv, &st);
+    } while (st.accepted == 0 || (st.live > 0 && simul_now() - t0 < 5));
+    double took = simul_now() - t0;
+    printf("# handler released after %.2f s\n", took);
+    CHECK_EQ(st.live, 0);
+    CHECK_EQ(st.aborted, 1);
+    CHECK_EQ(st.failed, 0);
+    CHECK(took >= 0.25 && took < 1.5);
+    /* The client sees the reset once it reads (the rest was discarded). */
+    static char buf[1 << 16];
+    int r;
+    while ((r = simul_stream_read(c, buf, sizeof buf)) > 0)
+        ;
+    CHECK_EQ(r, -ECONNRESET);
+    simul_stream_close(c);
+    CHECK_EQ(simul_server_close(srv, 0), 0);   /* nothing left to cancel */
+    return 0;
+}
+TEST(implicit_close_aborts_a_peer_that_stops_reading)
+{
+    CHECK_EQ(simul_run(main_unread, NULL), 0);
+}
+
+/* A handler may abort its connection as its last act; the server frees it. */
+static int aborting_handler(simul_stream *s, void *arg)
+{
+    (void)arg;
+    simul_stream_write(s, "never sent", 10);
+    return simul_stream_abort(s);
+}
+
+static int main_handler_abort(void *a)
+{
+    (void)a;
+    simul_server *srv;
+    CHECK_EQ(simul_start_server("127.0.0.1", 0, aborting_handler, NULL, NULL, &srv), 0);
+    simul_stream *c;
+    CHECK_EQ(simul_open_connection("127.0.0.1", simul_server_port(srv), 5, NULL, &c), 0);
+    char buf[16];
+    CHECK_EQ(simul_stream_read(c, buf, sizeof buf), -ECONNRESET);
+    simul_stream_close(c);
+    simul_server_stats st;
+    simul_server_stats_get(srv, &st);
+    CHECK_EQ(st.aborted, 0);
+    CHECK_EQ(st.failed, 0);
+    CHECK_EQ(simul_server_close(srv, 1), 0);
+    simul_stream_opts bad = { .close_timeout = -1 };
+    CHECK_EQ(simul_start_server("127.0.0.1", 0, aborting_handler, NULL, &bad, &srv), -EINVAL);
+    return 0;
+}
+TEST(a_handler_may_abort_its_connection)
+{
+    CHECK_EQ(simul_run(main_handler_abort, NULL), 0);
 }
 
 static int main_errors(void *a)

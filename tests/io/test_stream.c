@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -355,7 +356,9 @@ static int main_reset(void *a)
 {
     (void)a;
     signal(SIGPIPE, SIG_DFL);   /* simul_run ignores it; we must not need that */
-    simul_stream *s = tcp_pair(NULL);
+    /* coalesce 1: every write goes out at once, so its error is its own. */
+    simul_stream_opts o = { .coalesce = 1 };
+    simul_stream *s = tcp_pair(&o);
     CHECK_EQ(send(peer_fd, "partial", 7, 0), 7);
     char buf[16];
     CHECK_EQ(simul_stream_readexactly(s, buf, 4), 4);
@@ -570,12 +573,29 @@ static int main_sigpipe(void *a)
 {
     (void)a;
     signal(SIGPIPE, SIG_DFL);   /* simul_run ignores it; we must not need that */
-    simul_stream *s = pair_stream(NULL);
+    simul_stream_opts o = { .coalesce = 1 };   /* write-through */
+    simul_stream *s = pair_stream(&o);
     close(peer_fd);
     CHECK_EQ(simul_stream_write(s, "x", 1), -EPIPE);
     CHECK_EQ(simul_stream_write(s, "x", 1), -EPIPE);   /* sticky */
     CHECK_EQ(simul_stream_drain(s), -EPIPE);
     CHECK_EQ(simul_stream_close(s), 0);
+    /* Coalescing (the default): the small write is held; its error shows
+     * when it is flushed - by drain here - and sticks. The held byte was
+     * lost, and close says so. */
+    s = pair_stream(NULL);
+    close(peer_fd);
+    CHECK_EQ(simul_stream_write(s, "x", 1), 0);
+    CHECK_EQ(simul_stream_drain(s), -EPIPE);
+    CHECK_EQ(simul_stream_write(s, "x", 1), -EPIPE);
+    CHECK_EQ(simul_stream_close(s), -EPIPE);
+    /* ... or at the end of the loop iteration, seen by the next write. */
+    s = pair_stream(NULL);
+    close(peer_fd);
+    CHECK_EQ(simul_stream_write(s, "x", 1), 0);
+    CHECK_EQ(simul_yield(), 0);
+    CHECK_EQ(simul_stream_write(s, "x", 1), -EPIPE);
+    CHECK_EQ(simul_stream_close(s), -EPIPE);
     return 0;
 }
 TEST(writing_to_a_closed_peer_is_epipe_not_sigpipe)
@@ -627,4 +647,235 @@ static int main_opts(void *a)
 TEST(nodelay_and_keepalive_options)
 {
     CHECK_EQ(simul_run(main_opts, NULL), 0);
+}
+
+/* ---- coalescing writes, NUL-terminated lines, reader + writer, abort ---- */
+
+/* A SOCK_SEQPACKET pair keeps each send(2) a separate message, so the peer
+ * counts the stream's system calls exactly. */
+static simul_stream *seqpacket_stream(const simul_stream_opts *o)
+{
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    simul_stream *s;
+    CHECK_EQ(simul_stream_from_fd(sv[0], o, &s), 0);
+    peer_fd = sv[1];
+    return s;
+}
+
+/* Receives every message waiting on the peer; returns how many, bytes in *n. */
+static int peer_messages(size_t *n)
+{
+    static char big[1 << 17];
+    int msgs = 0;
+    *n = 0;
+    for (;;) {
+        ssize_t r = recv(peer_fd, big, sizeof big, MSG_DONTWAIT);
+        if (r <= 0)
+            return msgs;
+        msgs++;
+        *n += (size_t)r;
+    }
+}
+
+static int main_coalesce(void *a)
+{
+    (void)a;
+    size_t n;
+    /* 1000 short lines in one iteration: held, then one system call. */
+    simul_stream *s = seqpacket_stream(NULL);
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(simul_stream_write(s, "line\n", 5), 0);
+    CHECK_EQ(simul_stream_buffered(s), 5000);
+    CHECK_EQ(peer_messages(&n), 0);            /* nothing sent yet */
+    CHECK_EQ(simul_yield(), 0);                /* the iteration ends */
+    CHECK_EQ(peer_messages(&n), 1);
+    CHECK_EQ(n, 5000);
+    CHECK_EQ(simul_stream_buffered(s), 0);
+    /* The threshold: held bytes go out with the write that reaches it. */
+    simul_stream_close(s);
+    close(peer_fd);
+    simul_stream_opts o = { .coalesce = 64 };
+    s = seqpacket_stream(&o);
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ(simul_stream_write(s, "0123456789", 10), 0);
+    CHECK_EQ(peer_messages(&n), 0);
+    CHECK_EQ(simul_stream_write(s, "0123456789", 10), 0);   /* 70 >= 64 */
+    CHECK_EQ(peer_messages(&n), 1);
+    CHECK_EQ(n, 70);
+    /* drain sends held bytes at once. */
+    CHECK_EQ(simul_stream_write(s, "abc", 3), 0);
+    CHECK_EQ(simul_stream_drain(s), 0);
+    CHECK_EQ(peer_messages(&n), 1);
+    CHECK_EQ(n, 3);
+    /* coalesce 1: every write is its own system call. */
+    simul_stream_close(s);
+    close(peer_fd);
+    o.coalesce = 1;
+    s = seqpacket_stream(&o);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(simul_stream_write(s, "x", 1), 0);
+    CHECK_EQ(peer_messages(&n), 3);
+    /* close sends held bytes. */
+    simul_stream_close(s);
+    close(peer_fd);
+    s = seqpacket_stream(NULL);
+    CHECK_EQ(simul_stream_write(s, "bye", 3), 0);
+    CHECK_EQ(simul_stream_close(s), 0);
+    CHECK_EQ(peer_messages(&n), 1);
+    CHECK_EQ(n, 3);
+    close(peer_fd);
+    return 0;
+}
+TEST(small_writes_are_coalesced_until_the_iteration_ends)
+{
+    CHECK_EQ(simul_run(main_coalesce, NULL), 0);
+}
+
+/* A task that keeps yielding still lets the held bytes go out. */
+static int spinner(void *a)
+{
+    volatile int *stop = a;
+    while (!*stop)
+        simul_yield();
+    return 0;
+}
+
+static int main_coalesce_spin(void *a)
+{
+    (void)a;
+    volatile int stop = 0;
+    simul_task *t = simul_spawn(spinner, (void *)&stop);
+    simul_stream *s = seqpacket_stream(NULL);
+    CHECK_EQ(simul_stream_write(s, "hi", 2), 0);
+    size_t n = 0;
+    for (int i = 0; i < 10 && n == 0; i++) {
+        simul_yield();
+        peer_messages(&n);
+    }
+    CHECK_EQ(n, 2);
+    stop = 1;
+    simul_join(t);
+    simul_stream_close(s);
+    close(peer_fd);
+    return 0;
+}
+TEST(held_writes_go_out_while_other_tasks_keep_yielding)
+{
+    CHECK_EQ(simul_run(main_coalesce_spin, NULL), 0);
+}
+
+static int main_nul(void *a)
+{
+    (void)a;
+    simul_stream *s = pair_stream(NULL);
+    CHECK_EQ(send(peer_fd, "ab\nfour\ncd", 10, 0), 10);
+    shutdown(peer_fd, SHUT_WR);
+    char buf[16];
+    memset(buf, 'X', sizeof buf);
+    CHECK_EQ(simul_stream_readline(s, buf, sizeof buf), 3);
+    CHECK(strcmp(buf, "ab\n") == 0);
+    /* Exactly cap bytes: no room, nothing written past them. */
+    memset(buf, 'X', sizeof buf);
+    CHECK_EQ(simul_stream_readuntil(s, "\n", 1, buf, 5), 5);
+    CHECK(memcmp(buf, "four\nX", 6) == 0);
+    memset(buf, 'X', sizeof buf);
+    CHECK_EQ(simul_stream_readline(s, buf, sizeof buf), 2);   /* partial at EOF */
+    CHECK(strcmp(buf, "cd") == 0);
+    CHECK_EQ(simul_stream_readline(s, buf, sizeof buf), 0);
+    simul_stream_close(s);
+    close(peer_fd);
+    return 0;
+}
+TEST(readline_and_readuntil_nul_terminate_when_there_is_room)
+{
+    CHECK_EQ(simul_run(main_nul, NULL), 0);
+}
+
+/* One reader task and one writer task on one stream at once, through an
+ * echo server, with enough data for the writer to wait in drain while the
+ * reader waits for input. */
+#define RW_LINES 20000
+static int rw_reader(void *a)
+{
+    simul_stream *s = a;
+    char buf[128], want[128];
+    for (int i = 0; i < RW_LINES; i++) {
+        int n = snprintf(want, sizeof want, "line %06d ................................................\n", i);
+        int r = simul_stream_readline(s, buf, sizeof buf);
+        if (r != n || memcmp(buf, want, (size_t)n) != 0)
+            return r < 0 ? r : -EPROTO;
+    }
+    return 0;
+}
+
+static int rw_writer(void *a)
+{
+    simul_stream *s = a;
+    char line[128];
+    for (int i = 0; i < RW_LINES; i++) {
+        int n = snprintf(line, sizeof line, "line %06d ................................................\n", i);
+        int r = simul_stream_write(s, line, (size_t)n);
+        if (r == 0)
+            r = simul_stream_drain(s);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int main_reader_writer(void *a)
+{
+    (void)a;
+    simul_server *srv;
+    CHECK_EQ(simul_start_server("127.0.0.1", 0, echo_handler, NULL, NULL, &srv), 0);
+    simul_stream_opts o = { .high_water = 4096 };   /* backpressure early */
+    simul_stream *c;
+    CHECK_EQ(simul_open_connection("127.0.0.1", simul_server_port(srv), 5, &o, &c), 0);
+    simul_task *rd = simul_spawn(rw_reader, c);
+    simul_task *wr = simul_spawn(rw_writer, c);
+    CHECK_EQ(simul_join(wr), 0);
+    CHECK_EQ(simul_join(rd), 0);
+    CHECK_EQ(simul_stream_close(c), 0);
+    CHECK(simul_server_close(srv, 1) >= 0);
+    return 0;
+}
+TEST(one_reader_and_one_writer_task_at_once)
+{
+    CHECK_EQ(simul_run(main_reader_writer, NULL), 0);
+}
+
+static int main_abort(void *a)
+{
+    (void)a;
+    /* A peer that never reads: close would wait for ever; abort does not. */
+    simul_stream_opts o = { .max_buffered = 16 << 20 };
+    simul_stream *s = tcp_pair(&o);
+    int fd = simul_stream_fd(s);
+    static char big[8 << 20];
+    CHECK_EQ(simul_stream_write(s, big, sizeof big), 0);
+    CHECK(simul_stream_buffered(s) > 0);
+    double t0 = simul_now();
+    CHECK_EQ(simul_stream_abort(s), 0);
+    CHECK(simul_now() - t0 < 0.1);
+    CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF);   /* fd closed */
+    /* The peer sees a reset, not a clean end (SO_LINGER 0). */
+    int e = 0;
+    for (int i = 0; i < 1000 && !e; i++) {
+        ssize_t r = recv(peer_fd, big, sizeof big, 0);
+        if (r < 0 && errno != EAGAIN)
+            e = errno;
+        else if (r == 0)
+            e = -1;
+        else if (r < 0)
+            poll(&(struct pollfd){ .fd = peer_fd, .events = POLLIN }, 1, 10);
+    }
+    CHECK_EQ(e, ECONNRESET);
+    close(peer_fd);
+    CHECK_EQ(simul_stream_abort(NULL), 0);
+    return 0;
+}
+TEST(abort_discards_unsent_bytes_and_resets)
+{
+    CHECK_EQ(simul_run(main_abort, NULL), 0);
 }
