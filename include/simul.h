@@ -577,5 +577,6 @@ int simul_dump_tasks(int fd);
 #include <simul/sync.h>   /* queues, semaphores, locks, events, generators, select */
 #include <simul/net.h>    /* fd waits, TCP/Unix streams, servers, UDP */
 #include <simul/sys.h>    /* thread pool, files, DNS, signals, subprocesses */
+#include <simul/url.h>    /* URLs: WHATWG, RFC 3986, normalisation, Python urljoin */
 
 #endif /* SIMUL_H */

@@ -4,7 +4,7 @@
 # it installs. The Makefile's jobs that run things (make run, test, bench)
 # call it; a plain `make` only checks (--check) and names `make deps`.
 #   scripts/deps.sh [--check] [build|test|bench]
-#     build   compiler, meson, ninja, liburing (what `make` needs)
+#     build   compiler, meson, ninja, liburing, libidn2 (what `make` needs)
 #     test    build + valgrind, g++ (headers compiled as C++); the default
 #     bench   build + the benchmark peers (Go, Python asyncio/uvloop, libuv, wrk)
 #   --check   install nothing: list what is missing and exit 1 if anything is
@@ -17,10 +17,15 @@ if [[ "${1:-}" == --check ]]; then
 fi
 what=${1:-test}
 
-pkgs=(gcc libc6-dev make meson ninja-build pkg-config liburing-dev)
+# libidn2-dev, libunistring-dev: URLs (IDNA hosts; NFKC for Python's urljoin).
+pkgs=(gcc libc6-dev make meson ninja-build pkg-config liburing-dev libidn2-dev
+      libunistring-dev)
 case $what in
     build) ;;
-    test)  pkgs+=(valgrind g++) ;;
+    # python3-html5lib, python3-doc: the link extractor's reference and pages;
+    # clang, libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh).
+    test)  pkgs+=(valgrind g++ python3 python3-html5lib python3-doc clang
+                  libclang-rt-14-dev) ;;
     bench) pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
                   python3-matplotlib) ;;
     *)     echo "usage: $0 [--check] [build|test|bench]" >&2; exit 2 ;;
