@@ -1,14 +1,20 @@
 /*
  * parse.c - the HTTP parsing benchmarks (bench/run-parse.sh): URL resolve +
  * normalise per link (simul_url_parse with a base and SIMUL_URL_NORMALIZE,
- * on links typical of documentation pages), and Python-urljoin per link.
+ * on links typical of documentation pages), Python-urljoin per link, and
+ * link extraction over the Python documentation's pages held in memory
+ * (bytes of HTML per second, with and without resolving each link).
  * Prints "name value unit" lines; times are the thread's CPU time, so a
  * loaded machine skews them less than wall time would.
  *
- *     build/bench/parse [seconds-per-case]
+ *     build/bench/parse [seconds-per-case [html-dir]]
  */
+#include <simul/html.h>
 #include <simul/url.h>
 
+#include <dirent.h>
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +42,79 @@ static const char *links[] = {
     "index.html",
 };
 #define NLINKS (sizeof links / sizeof links[0])
+
+static char  *corpus;
+static size_t corpus_len, corpus_cap;
+static size_t *page_end;
+static int     npages;
+
+static void load_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || e->d_name[0] == '_')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        size_t l = strlen(p);
+        if (l > 5 && !strcmp(p + l - 5, ".html")) {
+            FILE *f = fopen(p, "rb");
+            if (!f)
+                continue;
+            fseek(f, 0, SEEK_END);
+            size_t n = (size_t)ftell(f);
+            fseek(f, 0, SEEK_SET);
+            if (corpus_len + n > corpus_cap) {
+                corpus_cap = (corpus_len + n) * 2;
+                corpus = realloc(corpus, corpus_cap);
+            }
+            corpus_len += fread(corpus + corpus_len, 1, n, f);
+            fclose(f);
+            page_end = realloc(page_end, (size_t)(npages + 1) * sizeof *page_end);
+            page_end[npages++] = corpus_len;
+        } else if (e->d_type == DT_DIR || e->d_type == DT_LNK) {
+            load_dir(p);
+        }
+    }
+    closedir(d);
+}
+
+static size_t nlinks;
+static int count_link(void *arg, const simul_link *l)
+{
+    (void)arg;
+    nlinks += l->len;
+    return 0;
+}
+
+/* Extracts links from every page; resolve: against the page's URL. */
+static double extract_all(double secs, bool resolve, double *links_per_page)
+{
+    simul_links *lx;
+    const char *doc = "https://docs.python.org/3/library/asyncio-task.html";
+    if (simul_links_new(&lx, resolve ? doc : NULL, strlen(doc), SIMUL_URL_NORMALIZE,
+                        count_link, NULL) != 0)
+        exit(1);
+    size_t bytes = 0, calls = 0;
+    double t0 = now(), t;
+    do {
+        size_t a = 0;
+        for (int i = 0; i < npages; i++) {
+            simul_links_reset(lx, resolve ? doc : NULL, strlen(doc));
+            simul_links_feed(lx, corpus + a, page_end[i] - a);
+            simul_links_end(lx);
+            a = page_end[i];
+        }
+        bytes += corpus_len;
+        calls++;
+    } while ((t = now()) - t0 < secs);
+    (void)links_per_page;
+    simul_links_free(lx);
+    return bytes / (t - t0);
+}
 
 int main(int argc, char **argv)
 {
@@ -73,6 +152,13 @@ int main(int argc, char **argv)
         n += 1000 * NLINKS;
     } while ((t = now()) - t0 < secs);
     printf("url_join_py %.1f ns/link\n", (t - t0) * 1e9 / n);
+    /* Link extraction. */
+    load_dir(argc > 2 ? argv[2] : "/usr/share/doc/python3.11/html");
+    if (npages) {
+        printf("links_corpus %d pages %.1f MB\n", npages, corpus_len / 1e6);
+        printf("links_extract %.2f GB/s\n", extract_all(secs, false, NULL) / 1e9);
+        printf("links_extract_resolve %.2f GB/s\n", extract_all(secs, true, NULL) / 1e9);
+    }
     simul_url_fini(&u);
     simul_url_fini(&base);
     return sink == 42;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *read_file(const char *path, size_t *len)
+char *testdata_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -39,7 +39,7 @@ char *testdata_read(const char *rel, size_t *len)
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dirs[i], rel);
-        char *b = read_file(path, len);
+        char *b = testdata_read_file(path, len);
         if (b)
             return b;
     }
@@ -51,7 +51,7 @@ char *testdata_read_local(const char *rel)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/http/%s", SIMUL_SRCDIR, rel);
-    return read_file(path, NULL);
+    return testdata_read_file(path, NULL);
 }
 
 typedef struct { const char *p; } jp;

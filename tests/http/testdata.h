@@ -16,6 +16,9 @@
  * NUL-terminated buffer (and its length), or NULL. */
 char *testdata_read(const char *rel, size_t *len);
 
+/* Reads any file whole (malloc'd, NUL-terminated; its length in *len). */
+char *testdata_read_file(const char *path, size_t *len);
+
 /* Reads tests/http/REL from the source tree (checked-in tables). */
 char *testdata_read_local(const char *rel);
 
