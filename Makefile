@@ -7,6 +7,7 @@
 #   make bench    benchmarks beside their peers; results in bench/results/
 #   make install  PREFIX=/usr/local (DESTDIR honoured)
 #   make deps     install the Debian packages building and testing need
+#   make fuzz     the libFuzzer targets, FUZZ_SECONDS each (default 300)
 #
 # Packages (scripts/deps.sh): run, test and bench install what they miss and
 # say what; a plain `make` (and install) only checks, and if something is
@@ -15,7 +16,7 @@
 PREFIX ?= /usr/local
 MESON_OPTS ?=
 
-.PHONY: all deps test run bench install clean checkdeps
+.PHONY: all deps test run bench install clean checkdeps fuzz
 
 # What scripts/deps.sh does before anything is built: --check for `make`,
 # install for the jobs that run things (prerequisites inherit this).
@@ -23,6 +24,7 @@ DEPS = --check build
 run: DEPS = build
 test: DEPS = test
 bench: DEPS = bench
+fuzz: DEPS = test
 
 all: build/build.ninja
 	@ninja -C build
@@ -61,5 +63,8 @@ install: all
 	@ninja -C build >/dev/null
 	meson install -C build --no-rebuild
 
+fuzz: checkdeps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-asan build-vg
+	rm -rf build build-asan build-vg build-fuzz

@@ -86,5 +86,10 @@ if [[ -x tests/valgrind.sh && -d build-vg/examples ]]; then
     tally valgrind tests/valgrind.sh build-vg
 fi
 
+# The fuzz targets, briefly (ASan+UBSan; `make fuzz` runs them at length).
+if [[ -x scripts/fuzz.sh ]]; then
+    tally fuzz scripts/fuzz.sh "${SIMUL_TEST_FUZZ_SECONDS:-10}"
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -1394,7 +1394,10 @@ static uint32_t pct_norm(char *b, uint32_t o, uint32_t r, uint32_t e, bool lower
             is_hex((unsigned char)b[r + 2])) {
             unsigned char v = (unsigned char)(hexval((unsigned char)b[r + 1]) * 16 +
                                               hexval((unsigned char)b[r + 2]));
-            if (unreserved(v)) {
+            /* Decoding a hex digit right after a literal '%' ("%%41")
+             * would make a new escape: keep those encoded (idempotence). */
+            bool after_pct = (o >= 1 && b[o - 1] == '%') || (o >= 2 && b[o - 2] == '%');
+            if (unreserved(v) && !(is_hex(v) && after_pct)) {
                 b[o++] = lower_all ? lower((char)v) : (char)v;
             } else {
                 b[o++] = '%';
@@ -1699,6 +1702,8 @@ typedef struct {
 
 static void oput(obuf *b, const char *s, size_t n)
 {
+    if (!n)
+        return;   /* s may be NULL for an empty span */
     if (n >= b->cap - b->n) {
         b->over = true;
         return;

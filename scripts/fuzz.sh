@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# fuzz.sh - builds the libFuzzer targets (clang, ASan+UBSan) into
+# build-fuzz/ and runs each for SECONDS (default $FUZZ_SECONDS, else 300),
+# starting from seeds made from the test data (fuzz/seeds.py) and the corpus
+# kept in build-fuzz/corpus-NAME by earlier runs. One line per target:
+# "ok NAME: N runs" or "FAIL NAME: why" (the crash input is kept as
+# build-fuzz/crash-NAME-*). Exits 1 if any failed.
+#   scripts/fuzz.sh [SECONDS]          make fuzz; make test runs it briefly
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+secs=${1:-${FUZZ_SECONDS:-300}}
+out=build-fuzz
+cc=${FUZZ_CC:-clang}
+mkdir -p "$out"
+st=0
+flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+       -D_GNU_SOURCE -Iinclude -Isrc/http)
+libs=(-lidn2 -lunistring)
+
+if ! command -v "$cc" >/dev/null; then
+    echo "FAIL fuzz: no $cc (make deps installs clang)"
+    exit 1
+fi
+[[ -d $out/seed-url ]] || python3 fuzz/seeds.py "$out" >/dev/null 2>&1 ||
+    echo "fuzz: no seeds (fuzz/seeds.py failed); starting empty" >&2
+
+declare -A srcs=(
+    [url_fuzz]="fuzz/url_fuzz.c src/http/url.c"
+    [links_fuzz]="fuzz/links_fuzz.c src/http/links.c src/http/url.c"
+)
+for t in url_fuzz links_fuzz; do
+    name=${t%_fuzz}
+    # shellcheck disable=SC2086
+    if ! "$cc" "${flags[@]}" ${srcs[$t]} "${libs[@]}" -o "$out/$t" 2>"$out/$t.build.log"; then
+        echo "FAIL $t: build"
+        tail -n 20 "$out/$t.build.log"
+        st=1
+        continue
+    fi
+    mkdir -p "$out/corpus-$name" "$out/seed-$name"
+    ASAN_OPTIONS=detect_leaks=1 "$out/$t" -max_total_time="$secs" -timeout=10 \
+        -rss_limit_mb=2048 -max_len=20000 -print_final_stats=1 \
+        -artifact_prefix="$out/crash-$name-" "$out/corpus-$name" "$out/seed-$name" \
+        >"$out/$t.log" 2>&1
+    rc=$?
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" | grep -o '[0-9]*$')
+    if [[ $rc -eq 0 ]]; then
+        echo "ok $t: ${runs:-?} runs in ${secs}s"
+    else
+        echo "FAIL $t: exit $rc (see $out/$t.log; input in $out/crash-$name-*)"
+        grep -E 'ERROR|SUMMARY|runtime error|deadly signal' "$out/$t.log" | head -n 5
+        st=1
+    fi
+done
+exit $st
