@@ -66,6 +66,118 @@ typedef int (*simul_fn)(void *arg);
  */
 int simul_run(simul_fn main_fn, void *arg);
 
+/*
+ * Embedding (libuv's uv_loop_init/uv_run/uv_loop_close): a loop the caller
+ * creates, drives and frees. simul_run() is simul_loop_new() with .signals
+ * = 1, simul_loop_run() and simul_loop_free().
+ *
+ * Options: zero-initialise and set what you need. A zero field takes the
+ * default, which comes from the environment when the variable is set (read
+ * once per process, at the first loop created) or else the built-in value.
+ */
+typedef struct simul_loop_opts {
+    const char *backend;          /* "epoll", "io_uring" or "auto" (io_uring if
+                                     it works, else epoll); NULL: $SIMUL_BACKEND,
+                                     else "epoll". Not copied: used at _new */
+    size_t      stack_size;       /* task stacks when spawn gives none; 0:
+                                     the process default (simul_set_default_
+                                     stack_size, $SIMUL_STACK_SIZE, 64 KiB) */
+    unsigned    threadpool_size;  /* 1..256 threads; 0: $SIMUL_THREADPOOL_SIZE,
+                                     else 4 */
+    int         debug;            /* > 0 on, < 0 off; 0: $SIMUL_DEBUG */
+    int         signals;          /* 1: the process-signal handling of
+                                     simul_run: SIGINT cancels main (the run
+                                     returns -EINTR), SIGQUIT dumps tasks in
+                                     debug mode, SIGSEGV reports task stack
+                                     overflows, SIGPIPE ignored. 0: no signal
+                                     disposition is touched (the host's) */
+} simul_loop_opts;
+
+/*
+ * Creates a loop for the calling thread and makes it the thread's loop
+ * (simul_loop_current). opts may be NULL (all defaults). The caller owns
+ * *out and frees it with simul_loop_free on the same thread.
+ * Errors: -EBUSY if the thread already has a loop, -EINVAL for a bad
+ * option (unknown backend, stack or pool size out of range), -ENOMEM, or
+ * the backend's error (io_uring refused, fd limits).
+ */
+int  simul_loop_new(const simul_loop_opts *opts, simul_loop **out);
+
+/*
+ * Runs main_fn(arg) as the loop's main task until it finishes, and returns
+ * its result (loop.run_until_complete). Other tasks stay as they are (they
+ * run again in the next run, or are cancelled by simul_loop_free). With
+ * .signals, SIGINT cancels main and the result is -EINTR.
+ * Errors (besides main's own result): -EINVAL (NULL loop or fn), -EPERM
+ * on another thread than the loop's, -EBUSY from inside the loop (a task
+ * or callback) or while a main started by simul_loop_start runs, -ENOMEM.
+ */
+int  simul_loop_run(simul_loop *loop, simul_fn main_fn, void *arg);
+
+/*
+ * For a host that drives the loop from its own event loop: starts
+ * main_fn(arg) as the main task without running anything yet; then call
+ * simul_loop_run_once whenever simul_loop_backend_fd is readable or
+ * simul_loop_timeout has passed. Errors as simul_loop_run.
+ */
+int  simul_loop_start(simul_loop *loop, simul_fn main_fn, void *arg);
+
+/*
+ * One iteration without blocking (uv_run(UV_RUN_NOWAIT)): runs what is
+ * ready, collects ready fds and completions, fires due timers. Returns 1
+ * while the main task runs, 0 once it has finished (then *result, if not
+ * NULL, is its result, as simul_loop_run returns it, and the run is over),
+ * 0 as well when no main was started, or -EPERM/-EBUSY/-EINVAL as
+ * simul_loop_run.
+ */
+int  simul_loop_run_once(simul_loop *loop, int *result);
+
+/*
+ * A descriptor that becomes readable when simul_loop_run_once has work to
+ * collect (uv_backend_fd): the epoll fd, or on io_uring an eventfd the
+ * ring signals (made at the first call; a ring set up with deferred task
+ * work never wakes a poll on its own fd). Owned by the loop: poll it for
+ * POLLIN, never read or close it. fd >= 0, -EINVAL for a NULL loop, or
+ * the error of making the eventfd.
+ */
+int  simul_loop_backend_fd(simul_loop *loop);
+
+/*
+ * How long a host may sleep before the next simul_loop_run_once (seconds:
+ * 0 if something is ready, the time to the next timer, or INFINITY when
+ * only an fd or another thread can bring work). 0 or -EINVAL.
+ */
+int  simul_loop_timeout(simul_loop *loop, double *timeout);
+
+/* User data: any pointer, not used by the library. 0 or -EINVAL. */
+int   simul_loop_set_data(simul_loop *loop, void *data);
+void *simul_loop_data(const simul_loop *loop);
+
+/*
+ * Cancels every task still alive and waits for them, runs the layers'
+ * shutdown (in tasks: e.g. waits for thread-pool jobs still running),
+ * cancels what that left, closes the layers in reverse order, frees the
+ * loop and clears the thread's loop. Task handles and objects of the loop
+ * are invalid afterwards. 0, -EINVAL (NULL), -EPERM (another thread),
+ * -EBUSY (from inside the loop).
+ */
+int  simul_loop_free(simul_loop *loop);
+
+/*
+ * Log messages (the library prints nothing otherwise): a deadlock broken,
+ * an environment variable ignored, a poll failure, a server's accept
+ * trouble, debug-mode warnings. The handler gets a level and a one-line
+ * message without the trailing newline; it may run on any thread using the
+ * library (the pool's threads included), so it must be thread-safe and
+ * must not call simul. NULL restores the default, which prints
+ * "simul: MESSAGE" to stderr. Messages above max_level are dropped before
+ * they are formatted (default: SIMUL_LOG_INFO). Set it before starting
+ * loops. 0, or -EINVAL for a level out of range.
+ */
+enum { SIMUL_LOG_ERROR = 0, SIMUL_LOG_WARN = 1, SIMUL_LOG_INFO = 2, SIMUL_LOG_DEBUG = 3 };
+typedef void (*simul_log_fn)(int level, const char *msg, void *arg);
+int simul_log_set_handler(simul_log_fn fn, void *arg, int max_level);
+
 /* ------------------------------------------------------------------------ */
 /* Tasks                                                                    */
 
@@ -176,9 +288,13 @@ int simul_task_cancelled(const simul_task *t);
  */
 int simul_all_tasks(simul_task **out, size_t cap);
 
-/* Global default stack size for tasks spawned from now on (rounded up to a
- * page; minimum 16 KiB, maximum 256 MiB). Also settable with the environment
- * variable SIMUL_STACK_SIZE (bytes, or with a K/M suffix). Returns 0 or -EINVAL. */
+/* Default stack size for tasks spawned from now on (rounded up to a page;
+ * minimum 16 KiB, maximum 256 MiB): the process default for loops created
+ * later, and the calling thread's loop's (simul_loop_opts.stack_size).
+ * The process default starts from the environment variable
+ * SIMUL_STACK_SIZE (bytes, or with a K/M suffix; read once, when the first
+ * loop is created) or 64 KiB. simul_default_stack_size reports the calling
+ * thread's loop's, else the process default. Returns 0 or -EINVAL. */
 int    simul_set_default_stack_size(size_t bytes);
 size_t simul_default_stack_size(void);
 
@@ -508,6 +624,12 @@ int          simul_timer_start_at(simul_timer *t, double deadline);
 int          simul_timer_stop(simul_timer *t);
 int          simul_timer_active(const simul_timer *t);
 void         simul_timer_free(simul_timer *t);
+/* uv_unref/uv_ref: an unref'd timer, armed, does not count as something
+ * that can wake a waiting task, so the deadlock breaker ignores it (a
+ * periodic statistics timer need not keep a stuck program alive). Timers
+ * start ref'd. Both return 0, -EINVAL for NULL. */
+int          simul_timer_unref(simul_timer *t);
+int          simul_timer_ref(simul_timer *t);
 
 /* call_later sugar: a timer that frees itself after firing.
  * 0, -ENOMEM, -EINVAL (negative/NaN delay), -EPERM outside a loop. */
@@ -530,6 +652,10 @@ simul_watch *simul_watch_new(int fd, simul_watch_cb cb, void *arg);
 int          simul_watch_set(simul_watch *w, int events);
 int          simul_watch_fd(const simul_watch *w);
 void         simul_watch_free(simul_watch *w);
+/* As simul_timer_unref/_ref for watchers: an unref'd watcher still fires,
+ * but does not stop the deadlock breaker. 0, -EINVAL for NULL. */
+int          simul_watch_unref(simul_watch *w);
+int          simul_watch_ref(simul_watch *w);
 
 /* Name of the backend the current loop uses ("epoll", "io_uring"), or NULL. */
 const char *simul_backend_name(void);

@@ -126,6 +126,11 @@ static int ep_poll(simul_loop *l, int64_t timeout_ns)
     return 0;
 }
 
+static int ep_fd(simul_loop *l)
+{
+    return ((struct ep *)l->be_data)->epfd;
+}
+
 const simul__backend simul__backend_epoll = {
     .name = "epoll",
     .open = ep_open,
@@ -133,4 +138,5 @@ const simul__backend simul__backend_epoll = {
     .arm = ep_arm,
     .forget = ep_forget,
     .poll = ep_poll,
+    .fd = ep_fd,
 };

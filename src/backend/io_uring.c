@@ -45,6 +45,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,7 @@ struct ur {
     size_t          nslots;
     size_t          nfileops;    /* file ops in flight */
     int             closing;     /* ur_close drains file ops: no watchers */
+    int             efd;         /* eventfd for a host's poll (0: none yet) */
 };
 
 static inline uint64_t poll_ud(int fd, uint32_t gen)
@@ -184,6 +186,8 @@ static void ur_close(simul_loop *l)
         reap(l, u);
     }
     io_uring_queue_exit(&u->ring);
+    if (u->efd > 0)
+        close(u->efd);
     free(u->slots);
     free(u);
     l->be_data = NULL;
@@ -429,6 +433,13 @@ static int ur_poll(simul_loop *l, int64_t timeout_ns)
      * full (or the kernel is short of memory) - reaping makes room. */
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
         return r;
+    if (SIMUL__UNLIKELY(u->efd > 0)) {
+        /* A host polls the eventfd: reset it before reaping, so a
+         * completion posted from here on makes it readable again. */
+        uint64_t v;
+        ssize_t n = read(u->efd, &v, sizeof v);
+        (void)n;
+    }
     reap(l, u);
     return 0;
 }
@@ -501,6 +512,27 @@ int simul__io_uring_cancel(simul_loop *l, simul__fileop *op)
     return 0;
 }
 
+/* What a host polls. Not the ring fd: with DEFER_TASKRUN (the cheapest
+ * setup) a poll completion is deferred task work, which never wakes a
+ * poll(2) on the ring fd; it does signal a registered eventfd. Created on
+ * first request, so loops nobody embeds pay nothing. */
+static int ur_fd(simul_loop *l)
+{
+    struct ur *u = l->be_data;
+    if (u->efd > 0)
+        return u->efd;
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd < 0)
+        return -errno;
+    int r = io_uring_register_eventfd(&u->ring, efd);
+    if (r < 0) {
+        close(efd);
+        return r;
+    }
+    u->efd = efd;
+    return efd;
+}
+
 const simul__backend simul__backend_io_uring = {
     .name = "io_uring",
     .open = ur_open,
@@ -509,4 +541,5 @@ const simul__backend simul__backend_io_uring = {
     .forget = ur_forget,
     .poll = ur_poll,
     .file_op = ur_file_op,
+    .fd = ur_fd,
 };

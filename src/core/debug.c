@@ -45,9 +45,9 @@ static void on_sigquit(int sig)
 
 void simul__debug_init(simul_loop *l)
 {
-    const char *d = getenv("SIMUL_DEBUG");
-    l->debug = d && *d && strcmp(d, "0") != 0;
-    if (!l->debug)
+    l->debug = l->opts.debug;
+    /* SIGQUIT is the process's: taken only with the loop's .signals. */
+    if (!l->debug || !l->opts.signals)
         return;
     dump_loop = l;
     struct sigaction sa;
@@ -69,15 +69,15 @@ void simul__debug_close(simul_loop *l)
 void simul__debug_slow(simul_loop *l, simul__task *t, int64_t ran_ns)
 {
     (void)l;
-    fprintf(stderr, "simul: task '%s' ran %.1f ms without suspending (it blocks the loop)\n",
-            simul__task_name(t), (double)ran_ns / 1e6);
+    simul__log(SIMUL_LOG_WARN, "task '%s' ran %.1f ms without suspending (it blocks the loop)",
+               simul__task_name(t), (double)ran_ns / 1e6);
 }
 
 void simul__debug_unjoined(simul_loop *l, simul__task *t)
 {
     if (l->debug)
-        fprintf(stderr, "simul: task '%s' was never joined (result %d)\n",
-                simul__task_name(t), t->result);
+        simul__log(SIMUL_LOG_WARN, "task '%s' was never joined (result %d)",
+                   simul__task_name(t), t->result);
 }
 
 /* ---- naming the user's function in a dump ------------------------------------ */

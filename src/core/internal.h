@@ -213,9 +213,16 @@ struct simul_watch {
     int            fd;
     int            events;    /* what is asked for */
     int            armed;     /* what the backend has */
+    int            flags;     /* SIMUL__W_* */
     simul_watch_cb cb;
     void          *arg;
 };
+
+/* SIMUL__W_UNREF: an armed watcher that does not keep tasks waiting
+ * (simul_watch_unref; the deadlock breaker ignores it). SIMUL__W_QUIET:
+ * its readiness is also announced through ts_signalled (the loop's wakeup
+ * eventfd, the SIGINT eventfd), so a busy loop need not poll for it. */
+enum { SIMUL__W_UNREF = 1, SIMUL__W_QUIET = 2 };
 
 struct simul_timer {
     simul__tnode node;
@@ -223,7 +230,43 @@ struct simul_timer {
     void       (*cb)(void *);
     void        *arg;
     int          oneshot_free;  /* simul_call_later: free after firing */
+    int          unref;         /* simul_timer_unref: ignored by the deadlock breaker */
 };
+
+/* ---- per-loop modules (module.c) ---------------------------------------
+ *
+ * A layer above the core (the thread pool, the fd table, DNS, signals,
+ * files) keeps per-loop state in a module: a static descriptor with hooks,
+ * attached to a loop on first use by simul__module_data(), which returns
+ * the module's zeroed per-loop data (`size` bytes) after running init.
+ * Hooks run in attach order, close in reverse order (a module attached
+ * while another's init ran - its dependency - closes after it):
+ *   init(l, data)       on attach; 0 or -errno (then nothing is attached);
+ *   run_begin(l, data)  a run starts (l->main is the main task): at
+ *                       simul_loop_start, or at attach if a run is going on;
+ *   run_end(l, data)    the run is over (main finished, or the loop is
+ *                       freed before it did); l->main is still set;
+ *   shutdown(l, data)   in a task of the loop, after main returned and the
+ *                       other tasks were cancelled, before the final
+ *                       cancel-all (asyncio's shutdown_default_executor);
+ *                       may park; runs once per loop;
+ *   close(l, data)      loop free, before the backend closes; the data is
+ *                       freed after it. No module attaches from here on.
+ * Every hook is optional. Module ids are process-wide (assigned on first
+ * attach anywhere); a loop has at most SIMUL__MAX_MODULES modules.
+ */
+#define SIMUL__MAX_MODULES 32
+
+typedef struct simul__module {
+    const char *name;
+    size_t      size;
+    int  (*init)(simul_loop *l, void *data);
+    void (*run_begin)(simul_loop *l, void *data);
+    void (*run_end)(simul_loop *l, void *data);
+    void (*shutdown)(simul_loop *l, void *data);
+    void (*close)(simul_loop *l, void *data);
+    atomic_uint id;           /* 0 until first attached */
+} simul__module;
 
 typedef struct simul__stackpool {
     size_t        size;       /* usable bytes per stack */
@@ -258,13 +301,12 @@ struct simul_loop {
     /* backend */
     const simul__backend *be;
     void             *be_data;
-    size_t            nwatch;       /* armed watchers */
+    size_t            nwatch;       /* armed watchers a busy loop polls for (not QUIET) */
+    size_t            nwatch_ref;   /* armed watchers that keep tasks waiting (not UNREF) */
+    size_t            ntimer_unref; /* armed simul_timers that do not */
     atomic_int        external;     /* pending wakeups from elsewhere (threads) */
     int               deadlocks;    /* times the deadlock breaker ran */
-    int               wakers;       /* other things that can wake a task (a
-                                     * signal handler): no deadlock while > 0 */
     simul__list       prepoll;      /* simul__prepoll hooks for this tick */
-    void             *net_io;       /* networking's fd table (src/io/fd.c) */
 
     /* tasks */
     size_t            ntasks_live;  /* not DONE */
@@ -289,10 +331,18 @@ struct simul_loop {
     simul_watch      *wake_watch;
     atomic_int        closed;
 
-    /* I/O layer, system half (src/io): thread pool, DNS cache, signals */
-    void             *pool;
-    void             *dns;
-    void             *sig;
+    /* modules (module.c): data by module id (slot 0 stays NULL), attach order */
+    void             *mod_data[SIMUL__MAX_MODULES];
+    simul__module    *mod_order[SIMUL__MAX_MODULES];
+    unsigned          nmods;
+    int               mod_closing;  /* close hooks run: no more attaching */
+
+    /* lifecycle (loop.c) */
+    simul__task      *main;         /* main task of the current run, or NULL */
+    int               interrupted;  /* SIGINT cancelled main (result -EINTR) */
+    int               running;      /* a run/run_once/free drives the loop */
+    void             *data;         /* simul_loop_set_data */
+    simul_loop_opts   opts;         /* as given, zeros resolved to defaults */
 
     /* debug */
     int               debug;
@@ -303,13 +353,34 @@ struct simul_loop {
 #endif
 };
 
-/* Loop close hook of the I/O layer's system half (src/io/pool.c): joins
- * the thread pool, frees the DNS cache and restores signal state. */
-void simul__sys_close(simul_loop *l);
-/* simul_run's hooks (src/io/signal.c): SIGINT cancels main_task, SIGPIPE
- * ignored; the result becomes -EINTR if SIGINT cancelled main. */
-void simul__sys_run_begin(simul_loop *l, void *main_task);
-int  simul__sys_run_result(simul_loop *l, int result);
+/* Attaches m to l (init, then run_begin if a run is going on) unless it
+ * is; returns its data, or NULL with errno (ENOMEM, ENOSPC past
+ * SIMUL__MAX_MODULES, ESHUTDOWN once the loop closes, init's error). */
+void *simul__module_attach(simul_loop *l, simul__module *m);
+/* run_begin of every attached module, in order (loop.c at a run's start). */
+void  simul__modules_run_begin(simul_loop *l);
+/* run_end of every attached module, in order (loop.c when a run ends). */
+void  simul__modules_run_end(simul_loop *l);
+/* shutdown of every attached module, in order, in the current task. */
+void  simul__modules_shutdown(simul_loop *l);
+/* close of every attached module in reverse order; frees their data. */
+void  simul__modules_close(simul_loop *l);
+
+/* m's data in l, attaching m on first use (NULL with errno on failure). */
+static inline void *simul__module_data(simul_loop *l, simul__module *m)
+{
+    void *d = l->mod_data[atomic_load_explicit(&m->id, memory_order_relaxed)];
+    return SIMUL__LIKELY(d != NULL) ? d : simul__module_attach(l, m);
+}
+/* m's data in l if attached, else NULL (never attaches). */
+static inline void *simul__module_peek(const simul_loop *l, simul__module *m)
+{
+    return l->mod_data[atomic_load_explicit(&m->id, memory_order_relaxed)];
+}
+
+/* Process signal handling of a run (signals.c): SIGINT cancels main,
+ * SIGPIPE ignored; installed when the loop's options ask for it. */
+extern simul__module simul__signals_module;
 
 /* Queues p for the end of this tick (no-op if queued); _del unqueues it. */
 static inline void simul__prepoll_add(simul_loop *l, simul__prepoll *p)
@@ -463,6 +534,13 @@ void          simul__stack_overflow_install(void);
 void          simul__stack_overflow_uninstall(void);
 extern size_t simul__default_stack;
 
+/* ---- logging (log.c) --------------------------------------------------- */
+
+/* Formats a one-line message (no "simul: " prefix, no newline) for the
+ * log handler, if level (SIMUL_LOG_*) is enabled. Any thread. */
+void simul__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int  simul__log_enabled(int level);
+
 /* ---- debug (debug.c) --------------------------------------------------- */
 
 void simul__debug_init(simul_loop *l);
@@ -493,6 +571,9 @@ struct simul__backend {
      * and op must stay valid until then, even if the waiter is cancelled.
      * Returns 0 if started, or -errno. */
     int  (*file_op)(simul_loop *l, struct simul__fileop *op);
+    /* An fd that is readable when poll has work, for a host to poll (the
+     * epoll fd; an eventfd the ring signals). fd >= 0 or -errno. */
+    int  (*fd)(simul_loop *l);
 };
 
 enum { SIMUL__FOP_READ, SIMUL__FOP_WRITE, SIMUL__FOP_FSYNC, SIMUL__FOP_OPEN,
@@ -517,7 +598,7 @@ extern const simul__backend simul__backend_epoll;
 extern const simul__backend simul__backend_io_uring;
 #endif
 void simul__watch_ready(simul_watch *w, int revents);
-/* Frees the networking fd table (src/io/fd.c); from loop_free. */
-void simul__net_close(simul_loop *l);
+/* Sets SIMUL__W_* flags of w, keeping the loop's counters right. */
+void simul__watch_flags(simul_watch *w, int flags);
 
 #endif /* SIMUL_CORE_INTERNAL_H */

@@ -12,10 +12,18 @@
  *   4. update the cached clock and fire due timers.
  * Watcher and timer callbacks run on the loop's own stack (the thread's),
  * never on a task's.
+ *
+ * Lifecycle (simul_loop_new / _run / _run_once / _free; simul_run is the
+ * three in a row): new opens the backend and attaches the signals module
+ * if asked; a run spawns the main task, calls every module's run_begin and
+ * runs until main is done; free cancels what is left, runs the modules'
+ * shutdown hooks in a task, cancels again, closes the modules in reverse
+ * order, then the core. The layers above the core take part only through
+ * the module registry (module.c): this file names none of them.
  */
 #include "internal.h"
 
-#include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -41,17 +49,41 @@ static const simul__backend *pick_backend(const char *want)
     return NULL;
 }
 
-static int open_backend(simul_loop *l)
+/* ---- defaults from the environment, read once --------------------------- */
+
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static const char *env_backend;   /* NULL: unset */
+static int env_debug;
+
+static void env_read(void)
+{
+    const char *b = getenv("SIMUL_BACKEND");
+    env_backend = b && *b ? b : NULL;
+    const char *d = getenv("SIMUL_DEBUG");
+    env_debug = d && *d && strcmp(d, "0") != 0;
+    const char *s = getenv("SIMUL_STACK_SIZE");
+    if (s && *s) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (*end == 'k' || *end == 'K')
+            v *= 1024;
+        else if (*end == 'm' || *end == 'M')
+            v *= 1024 * 1024;
+        if (simul_set_default_stack_size((size_t)v) != 0)
+            simul__log(SIMUL_LOG_WARN, "ignoring SIMUL_STACK_SIZE=%s (16K..256M)", s);
+    }
+}
+
+static int open_backend(simul_loop *l, const char *want)
 {
     /* epoll is the default; "auto" prefers io_uring and falls back silently
      * where it is missing or forbidden. */
-    const char *want = getenv("SIMUL_BACKEND");
-    if (!want || !*want)
-        want = "epoll";
+    if (!want)
+        want = env_backend ? env_backend : "epoll";
     if (strcmp(want, "auto") != 0) {
         const simul__backend *be = pick_backend(want);
         if (!be) {
-            fprintf(stderr, "simul: SIMUL_BACKEND=%s is not a backend of this build\n", want);
+            simul__log(SIMUL_LOG_ERROR, "backend \"%s\" is not a backend of this build", want);
             return -EINVAL;
         }
         l->be = be;
@@ -187,6 +219,15 @@ simul_watch *simul_watch_new(int fd, simul_watch_cb cb, void *arg)
     return w;
 }
 
+/* What an armed watcher with these flags counts for in the loop. */
+static void watch_count(simul_loop *l, int flags, int sign)
+{
+    if (!(flags & SIMUL__W_QUIET))
+        l->nwatch += (size_t)sign;
+    if (!(flags & SIMUL__W_UNREF))
+        l->nwatch_ref += (size_t)sign;
+}
+
 int simul_watch_set(simul_watch *w, int events)
 {
     if (!w)
@@ -200,10 +241,35 @@ int simul_watch_set(simul_watch *w, int events)
     if (r)
         return r;
     if (!w->armed && events)
-        l->nwatch++;
+        watch_count(l, w->flags, 1);
     else if (w->armed && !events)
-        l->nwatch--;
+        watch_count(l, w->flags, -1);
     w->armed = events;
+    return 0;
+}
+
+void simul__watch_flags(simul_watch *w, int flags)
+{
+    if (w->armed) {
+        watch_count(w->loop, w->flags, -1);
+        watch_count(w->loop, flags, 1);
+    }
+    w->flags = flags;
+}
+
+int simul_watch_unref(simul_watch *w)
+{
+    if (!w)
+        return -EINVAL;
+    simul__watch_flags(w, w->flags | SIMUL__W_UNREF);
+    return 0;
+}
+
+int simul_watch_ref(simul_watch *w)
+{
+    if (!w)
+        return -EINVAL;
+    simul__watch_flags(w, w->flags & ~SIMUL__W_UNREF);
     return 0;
 }
 
@@ -219,7 +285,7 @@ void simul_watch_free(simul_watch *w)
     simul_loop *l = w->loop;
     if (w->armed) {
         l->be->arm(l, w, 0);
-        l->nwatch--;
+        watch_count(l, w->flags, -1);
     }
     l->be->forget(l, w);
     free(w);
@@ -232,56 +298,76 @@ void simul__watch_ready(simul_watch *w, int revents)
 
 /* ---- loop lifetime ----------------------------------------------------- */
 
-static void stack_size_from_env(void)
+/* Checks opts and fills l->opts, zeros resolved to the defaults. */
+static int opts_resolve(simul_loop *l, const simul_loop_opts *opts)
 {
-    const char *s = getenv("SIMUL_STACK_SIZE");
-    if (!s || !*s)
-        return;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end == 'k' || *end == 'K')
-        v *= 1024;
-    else if (*end == 'm' || *end == 'M')
-        v *= 1024 * 1024;
-    if (simul_set_default_stack_size((size_t)v) != 0)
-        fprintf(stderr, "simul: ignoring SIMUL_STACK_SIZE=%s (16K..256M)\n", s);
+    static const simul_loop_opts none;
+    if (!opts)
+        opts = &none;
+    pthread_once(&env_once, env_read);
+    l->opts = *opts;
+    l->opts.backend = NULL;   /* not kept: the caller's string */
+    if (opts->stack_size) {
+        l->opts.stack_size = simul__stack_round(opts->stack_size);
+        if (!l->opts.stack_size)
+            return -EINVAL;
+    } else {
+        l->opts.stack_size = simul__default_stack;
+    }
+    if (opts->threadpool_size > 256)
+        return -EINVAL;
+    l->opts.debug = opts->debug > 0 || (opts->debug == 0 && env_debug);
+    l->opts.signals = opts->signals != 0;
+    return 0;
 }
 
-static simul_loop *loop_new(int *err)
+int simul_loop_new(const simul_loop_opts *opts, simul_loop **out)
 {
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (simul__loop())
+        return -EBUSY;
     simul_loop *l = calloc(1, sizeof *l);
-    if (!l) {
-        *err = -ENOMEM;
-        return NULL;
-    }
+    if (!l)
+        return -ENOMEM;
     l->rq_tail = &l->rq_head;
     simul__list_init(&l->prepoll);
     l->ts_tail = &l->ts_head;
     l->wake_fd = -1;
     pthread_mutex_init(&l->ts_lock, NULL);
     l->now = simul__clock_ns();
+    int err = opts_resolve(l, opts);
+    if (err)
+        goto fail_opts;
     simul__loop_tls = l;
-    stack_size_from_env();
-    *err = open_backend(l);
-    if (*err)
+    err = open_backend(l, opts ? opts->backend : NULL);
+    if (err)
         goto fail_backend;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->wake_fd < 0) {
-        *err = -errno;
+        err = -errno;
         goto fail_eventfd;
     }
     l->wake_watch = simul_watch_new(l->wake_fd, ts_drain, l);
     if (!l->wake_watch) {
-        *err = -errno;
+        err = -errno;
         goto fail_watch;
     }
-    *err = simul_watch_set(l->wake_watch, SIMUL_READABLE);
-    if (*err)
+    err = simul_watch_set(l->wake_watch, SIMUL_READABLE);
+    if (err)
         goto fail_arm;
-    simul__stack_overflow_install();
+    /* Its readiness comes with ts_signalled; it wakes nobody by itself. */
+    simul__watch_flags(l->wake_watch, SIMUL__W_UNREF | SIMUL__W_QUIET);
+    if (l->opts.signals && !simul__module_data(l, &simul__signals_module)) {
+        err = -errno;
+        goto fail_signals;
+    }
     simul__debug_init(l);
-    return l;
+    *out = l;
+    return 0;
 
+fail_signals:
 fail_arm:
     simul_watch_free(l->wake_watch);
 fail_watch:
@@ -289,16 +375,17 @@ fail_watch:
 fail_eventfd:
     l->be->close(l);
 fail_backend:
-    pthread_mutex_destroy(&l->ts_lock);
     simul__loop_tls = NULL;
+fail_opts:
+    pthread_mutex_destroy(&l->ts_lock);
     free(l);
-    return NULL;
+    return err;
 }
 
-static void loop_free(simul_loop *l)
+static void loop_close(simul_loop *l)
 {
-    /* Before `closed`: pool workers may still queue completions. */
-    simul__sys_close(l);
+    /* Before `closed`: the pool's workers may still queue completions. */
+    simul__modules_close(l);
     atomic_store(&l->closed, 1);
     simul__debug_close(l);
     /* Every task is DONE by now; report the ones nobody joined. */
@@ -328,7 +415,6 @@ static void loop_free(simul_loop *l)
         free(f);
         f = next;
     }
-    simul__net_close(l);   /* fd table: its watchers, before the backend */
     simul_watch_free(l->wake_watch);
     close(l->wake_fd);
     l->be->close(l);
@@ -336,7 +422,6 @@ static void loop_free(simul_loop *l)
     simul__stacks_close(l);
     simul__tasks_close(l);
     pthread_mutex_destroy(&l->ts_lock);
-    simul__stack_overflow_uninstall();
     simul__loop_tls = NULL;
     free(l);
 }
@@ -361,8 +446,8 @@ static void run_prepoll(simul_loop *l)
 static void deadlock(simul_loop *l)
 {
     if (l->deadlocks++ == 0)
-        fprintf(stderr, "simul: deadlock: every task is waiting and nothing (timer, fd, "
-                        "thread) can wake one; cancelling them all\n");
+        simul__log(SIMUL_LOG_WARN, "deadlock: every task is waiting and nothing (timer, fd, "
+                                   "thread) can wake one; cancelling them all");
     if (l->debug)
         simul_dump_tasks(2);
     SIMUL__FOREACH_TASK(l, t) {
@@ -373,68 +458,90 @@ static void deadlock(simul_loop *l)
     }
 }
 
-void simul__loop_run_until(simul_loop *l, int (*stop)(simul_loop *, void *), void *arg)
+typedef int (*stop_fn)(simul_loop *, void *);
+
+/* One iteration; stops after step 1 if stop() says so. nowait (for
+ * simul_loop_run_once) never blocks in the poller and always looks at it.
+ * Inlined into both callers with nowait constant. */
+static inline __attribute__((always_inline)) void tick(simul_loop *l, int nowait,
+                                                      stop_fn stop, void *arg)
 {
-    while (!stop(l, arg)) {
-        /* 1. what was ready when this tick began */
-        l->budget = l->rq_len;
-        while (l->budget) {
-            l->budget--;
-            simul__runnable *r = simul__ready_pop(l);
-            if (r->kind == SIMUL__RUN_TASK) {
-                simul__run_task(l, (simul__task *)r);
-            } else {
-                simul__callback *c = (simul__callback *)r;
-                void (*cb)(void *) = c->cb;
-                void *cbarg = c->arg;
-                cb_release(l, c);
-                cb(cbarg);
-            }
+    /* 1. what was ready when this tick began */
+    l->budget = l->rq_len;
+    while (l->budget) {
+        l->budget--;
+        simul__runnable *r = simul__ready_pop(l);
+        if (r->kind == SIMUL__RUN_TASK) {
+            simul__run_task(l, (simul__task *)r);
+        } else {
+            simul__callback *c = (simul__callback *)r;
+            void (*cb)(void *) = c->cb;
+            void *cbarg = c->arg;
+            cb_release(l, c);
+            cb(cbarg);
         }
-        if (!simul__list_empty(&l->prepoll))
-            run_prepoll(l);
-        if (l->dump_requested) {
-            l->dump_requested = 0;
-            simul_dump_tasks(2);
-        }
-        if (stop(l, arg))
-            break;
-        /* 3. I/O */
-        int64_t timeout = 0;
-        if (!l->rq_head) {
-            int64_t next = simul__timer_next(l);
-            if (next == SIMUL__NO_DEADLINE) {
-                if (l->nwatch <= 1 && l->external == 0 && l->wakers == 0 &&
-                    !atomic_load(&l->ts_signalled)) {
-                    deadlock(l);
-                    continue;
-                }
-                timeout = -1;
-            } else {
-                l->now = simul__clock_ns();
-                timeout = next > l->now ? next - l->now : 0;
-            }
-        }
-        /* Poll unless it is pointless: nothing blocks, no fd is watched (the
-         * wakeup eventfd aside), no cross-thread call is pending, and no
-         * backend operation (an io_uring file op) is in flight. */
-        if (timeout != 0 || l->nwatch > 1 ||
-            atomic_load_explicit(&l->ts_signalled, memory_order_relaxed) ||
-            atomic_load_explicit(&l->external, memory_order_relaxed) > 0) {
-            int r = l->be->poll(l, timeout);
-            if (r < 0 && r != -EINTR)
-                fprintf(stderr, "simul: %s poll failed: %s\n", l->be->name, simul_strerror(r));
-        }
-        /* 4. timers */
-        l->now = simul__clock_ns();
-        simul__timers_run(l);
     }
+    /* 2. before-poll hooks */
+    if (!simul__list_empty(&l->prepoll))
+        run_prepoll(l);
+    if (l->dump_requested) {
+        l->dump_requested = 0;
+        simul_dump_tasks(2);
+    }
+    if (stop(l, arg))
+        return;
+    /* 3. I/O */
+    int64_t timeout = 0;
+    if (!l->rq_head) {
+        /* Nothing ready, and nothing that keeps tasks waiting (a ref'd
+         * timer or watcher, a thread's pending call): the tasks can never
+         * be woken, so break the deadlock. */
+        if (l->heap_len == l->ntimer_unref && l->nwatch_ref == 0 && l->external == 0 &&
+            !atomic_load(&l->ts_signalled) && l->ntasks_live > 0) {
+            deadlock(l);
+            return;
+        }
+        int64_t next = simul__timer_next(l);
+        if (nowait) {
+            timeout = 0;
+        } else if (next == SIMUL__NO_DEADLINE) {
+            timeout = -1;
+        } else {
+            l->now = simul__clock_ns();
+            timeout = next > l->now ? next - l->now : 0;
+        }
+    }
+    /* Poll unless it is pointless: nothing blocks, no fd is watched (the
+     * quiet wakeup eventfd aside), no cross-thread call is pending, and no
+     * backend operation (an io_uring file op) is in flight. */
+    if (nowait || timeout != 0 || l->nwatch > 0 ||
+        atomic_load_explicit(&l->ts_signalled, memory_order_relaxed) ||
+        atomic_load_explicit(&l->external, memory_order_relaxed) > 0) {
+        int r = l->be->poll(l, timeout);
+        if (r < 0 && r != -EINTR)
+            simul__log(SIMUL_LOG_ERROR, "%s poll failed: %s", l->be->name, simul_strerror(r));
+    }
+    /* 4. timers */
+    l->now = simul__clock_ns();
+    simul__timers_run(l);
+}
+
+void simul__loop_run_until(simul_loop *l, stop_fn stop, void *arg)
+{
+    while (!stop(l, arg))
+        tick(l, 0, stop, arg);
 }
 
 static int main_done(simul_loop *l, void *arg)
 {
+    (void)arg;
+    return l->main == NULL || l->main->state == SIMUL_TASK_DONE;
+}
+
+static int flag_set(simul_loop *l, void *arg)
+{
     (void)l;
-    return ((simul__task *)arg)->state == SIMUL_TASK_DONE;
+    return *(int *)arg;
 }
 
 /* Shutdown: cancel whatever is alive (again, for tasks spawned late). */
@@ -450,30 +557,166 @@ static int all_done(simul_loop *l, void *arg)
     return 0;
 }
 
+/* ---- runs ---------------------------------------------------------------- */
+
+/* May the caller drive l now? 0 or -errno. */
+static int check_driver(const simul_loop *l)
+{
+    if (!l)
+        return -EINVAL;
+    if (simul__loop() != l)
+        return -EPERM;
+    if (l->running)
+        return -EBUSY;
+    return 0;
+}
+
+int simul_loop_start(simul_loop *l, simul_fn main_fn, void *arg)
+{
+    int r = check_driver(l);
+    if (r)
+        return r;
+    if (!main_fn)
+        return -EINVAL;
+    if (l->main)
+        return -EBUSY;
+    simul_task_opts opts = { .name = "main" };
+    simul__task *m = simul__spawn(l, main_fn, arg, &opts);
+    if (!m)
+        return -errno;
+    m->flags |= SIMUL__TF_MAIN;
+    l->main = m;
+    l->interrupted = 0;
+    simul__modules_run_begin(l);   /* e.g. SIGINT now cancels main */
+    return 0;
+}
+
+/* The finished run's result; the run is over. */
+static int run_end(simul_loop *l)
+{
+    int result = l->main->result;
+    if (l->interrupted && result == -ECANCELED)
+        result = -EINTR;
+    simul__modules_run_end(l);
+    l->main = NULL;
+    return result;
+}
+
+int simul_loop_run(simul_loop *l, simul_fn main_fn, void *arg)
+{
+    int r = simul_loop_start(l, main_fn, arg);
+    if (r)
+        return r;
+    l->running = 1;
+    simul__loop_run_until(l, main_done, NULL);
+    l->running = 0;
+    return run_end(l);
+}
+
+int simul_loop_run_once(simul_loop *l, int *result)
+{
+    int r = check_driver(l);
+    if (r)
+        return r;
+    l->running = 1;
+    tick(l, 1, main_done, NULL);
+    l->running = 0;
+    if (!l->main)
+        return 0;
+    if (l->main->state != SIMUL_TASK_DONE)
+        return 1;
+    r = run_end(l);
+    if (result)
+        *result = r;
+    return 0;
+}
+
+int simul_loop_backend_fd(simul_loop *l)
+{
+    return l ? l->be->fd(l) : -EINVAL;
+}
+
+int simul_loop_timeout(simul_loop *l, double *timeout)
+{
+    if (!l || !timeout)
+        return -EINVAL;
+    if (l->rq_head || atomic_load(&l->ts_signalled) || l->dump_requested) {
+        *timeout = 0;
+        return 0;
+    }
+    int64_t next = simul__timer_next(l);
+    if (next == SIMUL__NO_DEADLINE) {
+        *timeout = INFINITY;
+        return 0;
+    }
+    l->now = simul__clock_ns();
+    *timeout = next > l->now ? (double)(next - l->now) / 1e9 : 0;
+    return 0;
+}
+
+int simul_loop_set_data(simul_loop *l, void *data)
+{
+    if (!l)
+        return -EINVAL;
+    l->data = data;
+    return 0;
+}
+
+void *simul_loop_data(const simul_loop *l)
+{
+    return l ? l->data : NULL;
+}
+
+static int shutdown_task(void *arg)
+{
+    simul__modules_shutdown(simul__loop());
+    *(int *)arg = 1;
+    return 0;
+}
+
+int simul_loop_free(simul_loop *l)
+{
+    int r = check_driver(l);
+    if (r)
+        return r;
+    l->running = 1;
+    if (l->main) {             /* started, never finished: the run is over */
+        simul__modules_run_end(l);
+        l->main = NULL;
+    }
+    /* As asyncio.run's finally: cancel what is left, then the layers'
+     * shutdown in a task (which may still spawn, sleep and wait), then
+     * cancel whatever that left behind. */
+    simul__loop_run_until(l, all_done, NULL);
+    int hooks = 0;
+    for (unsigned i = 0; i < l->nmods; i++)
+        hooks |= l->mod_order[i]->shutdown != NULL;
+    if (hooks) {
+        simul_task_opts opts = { .name = "shutdown" };
+        int done = 0;
+        simul__task *t = simul__spawn(l, shutdown_task, &done, &opts);
+        if (t) {
+            t->flags |= SIMUL__TF_DETACHED;   /* freed when it finishes */
+            simul__loop_run_until(l, flag_set, &done);
+        }
+    }
+    simul__loop_run_until(l, all_done, NULL);
+    loop_close(l);
+    return 0;
+}
+
 int simul_run(simul_fn main_fn, void *arg)
 {
     if (!main_fn)
         return -EINVAL;
-    if (simul__loop())
-        return -EBUSY;
-    int err;
-    simul_loop *l = loop_new(&err);
-    if (!l)
-        return err;
-    simul_task_opts opts = { .name = "main" };
-    simul__task *m = simul__spawn(l, main_fn, arg, &opts);
-    if (!m) {
-        err = -errno;
-        loop_free(l);
-        return err;
-    }
-    m->flags |= SIMUL__TF_MAIN;
-    simul__sys_run_begin(l, m);   /* SIGINT cancels main; SIGPIPE ignored */
-    simul__loop_run_until(l, main_done, m);
-    int result = simul__sys_run_result(l, m->result);
-    simul__loop_run_until(l, all_done, NULL);
-    loop_free(l);
-    return result;
+    simul_loop_opts opts = { .signals = 1 };
+    simul_loop *l;
+    int r = simul_loop_new(&opts, &l);
+    if (r)
+        return r;
+    r = simul_loop_run(l, main_fn, arg);
+    simul_loop_free(l);
+    return r;
 }
 
 void simul_loop_ref(simul_loop *l)

@@ -69,12 +69,16 @@ int simul_set_default_stack_size(size_t bytes)
     if (!r || bytes == 0)
         return -EINVAL;
     simul__default_stack = r;
+    simul_loop *l = simul__loop();
+    if (l)
+        l->opts.stack_size = r;   /* "tasks spawned from now on" */
     return 0;
 }
 
 size_t simul_default_stack_size(void)
 {
-    return simul__default_stack;
+    simul_loop *l = simul__loop();
+    return l ? l->opts.stack_size : simul__default_stack;
 }
 
 /* -1 unknown, 0 unsupported, 1 supported */

@@ -180,7 +180,7 @@ static int task_prepare(simul_loop *l, simul__task *t)
 /* Is there nothing for the loop to look at before more tasks run? */
 static inline int poll_pointless(simul_loop *l)
 {
-    if (l->nwatch > 1 || atomic_load_explicit(&l->ts_signalled, memory_order_relaxed) ||
+    if (l->nwatch > 0 || atomic_load_explicit(&l->ts_signalled, memory_order_relaxed) ||
         atomic_load_explicit(&l->external, memory_order_relaxed) > 0 || l->dump_requested ||
         !simul__list_empty(&l->prepoll))
         return 0;
@@ -298,7 +298,7 @@ void simul__run_task(simul_loop *l, simul__task *t)
 
 simul__task *simul__spawn(simul_loop *l, simul_fn fn, void *arg, const simul_task_opts *opts)
 {
-    size_t size = simul__default_stack;
+    size_t size = l->opts.stack_size;
     if (opts && opts->stack_size) {
         size = simul__stack_round(opts->stack_size);
         if (!size) {

@@ -121,6 +121,7 @@ void simul__timers_close(simul_loop *l)
     free(l->heap);
     l->heap = NULL;
     l->heap_len = l->heap_cap = 0;
+    l->ntimer_unref = 0;
 }
 
 /* ---- public one-shot timers ------------------------------------------- */
@@ -128,6 +129,8 @@ void simul__timers_close(simul_loop *l)
 static void timer_fire(simul__tnode *n)
 {
     simul_timer *t = simul__container_of(n, simul_timer, node);
+    if (t->unref)
+        t->loop->ntimer_unref--;   /* timers_run disarmed it */
     void (*cb)(void *) = t->cb;
     void *arg = t->arg;
     if (t->oneshot_free)
@@ -157,12 +160,30 @@ simul_timer *simul_timer_new(void (*cb)(void *), void *arg)
     return t;
 }
 
+/* Arms t, keeping the count of armed unref'd timers right. */
+static int timer_arm(simul_timer *t, int64_t when)
+{
+    int was = simul__timer_armed(&t->node);
+    int r = simul__timer_arm(t->loop, &t->node, when, timer_fire);
+    /* A failed re-arm leaves it disarmed. */
+    int now = simul__timer_armed(&t->node);
+    if (t->unref)
+        t->loop->ntimer_unref += (size_t)(now - was);
+    return r;
+}
+
+static void timer_disarm(simul_timer *t)
+{
+    if (t->unref && simul__timer_armed(&t->node))
+        t->loop->ntimer_unref--;
+    simul__timer_disarm(t->loop, &t->node);
+}
+
 int simul_timer_start_at(simul_timer *t, double deadline)
 {
     if (!t || isnan(deadline))
         return -EINVAL;
-    int64_t when = simul__seconds_to_ns(deadline);
-    return simul__timer_arm(t->loop, &t->node, when, timer_fire);
+    return timer_arm(t, simul__seconds_to_ns(deadline));
 }
 
 int simul_timer_start(simul_timer *t, double delay)
@@ -173,14 +194,34 @@ int simul_timer_start(simul_timer *t, double delay)
     l->now = simul__clock_ns();
     int64_t d = simul__seconds_to_ns(delay);
     int64_t when = d >= SIMUL__NO_DEADLINE - l->now ? SIMUL__NO_DEADLINE : l->now + d;
-    return simul__timer_arm(l, &t->node, when, timer_fire);
+    return timer_arm(t, when);
 }
 
 int simul_timer_stop(simul_timer *t)
 {
     if (!t)
         return -EINVAL;
-    simul__timer_disarm(t->loop, &t->node);
+    timer_disarm(t);
+    return 0;
+}
+
+int simul_timer_unref(simul_timer *t)
+{
+    if (!t)
+        return -EINVAL;
+    if (!t->unref && simul__timer_armed(&t->node))
+        t->loop->ntimer_unref++;
+    t->unref = 1;
+    return 0;
+}
+
+int simul_timer_ref(simul_timer *t)
+{
+    if (!t)
+        return -EINVAL;
+    if (t->unref && simul__timer_armed(&t->node))
+        t->loop->ntimer_unref--;
+    t->unref = 0;
     return 0;
 }
 
@@ -193,7 +234,7 @@ void simul_timer_free(simul_timer *t)
 {
     if (!t)
         return;
-    simul__timer_disarm(t->loop, &t->node);
+    timer_disarm(t);
     free(t);
 }
 

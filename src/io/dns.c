@@ -18,7 +18,6 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,27 +106,50 @@ static int streq(const char *a, const char *b)
     return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
 }
 
-static dns_cache *cache_get(simul_loop *l)
+/* The TTL default, from SIMUL_DNS_TTL read once per process. */
+static pthread_once_t ttl_once = PTHREAD_ONCE_INIT;
+static double ttl_default = DNS_TTL_DEFAULT;
+
+static void ttl_read(void)
 {
-    if (l->dns)
-        return l->dns;
-    dns_cache *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    double ttl = DNS_TTL_DEFAULT;
     const char *s = getenv("SIMUL_DNS_TTL");
     if (s && *s) {
         char *end;
         double v = strtod(s, &end);
         if (*end == '\0' && v >= 0 && v <= 86400)
-            ttl = v;
+            ttl_default = v;
         else
-            fprintf(stderr, "simul: ignoring SIMUL_DNS_TTL=%s (0..86400 s)\n", s);
+            simul__log(SIMUL_LOG_WARN, "ignoring SIMUL_DNS_TTL=%s (0..86400 s)", s);
     }
-    c->ttl_ns = simul__seconds_to_ns(ttl);
-    l->dns = c;
-    return c;
 }
+
+static int cache_init(simul_loop *l, void *data)
+{
+    (void)l;
+    dns_cache *c = data;
+    pthread_once(&ttl_once, ttl_read);
+    c->ttl_ns = simul__seconds_to_ns(ttl_default);
+    return 0;
+}
+
+static void entry_clear(dns_entry *e);
+
+/* The cache is a module of the loop, attached by the first answer cached;
+ * closing the loop frees it. */
+static void cache_close(simul_loop *l, void *data)
+{
+    (void)l;
+    dns_cache *c = data;
+    for (size_t i = 0; i < c->n; i++)
+        entry_clear(&c->e[i]);
+}
+
+static simul__module dns_module = {
+    .name = "dns",
+    .size = sizeof(dns_cache),
+    .init = cache_init,
+    .close = cache_close,
+};
 
 static void entry_clear(dns_entry *e)
 {
@@ -149,7 +171,7 @@ static int entry_matches(const dns_entry *e, const char *host, const char *servi
 static int cache_lookup(simul_loop *l, const char *host, const char *service,
                         const struct addrinfo *h, struct addrinfo **res)
 {
-    dns_cache *c = l->dns;
+    dns_cache *c = simul__module_peek(l, &dns_module);
     if (!c)
         return -ENOENT;
     int64_t now = simul__clock_ns();
@@ -172,7 +194,7 @@ static int cache_lookup(simul_loop *l, const char *host, const char *service,
 static void cache_insert(simul_loop *l, const char *host, const char *service,
                          const struct addrinfo *h, const struct addrinfo *ai)
 {
-    dns_cache *c = cache_get(l);
+    dns_cache *c = simul__module_data(l, &dns_module);
     if (!c || c->ttl_ns == 0)
         return;
     int64_t now = simul__clock_ns();
@@ -206,17 +228,6 @@ static void cache_insert(simul_loop *l, const char *host, const char *service,
     else
         c->n++;
     c->e[slot] = ne;
-}
-
-void simul__dns_close(simul_loop *l)
-{
-    dns_cache *c = l->dns;
-    if (!c)
-        return;
-    for (size_t i = 0; i < c->n; i++)
-        entry_clear(&c->e[i]);
-    free(c);
-    l->dns = NULL;
 }
 
 /* ---- lookups in the pool ------------------------------------------------ */

@@ -1,8 +1,9 @@
 /*
  * fd.c - waiting on file descriptors, and the runtime's close.
  *
- * Each loop has a table indexed by fd number (created on first use, freed
- * by simul__net_close when the loop closes). A slot holds the fd's one
+ * Each loop has a table indexed by fd number (a module of the loop,
+ * attached on first use; its close hook frees it before the backend
+ * closes). A slot holds the fd's one
  * simul_watch, its readers and writers (simul__fdwait records, which live
  * in the waiters' frames or in streams) and a generation counter that
  * simul_close bumps: a task woken for an fd that was closed - and perhaps
@@ -34,18 +35,22 @@ struct nettab {
     size_t        cap;
 };
 
+static void table_close(simul_loop *l, void *data);
+
+static simul__module fd_module = {
+    .name = "fdtable",
+    .size = sizeof(struct nettab),
+    .close = table_close,
+};
+
 static struct nettab *table(simul_loop *l, int create)
 {
-    if (SIMUL__LIKELY(l->net_io != NULL) || !create)
-        return l->net_io;
-    struct nettab *t = calloc(1, sizeof *t);
-    l->net_io = t;
-    return t;
+    return create ? simul__module_data(l, &fd_module) : simul__module_peek(l, &fd_module);
 }
 
 static struct slot *slot_find(simul_loop *l, int fd)
 {
-    struct nettab *t = l->net_io;
+    struct nettab *t = table(l, 0);
     if (!t || (size_t)fd >= t->cap)
         return NULL;
     return t->slots[fd];
@@ -276,11 +281,10 @@ int simul_close(int fd)
     return close(fd) == 0 ? 0 : -errno;
 }
 
-void simul__net_close(simul_loop *l)
+static void table_close(simul_loop *l, void *data)
 {
-    struct nettab *t = l->net_io;
-    if (!t)
-        return;
+    (void)l;
+    struct nettab *t = data;
     for (size_t i = 0; i < t->cap; i++) {
         if (t->slots[i]) {
             simul_watch_free(t->slots[i]->w);
@@ -288,8 +292,6 @@ void simul__net_close(simul_loop *l)
         }
     }
     free(t->slots);
-    free(t);
-    l->net_io = NULL;
 }
 
 int simul__set_nonblock(int fd)

@@ -4,7 +4,10 @@
  *
  * Every system call is a simul__fileop. When the loop's backend has the
  * file_op hook (io_uring) the op goes to the kernel's ring; otherwise (or
- * when the ring's submission queue is full) it runs in the thread pool. The
+ * when the ring's submission queue is full) it runs in the thread pool.
+ * Which path a loop takes is decided once, when the file module attaches
+ * to it (SIMUL_FILE_POOL=1, read once per process, forces the pool: a
+ * testing aid). The
  * task waits for the op without being cancellable once it started (as trio's
  * file I/O in threads): a file op cannot be taken back half-way, so its real
  * result is returned and the cancellation is seen at the task's next
@@ -29,6 +32,33 @@
 
 #define CALLER() __builtin_return_address(0)
 
+/* The file module's per-loop state: does this loop use the ring? */
+typedef struct file_loop {
+    int ring;
+} file_loop;
+
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static int env_pool_only;
+
+static void env_read(void)
+{
+    const char *p = getenv("SIMUL_FILE_POOL");
+    env_pool_only = p && *p == '1';
+}
+
+static int files_init(simul_loop *l, void *data)
+{
+    pthread_once(&env_once, env_read);
+    ((file_loop *)data)->ring = l->be->file_op != NULL && !env_pool_only;
+    return 0;
+}
+
+static simul__module file_module = {
+    .name = "files",
+    .size = sizeof(file_loop),
+    .init = files_init,
+};
+
 #define FILE_BUF_DEFAULT  (64u * 1024)
 #define FILE_BUF_MAX      (16u * 1024 * 1024)
 #define FILE_LINE_MAX     (1u * 1024 * 1024)   /* hard cap for read lines */
@@ -42,7 +72,6 @@ struct simul_file {
     char   *rbuf;           /* read-ahead: bytes rpos..rlen not yet returned */
     size_t  rpos, rlen, rcap;
     size_t  bufsize;        /* 0: unbuffered */
-    int     pool_only;      /* testing aid: SIMUL_FILE_POOL=1 */
 };
 
 /* ---- one operation, through the ring or the pool -------------------------- */
@@ -99,12 +128,13 @@ static void fop_work_done(simul__work *w, int status)
 }
 
 /* Runs op to completion and returns its result (bytes, fd, 0 or -errno). */
-static int run_op(simul_file *f, simul_loop *l, simul__fileop *opin)
+static int run_op(simul_loop *l, simul__fileop *opin)
 {
     fwait fw = { .op = *opin, .waiter = l->current };
     fw.op.done = fop_done;
     int r = -ENOSYS;
-    if (l->be->file_op && !(f && f->pool_only))
+    const file_loop *fl = simul__module_data(l, &file_module);
+    if (fl && fl->ring)
         r = l->be->file_op(l, &fw.op);
     if (r != 0) {
         /* No hook, or the ring is full for now: the pool does it. */
@@ -123,7 +153,7 @@ static int run_op(simul_file *f, simul_loop *l, simul__fileop *opin)
 static int simple_op(simul_file *f, int opcode, void *buf, size_t len)
 {
     simul__fileop op = { .opcode = opcode, .fd = f->fd, .buf = buf, .len = len, .offset = -1 };
-    return run_op(f, f->loop, &op);
+    return run_op(f->loop, &op);
 }
 
 /* Checks the caller: 0, -EPERM outside a task or another loop's file,
@@ -160,11 +190,9 @@ int simul_file_open(const char *path, int flags, unsigned mode, simul_file **out
     f->loop = l;
     f->fd = -1;
     f->bufsize = FILE_BUF_DEFAULT;
-    const char *p = getenv("SIMUL_FILE_POOL");
-    f->pool_only = p && *p == '1';
     simul__fileop op = { .opcode = SIMUL__FOP_OPEN, .path = path,
                          .flags = flags | O_CLOEXEC, .mode = mode, .offset = -1 };
-    int r = run_op(f, l, &op);
+    int r = run_op(l, &op);
     if (r < 0) {
         free(f);
         return r;
@@ -229,7 +257,7 @@ int simul_file_close(simul_file *f)
     /* Not refused when cancelled: closing is cleanup and must happen. */
     int r = flush_writes(f);
     simul__fileop op = { .opcode = SIMUL__FOP_CLOSE, .fd = f->fd, .offset = -1 };
-    int c = run_op(f, l, &op);
+    int c = run_op(l, &op);
     free(f->wbuf);
     free(f->rbuf);
     free(f);
@@ -302,7 +330,7 @@ int simul_file_fsync(simul_file *f, int datasync)
         return r;
     simul__fileop op = { .opcode = SIMUL__FOP_FSYNC, .fd = f->fd,
                          .flags = datasync ? 1 : 0, .offset = -1 };
-    return run_op(f, f->loop, &op);
+    return run_op(f->loop, &op);
 }
 
 int simul_file_set_buffer(simul_file *f, size_t size)

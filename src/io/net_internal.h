@@ -59,9 +59,6 @@ static inline int64_t simul__deadline_ns(double deadline)
     return simul__seconds_to_ns(deadline);
 }
 
-/* Frees the loop's fd table (from loop_free, before the backend closes). */
-void simul__net_close(simul_loop *l);
-
 /* Resolved addresses (copied out of getaddrinfo's list; hard cap). */
 #define SIMUL__MAX_ADDRS 16
 typedef struct simul__addrs {

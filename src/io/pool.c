@@ -12,6 +12,11 @@
  * knows a wakeup is coming; the ref is dropped on the loop thread, after
  * the job is off the done list, never before the wakeup is queued.
  *
+ * The pool is a module of the loop (core/module.c): attached by the first
+ * job; its shutdown hook (in a task, after main and the other tasks are
+ * done) waits for the jobs still out, so their done() runs on a live loop;
+ * its close hook joins the workers.
+ *
  * simul_to_thread's job and its caller both live on the loop thread once the
  * worker is done with it, so who frees the job is decided without atomics:
  * a cancelled caller either takes the job back from the queue (it never
@@ -20,7 +25,6 @@
 #include "sys_internal.h"
 
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,11 +41,22 @@ typedef struct simul__pool {
     simul__list     queue;          /* simul__work, QUEUED */
     simul__list     done;           /* simul__work, DONE, not yet seen by the loop */
     size_t          nqueued;
+    size_t          nout;           /* submitted, done() not run yet (loop thread) */
+    simul__task    *idle_waiter;    /* the shutdown hook, waiting for nout == 0 */
     pthread_t      *threads;        /* [max] */
     size_t          nthreads, idle, max;
     int             stopping;
     int             drain_pending;  /* a drain callback is queued on the loop */
 } simul__pool;
+
+static simul__module pool_module;
+
+/* A job's done() is about to run, or it was taken back (loop thread). */
+static void job_finished(simul__pool *p)
+{
+    if (--p->nout == 0 && p->idle_waiter)
+        simul__wake(p->idle_waiter, 0);
+}
 
 /* 0 until read; then the default size for new pools. */
 static atomic_uint default_size;
@@ -59,7 +74,7 @@ static unsigned size_from_env(void)
         if (*end == '\0' && v >= 1 && v <= POOL_MAX)
             n = (unsigned)v;
         else
-            fprintf(stderr, "simul: ignoring SIMUL_THREADPOOL_SIZE=%s (1..%d)\n", s, POOL_MAX);
+            simul__log(SIMUL_LOG_WARN, "ignoring SIMUL_THREADPOOL_SIZE=%s (1..%d)", s, POOL_MAX);
     }
     unsigned zero = 0;
     atomic_compare_exchange_strong(&default_size, &zero, n);
@@ -72,7 +87,9 @@ int simul_threadpool_set_size(unsigned n)
         return -EINVAL;
     atomic_store(&default_size, n);
     simul_loop *l = simul__loop();
-    simul__pool *p = l ? l->pool : NULL;
+    if (l)
+        l->opts.threadpool_size = n;
+    simul__pool *p = l ? simul__module_peek(l, &pool_module) : NULL;
     if (p) {
         pthread_mutex_lock(&p->mu);
         /* The thread array was sized for POOL_MAX, so growing is safe. */
@@ -85,9 +102,9 @@ int simul_threadpool_set_size(unsigned n)
 unsigned simul_threadpool_size(void)
 {
     simul_loop *l = simul__loop();
-    simul__pool *p = l ? l->pool : NULL;
+    simul__pool *p = l ? simul__module_peek(l, &pool_module) : NULL;
     if (!p)
-        return size_from_env();
+        return l && l->opts.threadpool_size ? l->opts.threadpool_size : size_from_env();
     pthread_mutex_lock(&p->mu);
     unsigned n = (unsigned)p->max;
     pthread_mutex_unlock(&p->mu);
@@ -117,6 +134,7 @@ static void pool_drain(void *arg)
     while ((n = simul__list_pop(&batch)) != NULL) {
         simul__work *w = simul__container_of(n, simul__work, link);
         simul_loop_unref(p->loop);
+        job_finished(p);
         w->done(w, 0);
     }
 }
@@ -193,33 +211,26 @@ static int start_worker(simul__pool *p)
     return 0;
 }
 
-static simul__pool *pool_get(simul_loop *l)
+static int pool_init(simul_loop *l, void *data)
 {
-    if (l->pool)
-        return l->pool;
-    simul__pool *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
+    simul__pool *p = data;
     p->threads = calloc(POOL_MAX, sizeof *p->threads);
-    if (!p->threads) {
-        free(p);
-        return NULL;
-    }
+    if (!p->threads)
+        return -ENOMEM;
     p->loop = l;
-    p->max = size_from_env();
+    p->max = l->opts.threadpool_size ? l->opts.threadpool_size : size_from_env();
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     simul__list_init(&p->queue);
     simul__list_init(&p->done);
-    l->pool = p;
-    return p;
+    return 0;
 }
 
 int simul__work_submit(simul_loop *l, simul__work *w)
 {
-    simul__pool *p = pool_get(l);
+    simul__pool *p = simul__module_data(l, &pool_module);
     if (!p)
-        return -ENOMEM;
+        return -errno;
     pthread_mutex_lock(&p->mu);
     if (p->nqueued + 1 > p->idle && p->nthreads < p->max) {
         int r = start_worker(p);
@@ -232,6 +243,7 @@ int simul__work_submit(simul_loop *l, simul__work *w)
     w->state = SIMUL__WORK_QUEUED;
     simul__list_push(&p->queue, &w->link);
     p->nqueued++;
+    p->nout++;
     simul_loop_ref(l);
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -240,7 +252,7 @@ int simul__work_submit(simul_loop *l, simul__work *w)
 
 int simul__work_cancel(simul_loop *l, simul__work *w)
 {
-    simul__pool *p = l->pool;
+    simul__pool *p = simul__module_peek(l, &pool_module);
     if (!p)
         return -EBUSY;
     int r = -EBUSY;
@@ -252,16 +264,32 @@ int simul__work_cancel(simul_loop *l, simul__work *w)
         r = 0;
     }
     pthread_mutex_unlock(&p->mu);
-    if (r == 0)
+    if (r == 0) {
         simul_loop_unref(l);
+        job_finished(p);
+    }
     return r;
 }
 
-void simul__pool_close(simul_loop *l)
+/* Shutdown hook, in a task: jobs still out (abandoned by cancelled
+ * callers) finish and their done() runs on the loop, as asyncio's
+ * shutdown_default_executor waits for the executor's jobs. Cancelling the
+ * wait leaves the rest to close (which joins the threads). */
+static void pool_shutdown(simul_loop *l, void *data)
 {
-    simul__pool *p = l->pool;
-    if (!p)
-        return;
+    simul__pool *p = data;
+    while (p->nout > 0) {
+        p->idle_waiter = l->current;
+        int r = simul__park("thread pool shutdown", CALLER());
+        p->idle_waiter = NULL;
+        if (r == -ECANCELED)
+            return;
+    }
+}
+
+static void pool_close(simul_loop *l, void *data)
+{
+    simul__pool *p = data;
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
     pthread_cond_broadcast(&p->cv);
@@ -286,9 +314,15 @@ void simul__pool_close(simul_loop *l)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
-    free(p);
-    l->pool = NULL;
 }
+
+static simul__module pool_module = {
+    .name = "threadpool",
+    .size = sizeof(simul__pool),
+    .init = pool_init,
+    .shutdown = pool_shutdown,
+    .close = pool_close,
+};
 
 /* ---- simul_to_thread --------------------------------------------------- */
 
@@ -370,13 +404,4 @@ int simul_to_thread_ex(simul_thread_fn fn, void *arg, void **result,
 int simul_to_thread(simul_thread_fn fn, void *arg, void **result)
 {
     return simul_to_thread_ex(fn, arg, result, NULL);
-}
-
-/* ---- loop close -------------------------------------------------------- */
-
-void simul__sys_close(simul_loop *l)
-{
-    simul__pool_close(l);
-    simul__dns_close(l);
-    simul__signal_close(l);
 }

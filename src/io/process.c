@@ -42,10 +42,20 @@ struct simul_process {
     simul_stream *io[3];          /* stdin, stdout, stderr pipes or NULL */
 };
 
-static int open_pidfd(pid_t pid)
+/* SIMUL_NO_PIDFD=1 (a testing aid: the SIGCHLD path), read once. */
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static int env_no_pidfd;
+
+static void env_read(void)
 {
     const char *no = getenv("SIMUL_NO_PIDFD");
-    if (no && *no == '1')
+    env_no_pidfd = no && *no == '1';
+}
+
+static int open_pidfd(pid_t pid)
+{
+    pthread_once(&env_once, env_read);
+    if (env_no_pidfd)
         return -1;
 #ifdef SYS_pidfd_open
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);

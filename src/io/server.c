@@ -79,8 +79,8 @@ static int conn_main(void *arg)
     /* A handler cancelled by simul_server_close is not a failure. */
     if (r < 0 && !(srv->closing && r == -ECANCELED)) {
         srv->st.failed++;
-        fprintf(stderr, "simul: server: connection handler failed: %s\n",
-                simul_strerror(r));
+        simul__log(SIMUL_LOG_WARN, "server: connection handler failed: %s",
+                   simul_strerror(r));
     }
     simul__list_remove(&c->link);
     srv->st.live--;
@@ -108,8 +108,8 @@ static void spawn_conn(simul_server *srv, int fd)
 fail_task:
     free(c);
 fail:
-    fprintf(stderr, "simul: server: cannot start a connection task: %s\n",
-            simul_strerror(-errno));
+    simul__log(SIMUL_LOG_ERROR, "server: cannot start a connection task: %s",
+               simul_strerror(-errno));
     close(fd);
 }
 
@@ -124,7 +124,7 @@ static int accept_main(void *arg)
             int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd >= 0) {
                 if (in_burst) {
-                    fprintf(stderr, "simul: server: accepting again\n");
+                    simul__log(SIMUL_LOG_INFO, "server: accepting again");
                     in_burst = 0;
                 }
                 spawn_conn(srv, fd);
@@ -138,8 +138,8 @@ static int accept_main(void *arg)
                 break;
             srv->st.accept_errors++;
             if (!in_burst) {
-                fprintf(stderr, "simul: server: accept: %s; retrying every %g s\n",
-                        strerror(e), ACCEPT_BACKOFF_S);
+                simul__log(SIMUL_LOG_ERROR, "server: accept: %s; retrying every %g s",
+                           strerror(e), ACCEPT_BACKOFF_S);
                 in_burst = 1;
             }
             /* Out of fds or memory: the pending connection stays in the

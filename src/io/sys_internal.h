@@ -1,7 +1,8 @@
 /*
  * sys_internal.h - what the system half of the I/O layer shares: the
- * thread pool's work items (used by to_thread, files and DNS) and the
- * hooks the loop calls at close.
+ * thread pool's work items (used by to_thread, files and DNS). Each of
+ * pool.c, dns.c, signal.c and file.c keeps its per-loop state in a module
+ * (core/module.c) of its own.
  */
 #ifndef SIMUL_IO_SYS_INTERNAL_H
 #define SIMUL_IO_SYS_INTERNAL_H
@@ -33,13 +34,5 @@ int  simul__work_submit(simul_loop *l, simul__work *w);
 /* Takes w back if no thread has started it: returns 0 and done() will not
  * run. -EBUSY if it is running or finished (done() will run or ran). */
 int  simul__work_cancel(simul_loop *l, simul__work *w);
-/* Loop close (loop.c): joins the workers, runs done() for what finished and
- * done(w, -ECANCELED) for what never started, frees the pool. */
-void simul__pool_close(simul_loop *l);
-
-/* Loop close: frees the DNS cache (dns.c). */
-void simul__dns_close(simul_loop *l);
-/* Loop close: restores SIGINT, frees the signal state (signal.c). */
-void simul__signal_close(simul_loop *l);
 
 #endif

@@ -27,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <simul.h>
@@ -35,23 +36,27 @@
 
 static int nothing(void *a) { (void)a; return 0; }
 
-static int uring_available(void)
+/* simul_run on the backend named (NULL: the default), through the loop
+ * API: the environment is read once per process, so it cannot switch. */
+static int run_on(const char *be, simul_fn fn, void *arg)
 {
-    const char *old = getenv("SIMUL_BACKEND");
-    char *saved = old ? strdup(old) : NULL;
-    setenv("SIMUL_BACKEND", "io_uring", 1);
-    int ok = simul_run(nothing, NULL) == 0;
-    if (saved) {
-        setenv("SIMUL_BACKEND", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("SIMUL_BACKEND");
-    }
-    return ok;
+    simul_loop_opts o = { .backend = be, .signals = 1 };
+    simul_loop *l;
+    int r = simul_loop_new(&o, &l);
+    if (r)
+        return r;
+    r = simul_loop_run(l, fn, arg);
+    CHECK_EQ(simul_loop_free(l), 0);
+    return r;
 }
 
-/* Runs fn under simul_run on each backend to test; checks it returned 0
- * and ran on the backend asked for. */
+static int uring_available(void)
+{
+    return run_on("io_uring", nothing, NULL) == 0;
+}
+
+/* Runs fn on each backend to test; checks it returned 0 and ran on the
+ * backend asked for. */
 static const char *want_be;
 static void on_each_backend(simul_fn fn, void *arg)
 {
@@ -68,15 +73,12 @@ static void on_each_backend(simul_fn fn, void *arg)
             printf("# io_uring unavailable here: epoll only\n");
     }
     for (int i = 0; i < n; i++) {
-        char *be = strdup(list[i]);
-        setenv("SIMUL_BACKEND", be, 1);
-        want_be = be;
-        int r = simul_run(fn, arg);
+        want_be = list[i];
+        int r = run_on(list[i], fn, arg);
         if (r != 0)
-            printf("# on %s: %s\n", be, simul_strerror(r));
+            printf("# on %s: %s\n", list[i], simul_strerror(r));
         CHECK_EQ(r, 0);
         want_be = NULL;
-        free(be);
     }
 }
 
@@ -597,39 +599,57 @@ static int main_name(void *a)
     return 0;
 }
 
+/* In a child: SIMUL_BACKEND=value (NULL: unset), then simul_run; the
+ * child exits 0 if it ran on `want`, 2 if the run failed with -EINVAL.
+ * The variable is read once per process, so the child must be forked
+ * before this process created any loop. */
+struct envcase { const char *value, *want; };
+static int env_child(void *a)
+{
+    const struct envcase *c = a;
+    if (c->value)
+        setenv("SIMUL_BACKEND", c->value, 1);
+    else
+        unsetenv("SIMUL_BACKEND");
+    seen[0] = 0;
+    int r = simul_run(main_name, NULL);
+    if (r == -EINVAL)
+        return seen[0] == 0 ? 2 : 3;
+    return r == 0 && strcmp(seen, c->want) == 0 ? 0 : 1;
+}
+static int env_case(const char *value, const char *want)
+{
+    char buf[512];
+    struct envcase c = { value, want };
+    int st = harness_child_stderr(env_child, &c, buf, sizeof buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 TEST(simul_backend_selects_auto_and_refuses_a_bogus_name)
 {
+    /* The environment first: the default when the option is NULL. Unset
+     * or empty: epoll, the default. */
+    CHECK_EQ(env_case(NULL, "epoll"), 0);
+    CHECK_EQ(env_case("", "epoll"), 0);
+    CHECK_EQ(env_case("epoll", "epoll"), 0);
+    CHECK_EQ(env_case("kqueue", ""), 2);
+    int auto_uring = env_case("auto", "io_uring") == 0;
     int have_uring = uring_available();
-    setenv("SIMUL_BACKEND", "epoll", 1);
-    CHECK_EQ(simul_run(main_name, NULL), 0);
+    CHECK_EQ(auto_uring, have_uring);
+    CHECK_EQ(run_on("epoll", main_name, NULL), 0);
     CHECK(strcmp(seen, "epoll") == 0);
-    setenv("SIMUL_BACKEND", "io_uring", 1);
     if (have_uring) {
-        CHECK_EQ(simul_run(main_name, NULL), 0);
+        CHECK_EQ(run_on("io_uring", main_name, NULL), 0);
         CHECK(strcmp(seen, "io_uring") == 0);
     }
     /* auto: io_uring first where it works */
-    setenv("SIMUL_BACKEND", "auto", 1);
     seen[0] = 0;
-    CHECK_EQ(simul_run(main_name, NULL), 0);
+    CHECK_EQ(run_on("auto", main_name, NULL), 0);
     CHECK(strcmp(seen, have_uring ? "io_uring" : "epoll") == 0);
-    /* unset or empty: epoll, the default */
-    const char *defaults[] = { "", NULL };
-    for (int i = 0; i < 2; i++) {
-        if (defaults[i])
-            setenv("SIMUL_BACKEND", defaults[i], 1);
-        else
-            unsetenv("SIMUL_BACKEND");
-        seen[0] = 0;
-        CHECK_EQ(simul_run(main_name, NULL), 0);
-        CHECK(strcmp(seen, "epoll") == 0);
-    }
-    setenv("SIMUL_BACKEND", "kqueue", 1);
     seen[0] = 0;
-    CHECK_EQ(simul_run(main_name, NULL), -EINVAL);
+    CHECK_EQ(run_on("kqueue", main_name, NULL), -EINVAL);
     CHECK_EQ(seen[0], 0);
-    setenv("SIMUL_BACKEND", "io_uring ", 1);   /* no trimming, no prefixes */
-    CHECK_EQ(simul_run(main_name, NULL), -EINVAL);
+    CHECK_EQ(run_on("io_uring ", main_name, NULL), -EINVAL);  /* no trimming */
 }
 
 /* io_uring_setup fails with err (a seccomp filter in this forked child). */
@@ -649,14 +669,9 @@ static void forbid_io_uring(int err)
 static void forbidden_case(int err)
 {
     forbid_io_uring(err);
-    unsetenv("SIMUL_BACKEND");
-    CHECK_EQ(simul_run(main_name, NULL), 0);      /* silent fallback */
+    CHECK_EQ(run_on("auto", main_name, NULL), 0);   /* silent fallback */
     CHECK(strcmp(seen, "epoll") == 0);
-    setenv("SIMUL_BACKEND", "auto", 1);
-    CHECK_EQ(simul_run(main_name, NULL), 0);
-    CHECK(strcmp(seen, "epoll") == 0);
-    setenv("SIMUL_BACKEND", "io_uring", 1);
-    int r = simul_run(main_name, NULL);
+    int r = run_on("io_uring", main_name, NULL);
     /* Asked for by name: the error, no fallback (-EINVAL: not built). */
     CHECK(r == -err || r == -EINVAL);
 }

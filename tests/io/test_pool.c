@@ -179,11 +179,18 @@ static int caller(void *a)
     CHECK(res == NULL);
     return r;
 }
+/* Until a pool thread has started slow_job (thread start-up takes tens of
+ * ms on a loaded machine or under ASan: a fixed sleep races it). */
+static void wait_started(void)
+{
+    for (int i = 0; i < 5000 && atomic_load(&started) == 0; i++)
+        simul_sleep(0.001);
+}
 static int main_cancel(void *a)
 {
     (void)a;
     simul_task *t = simul_spawn(caller, NULL);
-    CHECK_EQ(simul_sleep(0.05), 0);
+    wait_started();
     CHECK_EQ(atomic_load(&started), 1);
     double t0 = simul_now();
     simul_cancel(t);
@@ -207,7 +214,7 @@ static int main_cancel_then_exit(void *a)
 {
     (void)a;
     simul_task *t = simul_spawn(caller, NULL);
-    CHECK_EQ(simul_sleep(0.02), 0);
+    wait_started();
     simul_cancel(t);
     CHECK_EQ(simul_join(t), -ECANCELED);
     return 5;
