@@ -597,7 +597,7 @@ simul_loop *simul_loop_current(void);
 /* Keeps the loop from deciding it is deadlocked while another thread will
  * still call simul_call_soon_threadsafe() (every task waiting, no timers,
  * no fds): ref before handing work to the thread, unref when it is done.
- * Thread-safe. Without a ref, a loop with nothing that can wake it prints a
+ * Thread-safe. Without a ref, a loop with nothing that can wake it logs a
  * deadlock warning and cancels its tasks (Go's "all goroutines are asleep"). */
 void simul_loop_ref(simul_loop *loop);
 void simul_loop_unref(simul_loop *loop);

@@ -29,13 +29,15 @@ typedef struct simul_stream simul_stream;
 
 /*
  * Each loop has its own pool of worker threads, started lazily (the first
- * job starts the first thread) up to a maximum (default 4; the environment
- * variable SIMUL_THREADPOOL_SIZE, read when a loop's pool is created, or
- * simul_threadpool_set_size()), and joined when the loop closes. Workers
- * block every signal, so signals go to the loop thread (see simul_signal_*),
- * and run on 1 MiB stacks.
+ * job starts the first thread) up to a maximum (simul_loop_opts
+ * .threadpool_size; default 4, or the environment variable
+ * SIMUL_THREADPOOL_SIZE read once per process; simul_threadpool_set_size()),
+ * and joined when the loop closes. Workers block every signal, so signals
+ * go to the loop thread (see simul_signal_*), and run on 1 MiB stacks.
  * Closing the loop waits for jobs still running in the pool (as asyncio.run
- * waits for its default executor), including abandoned ones.
+ * waits for its default executor), including abandoned ones: in a task,
+ * after the other tasks were cancelled, so their results are discarded on
+ * a live loop.
  */
 typedef void *(*simul_thread_fn)(void *arg);
 
@@ -174,7 +176,8 @@ int simul_file_fd(const simul_file *f);
  * Successful answers are cached per loop, keyed by host, service and hints,
  * for a fixed 60 s (getaddrinfo reports no TTL) and at most 64 entries
  * (the oldest entry is evicted first); failures are not cached.
- * SIMUL_DNS_TTL (seconds, 0 disables the cache) overrides the TTL.
+ * SIMUL_DNS_TTL (seconds, 0 disables the cache; read once per process)
+ * overrides the TTL.
  *
  * Cancellation: a cancelled caller returns -ECANCELED at once; the lookup
  * finishes in its thread and its result goes to the cache.
