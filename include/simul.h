@@ -397,14 +397,14 @@ void simul_as_completed_free(simul_as_completed *ac);
  * timeout passes. Then it reorders tasks[] into the done set followed by the
  * pending set (each in the original order) and returns the size of the done
  * set (0 after a timeout with nothing done: a timeout is not an error).
- * Nothing is joined or cancelled: every task is still the caller's, to join
- * (the done ones return at once), cancel or wait for again. _until takes an
- * absolute deadline instead (INFINITY: none).
+ * Nothing is joined, detached or cancelled: wait owns nothing, so it takes
+ * any live task (its owner's, a group's, one another task joins). A task
+ * freed meanwhile by its owner counts as done (its handle, then stale, is
+ * in the done set). _until takes an absolute deadline (INFINITY: none).
  * Errors: -ECANCELED (the caller was cancelled; tasks[] is reordered all
  * the same, the tasks run on), -EINVAL (bad return_when, negative or NaN
- * timeout, a handle given twice, or a task that is detached, in a group or
- * owned by another combinator or joiner), -ESRCH, -EDEADLK (the caller
- * itself), -ENOMEM, -EPERM.
+ * timeout, a handle given twice), -ESRCH (stale handle), -EDEADLK (the
+ * caller itself), -ENOMEM, -EPERM.
  */
 enum {
     SIMUL_WAIT_ALL_COMPLETED = 0,

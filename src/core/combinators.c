@@ -16,22 +16,24 @@
 
 /* ---- taking tasks over ------------------------------------------------------ */
 
+/* Tasks someone already owns or is joining: an owning combinator refuses them. */
+#define OWNED (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC | SIMUL__TF_JOINING)
+
 /*
  * Resolves n handles into ts[] and marks each task with `flag`, checking
  * as it goes so that a handle given twice finds its own mark: -EINVAL, as
- * for a task someone else owns (detached, in a group, joined or taken by
- * another combinator); -ESRCH for a stale handle, -EDEADLK for the caller.
- * On error nothing stays marked. The one place that decides whether a
- * combinator may take a set of tasks.
+ * for a task with one of the `refuse` flags (OWNED, for combinators that
+ * join); -ESRCH for a stale handle, -EDEADLK for the caller. On error
+ * nothing stays marked. The one place that decides whether a combinator
+ * may take a set of tasks.
  */
 static int claim_tasks(simul_task **handles, size_t n, simul__task *self,
-                       simul__task **ts, uint32_t flag)
+                       simul__task **ts, uint32_t flag, uint32_t refuse)
 {
     for (size_t i = 0; i < n; i++) {
         simul__task *t = simul__task_get(handles[i]);
         int err = !t ? -ESRCH : t == self ? -EDEADLK
-                : (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC |
-                               SIMUL__TF_JOINING | flag)) ? -EINVAL : 0;
+                : (t->flags & (refuse | flag)) ? -EINVAL : 0;
         if (err) {
             for (size_t k = 0; k < i; k++)
                 ts[k]->flags &= ~flag;
@@ -79,7 +81,7 @@ int simul_gather(simul_task **handles, size_t n, int *results, int mode)
     if (!ts)
         return -ENOMEM;
     struct gather_cb *cbs = (struct gather_cb *)(void *)(ts + n);
-    int err = claim_tasks(handles, n, self, ts, SIMUL__TF_OWNED_AC);
+    int err = claim_tasks(handles, n, self, ts, SIMUL__TF_OWNED_AC, OWNED);
     if (err) {
         free(ts);
         return err;
@@ -177,7 +179,7 @@ simul_as_completed *simul_as_completed_new(simul_task **handles, size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    int err = claim_tasks(handles, n, l->current, ts, SIMUL__TF_OWNED_AC);
+    int err = claim_tasks(handles, n, l->current, ts, SIMUL__TF_OWNED_AC, OWNED);
     if (err) {
         free(ac);
         free(ts);
@@ -327,23 +329,33 @@ static void wait_fire(simul__donecb *cb, simul__task *t)
     simul__wake(((struct wait_cb *)cb)->waiter, 0);
 }
 
+/* The task behind handle h has finished - or is gone: another task may
+ * join a task while simul_wait watches it (asyncio allows that too), and
+ * the join frees it, which counts as done. */
+static int finished(simul_task *h)
+{
+    simul__task *t = simul__task_get(h);
+    return !t || t->state == SIMUL_TASK_DONE;
+}
+
 /* Finished by a failure (FIRST_EXCEPTION): a negative result other than
  * its own cancellation, as asyncio counts exceptions but not cancellation. */
-static int failed(const simul__task *t)
+static int failed(simul_task *h)
 {
-    return t->state == SIMUL_TASK_DONE && t->result < 0 &&
+    simul__task *t = simul__task_get(h);
+    return t && t->state == SIMUL_TASK_DONE && t->result < 0 &&
            !(t->result == -ECANCELED && (t->flags & SIMUL__TF_CANCEL));
 }
 
-static int wait_satisfied(simul__task **ts, size_t n, int how)
+static int wait_satisfied(simul_task **hs, size_t n, int how)
 {
     size_t done = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ts[i]->state != SIMUL_TASK_DONE)
+        if (!finished(hs[i]))
             continue;
         done++;
         if (how == SIMUL_WAIT_FIRST_COMPLETED ||
-            (how == SIMUL_WAIT_FIRST_EXCEPTION && failed(ts[i])))
+            (how == SIMUL_WAIT_FIRST_EXCEPTION && failed(hs[i])))
             return 1;
     }
     return done == n;
@@ -363,9 +375,11 @@ int simul_wait_until(simul_task **handles, size_t n, int return_when, double dea
     if (!ts)
         return -ENOMEM;
     struct wait_cb *cbs = (struct wait_cb *)(void *)(ts + n);
-    /* Checked like the owning combinators (a task that frees itself when
-     * done cannot be waited for by handle), but only marked for the call. */
-    int r = claim_tasks(handles, n, self, ts, SIMUL__TF_WAITED);
+    /* Any live task may be watched (asyncio.wait takes any task): wait
+     * owns nothing, handles carry generations, and a task freed meanwhile
+     * (joined elsewhere, detached, a group's) counts as done. Marked only
+     * for the call, to catch a handle given twice. */
+    int r = claim_tasks(handles, n, self, ts, SIMUL__TF_WAITED, 0);
     if (r) {
         free(ts);
         return r;
@@ -373,7 +387,7 @@ int simul_wait_until(simul_task **handles, size_t n, int return_when, double dea
     int64_t when = deadline >= 9.2e9 ? SIMUL__NO_DEADLINE
                  : deadline > 0 ? simul__seconds_to_ns(deadline) : 0;
     r = 0;
-    if (n && !wait_satisfied(ts, n, return_when)) {
+    if (n && !wait_satisfied(handles, n, return_when)) {
         for (size_t i = 0; i < n; i++) {
             cbs[i].cb.fn = wait_fire;
             cbs[i].waiter = self;
@@ -383,19 +397,27 @@ int simul_wait_until(simul_task **handles, size_t n, int return_when, double dea
         }
         do
             r = simul__park_deadline(when, "wait", CALLER());
-        while (r >= 0 && !wait_satisfied(ts, n, return_when));
+        while (r >= 0 && !wait_satisfied(handles, n, return_when));
+        /* A finished task ran (and unlinked) our callback; only the nodes
+         * of tasks still alive and unfinished are linked. */
         for (size_t i = 0; i < n; i++)
-            simul__list_remove(&cbs[i].cb.link);
+            if (!finished(handles[i]))
+                simul__list_remove(&cbs[i].cb.link);
     }
-    /* done first, pending after, each in the caller's order */
+    /* done first, pending after, each in the caller's order (ts[] keeps
+     * the original order while handles[] is rewritten) */
+    simul_task **order = (simul_task **)(void *)cbs;   /* cbs are done with */
+    for (size_t i = 0; i < n; i++)
+        order[i] = handles[i];
     size_t ndone = 0;
     for (size_t i = 0; i < n; i++)
-        if (ts[i]->state == SIMUL_TASK_DONE)
-            handles[ndone++] = simul__task_handle(ts[i]);
+        if (finished(order[i]))
+            handles[ndone++] = order[i];
     for (size_t i = 0, k = ndone; i < n; i++) {
-        ts[i]->flags &= ~SIMUL__TF_WAITED;
-        if (ts[i]->state != SIMUL_TASK_DONE)
-            handles[k++] = simul__task_handle(ts[i]);
+        if (simul__task_get(order[i]))
+            ts[i]->flags &= ~SIMUL__TF_WAITED;
+        if (!finished(order[i]))
+            handles[k++] = order[i];
     }
     free(ts);
     if (r == -ECANCELED || r == -ENOMEM || r == -EPERM)

@@ -574,3 +574,32 @@ TEST(all_tasks_lists_unfinished_tasks)
     CHECK_EQ(simul_run(main_all_tasks, NULL), 0);
     CHECK_EQ(simul_all_tasks(NULL, 0), -EPERM);
 }
+
+/* Another task may join a task simul_wait watches (asyncio allows awaiting
+ * it meanwhile): the join frees it, and wait counts it as done. */
+static simul_task *watched;
+static int joiner_fn(void *a)
+{
+    (void)a;
+    return simul_join(watched);
+}
+static int main_wait_and_join(void *a)
+{
+    (void)a;
+    struct job j = { 0.01, 4, 0 }, slow = { 5, 1, 0 };
+    watched = simul_spawn(job_fn, &j);
+    simul_task *s = simul_spawn(job_fn, &slow);
+    simul_task *jn = simul_spawn(joiner_fn, NULL);
+    CHECK_EQ(simul_yield(), 0);          /* the joiner waits first: it runs first */
+    simul_task *set[2] = { s, watched };
+    CHECK_EQ(simul_wait(set, 2, SIMUL_WAIT_FIRST_COMPLETED, 2), 1);
+    CHECK(set[0] == watched && set[1] == s);
+    CHECK_EQ(simul_join(jn), 4);
+    simul_cancel(s);
+    CHECK_EQ(simul_join(s), -ECANCELED);
+    return 0;
+}
+TEST(wait_counts_a_task_joined_meanwhile_as_done)
+{
+    CHECK_EQ(simul_run(main_wait_and_join, NULL), 0);
+}
