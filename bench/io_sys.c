@@ -7,6 +7,10 @@
  *                            B=1 buffered (the default 64 KiB), B=0
  *                            unbuffered (every line is one write op through
  *                            the ring or the pool); open and close included
+ *   io_sys lines N           N short lines ("line %d\n") written to a stream
+ *                            over a Unix socket, one simul_stream_write per
+ *                            line, then simul_stream_close (flush); a plain
+ *                            thread reads the other end
  *
  * Prints one JSON object: n, wall seconds, CPU seconds (user+sys, all
  * threads) and ns per operation, plus the backend. The append run checks
@@ -14,7 +18,11 @@
  */
 #include <simul.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,10 +84,52 @@ static int bench_append(void *a)
     return r;
 }
 
+static int line_fd;
+static long line_bytes;
+static void *line_reader(void *a)
+{
+    (void)a;
+    static char buf[1 << 16];
+    ssize_t r;
+    while ((r = read(line_fd, buf, sizeof buf)) > 0)
+        line_bytes += r;
+    return NULL;
+}
+
+static int bench_lines(void *a)
+{
+    (void)a;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    line_fd = sv[1];
+    pthread_t th;
+    if (pthread_create(&th, NULL, line_reader, NULL) != 0)
+        return -EAGAIN;
+    simul_stream *s;
+    int r = simul_stream_from_fd(sv[0], NULL, &s);
+    if (r < 0)
+        return r;
+    double c0 = cpu_now(), t0 = simul_now();
+    char line[32];
+    for (long i = 0; i < n_ops && r >= 0; i++) {
+        int len = snprintf(line, sizeof line, "line %ld\n", i);
+        r = simul_stream_write(s, line, (size_t)len);
+        if (r == -ENOBUFS && (r = simul_stream_drain(s)) == 0)
+            r = simul_stream_write(s, line, (size_t)len);
+    }
+    int c = simul_stream_close(s);
+    pthread_join(th, NULL);
+    close(sv[1]);
+    wall = simul_now() - t0;
+    cpu = cpu_now() - c0;
+    return r < 0 ? r : c;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: io_sys pool N | io_sys append N PATH BUFFERED\n");
+        fprintf(stderr, "usage: io_sys pool N | io_sys append N PATH BUFFERED | io_sys lines N\n");
         return 2;
     }
     n_ops = atol(argv[2]);
@@ -101,6 +151,15 @@ int main(int argc, char **argv)
                         (long)st.st_size, want);
                 return 1;
             }
+        }
+    } else if (strcmp(argv[1], "lines") == 0) {
+        r = simul_run(bench_lines, NULL);
+        long want = 0;
+        for (long i = 0; i < n_ops; i++)
+            want += snprintf(NULL, 0, "line %ld\n", i);
+        if (r == 0 && line_bytes != want) {
+            fprintf(stderr, "io_sys: reader got %ld bytes, want %ld\n", line_bytes, want);
+            return 1;
         }
     } else {
         fprintf(stderr, "io_sys: unknown mode %s\n", argv[1]);

@@ -9,7 +9,12 @@
 #      one ring/pool op per line) vs aiofiles (python3-aiofiles) on asyncio
 #      and uvloop. simul appends APPEND_N lines (default 1,000,000); the
 #      Python side appends PY_APPEND_N (default 100,000, as 1M lines take
-#      about a minute there) - compare the per-line figures.
+#      about a minute there) - compare the per-line figures;
+#   3. writing LINES_N (default 100,000) short lines to a stream over a Unix
+#      socket, one write call per line, then drain/close, a plain thread
+#      reading the other end: simul_stream_write (coalesced) vs asyncio's
+#      StreamWriter.write on asyncio and uvloop. With strace installed, the
+#      send/write system calls of one run are counted too ("calls").
 #
 # Each measurement runs REPEAT times (default 3); the median ns/op is kept.
 # Ratios are peer / simul-epoll (> 1: simul is faster). Results:
@@ -20,7 +25,7 @@
 #
 # Environment: SIMUL_LIB, SIMUL_BENCH_NO_MAKE=1, SIMUL_BENCH_NO_INSTALL=1,
 # REPEAT, POOL_N (default 100000), PY_POOL_N (default 20000), APPEND_N,
-# PY_APPEND_N, UNBUF_N (default 100000: the unbuffered simul runs).
+# PY_APPEND_N, UNBUF_N (default 100000: the unbuffered simul runs), LINES_N.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 OUT=build/bench
@@ -32,6 +37,7 @@ PY_POOL_N=${PY_POOL_N:-20000}
 APPEND_N=${APPEND_N:-1000000}
 PY_APPEND_N=${PY_APPEND_N:-100000}
 UNBUF_N=${UNBUF_N:-100000}
+LINES_N=${LINES_N:-100000}
 
 log() { echo "run-io-sys: $*" >&2; }
 
@@ -60,7 +66,20 @@ fi
 DIR=$(mktemp -d "$PWD/$OUT/io-sys.XXXXXX") || exit 1
 trap 'rm -rf "$DIR"' EXIT
 RAW=$DIR/raw.jsonl
+CALLS=$DIR/calls.jsonl
 : >"$RAW"
+: >"$CALLS"
+
+# calls BENCH IMPL CMD...: one run under strace, counting send/write calls.
+calls() {
+    local bench=$1 impl=$2 n
+    shift 2
+    command -v strace >/dev/null || return
+    strace -f -c -e trace=write,writev,sendto,sendmsg -o "$DIR/strace" "$@" >/dev/null 2>&1 || return
+    # the "total" row: calls is the 4th column (errors may be empty)
+    n=$(awk '$NF == "total" { print $4 }' "$DIR/strace")
+    [[ -n $n ]] && echo "{\"bench\": \"$bench\", \"impl\": \"$impl\", \"calls\": $n}" >>"$CALLS"
+}
 
 # run BENCH IMPL CMD...: REPEAT runs, each JSON line tagged and kept.
 run() {
@@ -90,26 +109,35 @@ if [[ -x $OUT/io_sys ]]; then
         run pool "simul-$be" env SIMUL_BACKEND=$be "$OUT/io_sys" pool "$POOL_N"
         run append "simul-$be" env SIMUL_BACKEND=$be "$OUT/io_sys" append "$APPEND_N" "$DIR/simul.txt" 1
         run append "simul-$be-unbuffered" env SIMUL_BACKEND=$be "$OUT/io_sys" append "$UNBUF_N" "$DIR/simul.txt" 0
+        run lines "simul-$be" env SIMUL_BACKEND=$be "$OUT/io_sys" lines "$LINES_N"
+        calls lines "simul-$be" env SIMUL_BACKEND=$be "$OUT/io_sys" lines "$LINES_N"
     done
 fi
 for loop in asyncio uvloop; do
     run pool "$loop" $PY bench/peers/sys_asyncio.py pool "$PY_POOL_N" $loop
     run append "aiofiles-$loop" $PY bench/peers/sys_asyncio.py append "$PY_APPEND_N" "$DIR/py.txt" $loop
+    run lines "streams-$loop" $PY bench/peers/sys_asyncio.py lines "$LINES_N" $loop
+    calls lines "streams-$loop" $PY bench/peers/sys_asyncio.py lines "$LINES_N" $loop
 done
 
-$PY - "$RAW" bench/results/io-sys.json <<'PYEOF'
+$PY - "$RAW" bench/results/io-sys.json "$CALLS" <<'PYEOF'
 import json, os, platform, statistics, sys
-raw, out = sys.argv[1], sys.argv[2]
+raw, out, callsf = sys.argv[1], sys.argv[2], sys.argv[3]
 runs = {}
 for line in open(raw):
     d = json.loads(line)
     runs.setdefault((d["bench"], d["impl"]), []).append(d["r"])
+ncalls = {}
+for line in open(callsf):
+    d = json.loads(line)
+    ncalls[(d["bench"], d["impl"])] = d["calls"]
 res = {"machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                    "python": platform.python_version()},
        "unit": "ns per operation (median of runs); ratio = impl / simul-epoll"}
 titles = {"pool": "thread pool round trip (to_thread / run_in_executor of a no-op)",
-          "append": "append one short line (one write call per line, open+close included)"}
-for bench in ("pool", "append"):
+          "append": "append one short line (one write call per line, open+close included)",
+          "lines": "write one short line to a stream (one write call per line; calls = send/write system calls per run)"}
+for bench in ("pool", "append", "lines"):
     rows = {}
     for (b, impl), rs in runs.items():
         if b != bench:
@@ -117,16 +145,18 @@ for bench in ("pool", "append"):
         rows[impl] = {"n": rs[0]["n"], "runs": len(rs),
                       "ns_per_op": statistics.median(r["ns_per_op"] for r in rs),
                       "cpu_ns_per_op": statistics.median(r["cpu_s"] * 1e9 / r["n"] for r in rs),
-                      "all_ns_per_op": [r["ns_per_op"] for r in rs]}
+                      "all_ns_per_op": [r["ns_per_op"] for r in rs],
+                      "calls": ncalls.get((bench, impl))}
     base = rows.get("simul-epoll", {}).get("ns_per_op")
     for r in rows.values():
         r["ratio_vs_simul_epoll"] = round(r["ns_per_op"] / base, 2) if base else None
     res[bench] = rows
     print(f"\n{titles[bench]}")
-    print(f"{'impl':28} {'n':>9} {'ns/op':>10} {'cpu ns/op':>10} {'x simul-epoll':>14}")
+    print(f"{'impl':28} {'n':>9} {'ns/op':>10} {'cpu ns/op':>10} {'x simul-epoll':>14} {'calls':>8}")
     for impl, r in sorted(rows.items(), key=lambda kv: kv[1]["ns_per_op"]):
         ratio = f"{r['ratio_vs_simul_epoll']:.2f}" if r["ratio_vs_simul_epoll"] else "-"
-        print(f"{impl:28} {r['n']:>9} {r['ns_per_op']:>10.1f} {r['cpu_ns_per_op']:>10.1f} {ratio:>14}")
+        nc = r["calls"] if r["calls"] is not None else "-"
+        print(f"{impl:28} {r['n']:>9} {r['ns_per_op']:>10.1f} {r['cpu_ns_per_op']:>10.1f} {ratio:>14} {nc:>8}")
 json.dump(res, open(out, "w"), indent=2)
 print(f"\nwrote {out}")
 PYEOF

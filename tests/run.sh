@@ -81,6 +81,12 @@ tally headers tests/headers.sh
 # Package installs: only by the jobs that run things, said, only what is missing.
 tally packages tests/packages.sh
 
+# The README's install path: make install into a temporary prefix, build
+# its first program with pkg-config, run it.
+if [[ -x tests/install.sh && -f Makefile ]]; then
+    tally install tests/install.sh
+fi
+
 # The examples under valgrind memcheck (build-vg registers task stacks).
 if [[ -x tests/valgrind.sh && -d build-vg/examples ]]; then
     tally valgrind tests/valgrind.sh build-vg

@@ -3,6 +3,9 @@
     sys_asyncio.py pool N LOOP          N sequential loop.run_in_executor(None, noop)
     sys_asyncio.py append N PATH LOOP   N lines "line %d\n" appended with aiofiles,
                                         one await f.write() per line
+    sys_asyncio.py lines N LOOP         N lines "line %d\n" written to a StreamWriter
+                                        over a Unix socket (one write() per line,
+                                        then drain and close); a thread reads
 
 LOOP is asyncio or uvloop. Prints one JSON object like io_sys.c's.
 """
@@ -10,7 +13,9 @@ import asyncio
 import json
 import os
 import resource
+import socket
 import sys
+import threading
 import time
 
 
@@ -48,10 +53,39 @@ async def append(n, path):
     return wall, cpu
 
 
+async def lines(n):
+    a, b = socket.socketpair()
+    got = [0]
+
+    def reader():
+        while True:
+            d = b.recv(1 << 16)
+            if not d:
+                break
+            got[0] += len(d)
+
+    th = threading.Thread(target=reader)
+    th.start()
+    c0, t0 = cpu_now(), time.perf_counter()
+    _, writer = await asyncio.open_connection(sock=a)
+    for i in range(n):
+        writer.write(f"line {i}\n".encode())
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.get_running_loop().run_in_executor(None, th.join)
+    wall, cpu = time.perf_counter() - t0, cpu_now() - c0
+    b.close()
+    want = sum(len(f"line {i}\n") for i in range(n))
+    if got[0] != want:
+        sys.exit(f"sys_asyncio: reader got {got[0]} bytes, want {want}")
+    return wall, cpu
+
+
 def main():
     mode, n = sys.argv[1], int(sys.argv[2])
     loopname = sys.argv[-1]
-    coro = pool(n) if mode == "pool" else append(n, sys.argv[3])
+    coro = pool(n) if mode == "pool" else lines(n) if mode == "lines" else append(n, sys.argv[3])
     if loopname == "uvloop":
         import uvloop
         loop = uvloop.new_event_loop()

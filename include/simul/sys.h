@@ -153,7 +153,8 @@ int simul_file_read(simul_file *f, void *buf, size_t n);
 /*
  * file.readline() with a hard limit: reads one line, up to and including
  * "\n", into buf (capacity cap; the limit is min(cap, 1 MiB)) and returns
- * its length; buf is not NUL-terminated. At end of file the last line is
+ * its length, followed by a NUL when shorter than cap (so a line is also
+ * a C string; the NUL is not counted). At end of file the last line is
  * returned without "\n", and 0 once nothing is left. A line longer than
  * the limit gives -ENOBUFS and consumes nothing (simul_file_read still
  * returns those bytes). Errors as simul_file_read, -EINVAL for cap 0.

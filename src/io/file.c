@@ -23,6 +23,7 @@
  * tries again; close reports it (and only then drops them).
  */
 #include "sys_internal.h"
+#include "../core/buf.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -69,8 +70,7 @@ struct simul_file {
     int     fd;
     char   *wbuf;           /* pending writes */
     size_t  wlen, wcap;
-    char   *rbuf;           /* read-ahead: bytes rpos..rlen not yet returned */
-    size_t  rpos, rlen, rcap;
+    simul__buf rb;          /* read-ahead not yet returned; cap: FILE_LINE_MAX */
     size_t  bufsize;        /* 0: unbuffered */
 };
 
@@ -190,6 +190,7 @@ int simul_file_open(const char *path, int flags, unsigned mode, simul_file **out
     f->loop = l;
     f->fd = -1;
     f->bufsize = FILE_BUF_DEFAULT;
+    simul__buf_init(&f->rb, FILE_LINE_MAX);
     simul__fileop op = { .opcode = SIMUL__FOP_OPEN, .path = path,
                          .flags = flags | O_CLOEXEC, .mode = mode, .offset = -1 };
     int r = run_op(l, &op);
@@ -238,8 +239,8 @@ static int flush_writes(simul_file *f)
  * read-ahead; move it back so the write lands where the reader is. */
 static int drop_readahead(simul_file *f)
 {
-    size_t unread = f->rlen - f->rpos;
-    f->rpos = f->rlen = 0;
+    size_t unread = simul__buf_len(&f->rb);
+    simul__buf_consume(&f->rb, unread);
     if (unread && lseek(f->fd, -(off_t)unread, SEEK_CUR) < 0)
         return -errno;
     return 0;
@@ -259,7 +260,7 @@ int simul_file_close(simul_file *f)
     simul__fileop op = { .opcode = SIMUL__FOP_CLOSE, .fd = f->fd, .offset = -1 };
     int c = run_op(l, &op);
     free(f->wbuf);
-    free(f->rbuf);
+    simul__buf_free(&f->rb);
     free(f);
     return r < 0 ? r : c;
 }
@@ -356,25 +357,17 @@ int simul_file_set_buffer(simul_file *f, size_t size)
  * bytes of capacity). Returns bytes read, 0 at end of file, or -errno. */
 static int fill(simul_file *f, size_t want)
 {
-    if (f->rpos > 0) {
-        memmove(f->rbuf, f->rbuf + f->rpos, f->rlen - f->rpos);
-        f->rlen -= f->rpos;
-        f->rpos = 0;
-    }
     if (want < FILE_BUF_DEFAULT)
         want = FILE_BUF_DEFAULT;
-    if (f->rcap < want) {
-        char *nb = realloc(f->rbuf, want);
-        if (!nb)
-            return -ENOMEM;
-        f->rbuf = nb;
-        f->rcap = want;
-    }
-    if (f->rlen == f->rcap)
+    size_t have = simul__buf_len(&f->rb);
+    if (have >= want)
         return -ENOBUFS;
-    int r = simple_op(f, SIMUL__FOP_READ, f->rbuf + f->rlen, f->rcap - f->rlen);
+    int r = simul__buf_reserve(&f->rb, want - have);
+    if (r)
+        return r;
+    r = simple_op(f, SIMUL__FOP_READ, simul__buf_tail(&f->rb), simul__buf_room(&f->rb));
     if (r > 0)
-        f->rlen += (size_t)r;
+        simul__buf_commit(&f->rb, (size_t)r);
     return r;
 }
 
@@ -386,17 +379,14 @@ int simul_file_read(simul_file *f, void *buf, size_t n)
     r = flush_writes(f);
     if (r < 0)
         return r;
-    if (f->rlen == f->rpos) {
+    if (!simul__buf_len(&f->rb)) {
         if (n >= FILE_BUF_DEFAULT)   /* large reads: straight into buf */
             return simple_op(f, SIMUL__FOP_READ, buf, n);
         r = fill(f, FILE_BUF_DEFAULT);
         if (r <= 0)
             return r;
     }
-    size_t k = f->rlen - f->rpos < n ? f->rlen - f->rpos : n;
-    memcpy(buf, f->rbuf + f->rpos, k);
-    f->rpos += k;
-    return (int)k;
+    return (int)simul__buf_take(&f->rb, buf, n);
 }
 
 int simul_file_readline(simul_file *f, void *buf, size_t cap)
@@ -406,33 +396,33 @@ int simul_file_readline(simul_file *f, void *buf, size_t cap)
         return r;
     if (!buf || cap == 0)
         return -EINVAL;
-    if (cap > FILE_LINE_MAX)
-        cap = FILE_LINE_MAX;
+    size_t lim_all = cap > FILE_LINE_MAX ? FILE_LINE_MAX : cap;
     r = flush_writes(f);
     if (r < 0)
         return r;
-    size_t scanned = 0;
+    size_t scanned = 0, len;
     for (;;) {
-        char *start = f->rbuf + f->rpos;
-        size_t avail = f->rlen - f->rpos;
-        size_t lim = avail < cap ? avail : cap;
+        char *start = simul__buf_data(&f->rb);
+        size_t avail = simul__buf_len(&f->rb);
+        size_t lim = avail < lim_all ? avail : lim_all;
         char *nl = scanned < lim ? memchr(start + scanned, '\n', lim - scanned) : NULL;
         if (nl) {
-            size_t len = (size_t)(nl - start) + 1;
-            memcpy(buf, start, len);
-            f->rpos += len;
-            return (int)len;
+            len = (size_t)(nl - start) + 1;
+            break;
         }
-        if (avail >= cap)
+        if (avail >= lim_all)
             return -ENOBUFS;   /* longer than the limit: the bytes stay */
         scanned = avail;
-        r = simul__cancel_pending(f->loop->current) ? -ECANCELED : fill(f, cap);
+        r = simul__cancel_pending(f->loop->current) ? -ECANCELED : fill(f, lim_all);
         if (r < 0)
             return r;
         if (r == 0) {          /* end of file: the last, unterminated line */
-            memcpy(buf, f->rbuf + f->rpos, avail);
-            f->rpos += avail;
-            return (int)avail;
+            len = avail;
+            break;
         }
     }
+    simul__buf_take(&f->rb, buf, len);
+    if (len < cap)             /* a C string too, when there is room */
+        ((char *)buf)[len] = '\0';
+    return (int)len;
 }

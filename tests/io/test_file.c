@@ -82,10 +82,12 @@ static int main_roundtrip(void *a)
     char buf[64];
     CHECK_EQ(simul_file_read(f, buf, 3), 3);
     CHECK(memcmp(buf, "hel", 3) == 0);
+    memset(buf, 'X', sizeof buf);
     CHECK_EQ(simul_file_readline(f, buf, sizeof buf), 3);
-    CHECK(memcmp(buf, "lo\n", 3) == 0);
-    CHECK_EQ(simul_file_readline(f, buf, sizeof buf), 6);
-    CHECK(memcmp(buf, "world\n", 6) == 0);
+    CHECK(strcmp(buf, "lo\n") == 0);              /* NUL-terminated: room */
+    memset(buf, 'X', sizeof buf);
+    CHECK_EQ(simul_file_readline(f, buf, 6), 6);   /* exactly cap: no NUL */
+    CHECK(memcmp(buf, "world\nX", 7) == 0);
     CHECK_EQ(simul_file_read(f, buf, sizeof buf), 10);
     CHECK(memcmp(buf, "more\nmore\n", 10) == 0);
     CHECK_EQ(simul_file_read(f, buf, sizeof buf), 0);
@@ -137,7 +139,7 @@ static int main_lines(void *a)
     CHECK_EQ(simul_file_readline(f, big, sizeof big), 300);
     CHECK(big[0] == 'x' && big[299] == '\n');
     CHECK_EQ(simul_file_readline(f, buf, sizeof buf), 4);
-    CHECK(memcmp(buf, "tail", 4) == 0);
+    CHECK(strcmp(buf, "tail") == 0);               /* the last line too */
     CHECK_EQ(simul_file_readline(f, buf, sizeof buf), 0);
     CHECK_EQ(simul_file_readline(f, buf, 0), -EINVAL);
     CHECK_EQ(simul_file_close(f), 0);
