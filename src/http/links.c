@@ -407,7 +407,7 @@ static int emit_start(simul_links *lx)
             [T_IFRAME] = SIMUL_LINK_IFRAME};
         rc = call(lx, kinds[tag], lx->dec, n);
     } else if (tag == T_META && lx->has_v && lx->has_a) {
-        char eq[2 * AUX_MAX + 8];
+        char eq[3 * AUX_MAX + 8];   /* a NUL decodes to 3 bytes */
         size_t en = decode_attr(lx->abuf, lx->alen, eq);
         bool refresh = en == 7;
         for (size_t k = 0; refresh && k < 7; k++)

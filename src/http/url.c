@@ -1378,7 +1378,8 @@ const char *simul_url_part(const simul_url *u, simul_url_part_id part, size_t *l
 
 /* Copies [r, e) to o (o <= r), percent-normalised: escapes of unreserved
  * characters decoded, the others' hex uppercased; lower: lowercase too. */
-static uint32_t pct_norm(char *b, uint32_t o, uint32_t r, uint32_t e, bool lower_all)
+static uint32_t pct_norm(char *b, uint32_t o, uint32_t r, uint32_t e, bool lower_all,
+                         bool decode)
 {
     if (!lower_all) {   /* most components hold no escape: one block move */
         const char *pc = memchr(b + r, '%', e - r);
@@ -1397,7 +1398,7 @@ static uint32_t pct_norm(char *b, uint32_t o, uint32_t r, uint32_t e, bool lower
             /* Decoding a hex digit right after a literal '%' ("%%41")
              * would make a new escape: keep those encoded (idempotence). */
             bool after_pct = (o >= 1 && b[o - 1] == '%') || (o >= 2 && b[o - 2] == '%');
-            if (unreserved(v) && !(is_hex(v) && after_pct)) {
+            if (decode && unreserved(v) && !(is_hex(v) && after_pct)) {
                 b[o++] = lower_all ? lower((char)v) : (char)v;
             } else {
                 b[o++] = '%';
@@ -1436,18 +1437,18 @@ int simul_url_normalize(simul_url *u)
     if (u->host_type != SIMUL_URL_HOST_NONE) {
         o += 2;
         uint32_t a = o;
-        o = pct_norm(b, o, a, u->user_end, false);
+        o = pct_norm(b, o, a, u->user_end, false, true);
         uint32_t ue = o, ps = o, pe = o;
         if (u->pass_start > u->user_end) {
             b[o++] = ':';
             ps = o;
-            o = pct_norm(b, o, u->pass_start, u->pass_end, false);
+            o = pct_norm(b, o, u->pass_start, u->pass_end, false, true);
             pe = o;
         }
         if (u->host_start > a)
             b[o++] = '@';
         uint32_t hs = o;
-        o = pct_norm(b, o, u->host_start, u->host_end, true);
+        o = pct_norm(b, o, u->host_start, u->host_end, true, true);
         uint32_t he = o;
         if (u->port >= 0 && u->port != special_port(b, u->scheme_end)) {
             memmove(b + o, b + u->host_end, u->auth_end - u->host_end);
@@ -1474,7 +1475,11 @@ int simul_url_normalize(simul_url *u)
         memmove(b + o, b + u->path_start, u->path_end - u->path_start);
         o += u->path_end - u->path_start;
     } else {
-        o = pct_norm(b, o, u->path_start, u->path_end, false);
+        /* A file: path keeps its escapes (only the hex is uppercased):
+         * decoding "%43|" would make a drive letter, "C|", that a parse
+         * turns into "C:". */
+        bool file = u->scheme_end == 4 && !memcmp(b, "file", 4);
+        o = pct_norm(b, o, u->path_start, u->path_end, false, !file);
         if (u->flags & SIMUL_URL_RFC3986)   /* decoding may have made dots */
             o = ps + (uint32_t)remove_dots(b + ps, o - ps);
     }
@@ -1484,7 +1489,7 @@ int simul_url_normalize(simul_url *u)
         qs = o;
         b[o++] = '?';
         o = pct_norm(b, o, u->query_start + 1, u->fragment_start ? u->fragment_start : u->len,
-                     false);
+                     false, true);
     }
     /* An empty path after an authority is "/" for the special schemes
      * (RFC 3986 6.2.3). */

@@ -479,4 +479,17 @@ TEST(long_names_with_nul)
     CHECK_EQ(simul_links_feed(lx, page, n), 0);
     CHECK_EQ(count, 2);
     simul_links_free(lx);
+    /* A meta http-equiv of NULs (each 3 bytes decoded) beside a refresh
+     * content (found by fuzzing: the decode buffer was too small). */
+    char meta[200] = "<meta content='0;url=x' http-equiv='";
+    n = strlen(meta);
+    memset(meta + n, 0, 70);
+    n += 70;
+    memcpy(meta + n, "'>", 2);
+    n += 2;
+    urls u = {0};
+    CHECK_EQ(simul_links_new(&lx, NULL, 0, 0, on_url, &u), 0);
+    CHECK_EQ(simul_links_feed(lx, meta, n), 0);
+    CHECK_EQ(u.n, 0);
+    simul_links_free(lx);
 }
