@@ -23,7 +23,13 @@
  *  - a suspending call in a task that has been cancelled returns -ECANCELED
  *    (cancellation is level-triggered, as in trio: once a task or an enclosing
  *    scope is cancelled, every later suspension point fails too, until the
- *    cancelled scope is left; use a shielded scope for cleanup that must wait).
+ *    cancelled scope is left; use a shielded scope for cleanup that must wait);
+ *  - times are doubles in seconds, and the name says which kind: an absolute
+ *    time on the simul_now() clock is only ever a parameter named `deadline`
+ *    or the argument of a call ending in _until or _at; a relative duration
+ *    is only ever a parameter named `timeout` or `seconds`. INFINITY means
+ *    "never", NaN is -EINVAL, a deadline already past fails with -ETIMEDOUT
+ *    (after a non-blocking attempt where the call has one).
  *
  * Task results are ints: a task function returns >= 0 for success and a
  * negative errno for failure. Richer results travel through the argument.
@@ -619,7 +625,7 @@ int simul_call_soon_threadsafe(simul_loop *loop, void (*cb)(void *), void *arg);
  */
 typedef struct simul_timer simul_timer;
 simul_timer *simul_timer_new(void (*cb)(void *), void *arg);
-int          simul_timer_start(simul_timer *t, double delay);
+int          simul_timer_start(simul_timer *t, double seconds);
 int          simul_timer_start_at(simul_timer *t, double deadline);
 int          simul_timer_stop(simul_timer *t);
 int          simul_timer_active(const simul_timer *t);
@@ -632,8 +638,8 @@ int          simul_timer_unref(simul_timer *t);
 int          simul_timer_ref(simul_timer *t);
 
 /* call_later sugar: a timer that frees itself after firing.
- * 0, -ENOMEM, -EINVAL (negative/NaN delay), -EPERM outside a loop. */
-int simul_call_later(double delay, void (*cb)(void *), void *arg);
+ * 0, -ENOMEM, -EINVAL (negative/NaN seconds), -EPERM outside a loop. */
+int simul_call_later(double seconds, void (*cb)(void *), void *arg);
 
 /*
  * fd readiness watchers, as libuv's uv_poll (level-triggered):

@@ -305,14 +305,14 @@ void simul_server_stats_get(const simul_server *srv, simul_server_stats *st);
 /*
  * Graceful close (server.close() + wait_closed()): stops accepting at once,
  * closes the listening sockets, lets running handlers finish for up to
- * `grace` seconds (0: cancel at once; INFINITY: wait for all), then cancels
+ * `timeout` seconds (0: cancel at once; INFINITY: wait for all), then cancels
  * the rest and waits for them to return, and frees the server. Returns the
  * number of handlers that had to be cancelled (>= 0), or -ECANCELED if the
  * caller was cancelled (the handlers are cancelled and awaited all the same,
  * and the server is freed). NULL returns -EINVAL; outside a task, -EPERM
  * (and the server is left as it was).
  */
-int simul_server_close(simul_server *srv, double grace);
+int simul_server_close(simul_server *srv, double timeout);
 
 /* ------------------------------------------------------------------------ */
 /* UDP (loop.create_datagram_endpoint)                                      */

@@ -384,8 +384,7 @@ int simul_wait_until(simul_task **handles, size_t n, int return_when, double dea
         free(ts);
         return r;
     }
-    int64_t when = deadline >= 9.2e9 ? SIMUL__NO_DEADLINE
-                 : deadline > 0 ? simul__seconds_to_ns(deadline) : 0;
+    int64_t when = simul__deadline_ns(deadline);
     r = 0;
     if (n && !wait_satisfied(handles, n, return_when)) {
         for (size_t i = 0; i < n; i++) {
@@ -396,7 +395,7 @@ int simul_wait_until(simul_task **handles, size_t n, int return_when, double dea
                 simul__list_push(&ts[i]->donecbs, &cbs[i].cb.link);
         }
         do
-            r = simul__park_deadline(when, "wait", CALLER());
+            r = simul__park_until(when, 0, "wait", CALLER());
         while (r >= 0 && !wait_satisfied(handles, n, return_when));
         /* A finished task ran (and unlinked) our callback; only the nodes
          * of tasks still alive and unfinished are linked. */

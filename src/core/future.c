@@ -22,10 +22,7 @@
  * their way to the loop. simul_future_free with refs held only marks it; the
  * last of them frees it.
  *
- * Waits park with a deadline through simul__park_deadline (below: a timer
- * node on the waiter's stack, as the coordination layer's waits do; the
- * core's general park-with-deadline primitive was not on main when this was
- * written - fold this into it when it is).
+ * Waits park through the core's one wait primitive (simul__park_until).
  */
 #include "internal.h"
 
@@ -326,34 +323,6 @@ int simul_future_result(const simul_future *f, void **value)
 
 /* ---- waiting ---------------------------------------------------------------------------- */
 
-struct fdeadline {
-    simul__tnode node;
-    simul__task *task;
-};
-
-static void deadline_fire(simul__tnode *n)
-{
-    simul__wake(simul__container_of(n, struct fdeadline, node)->task, -ETIMEDOUT);
-}
-
-int simul__park_deadline(int64_t when, const char *what, void *pc)
-{
-    if (when == SIMUL__NO_DEADLINE)
-        return simul__park(what, pc);
-    simul_loop *l = simul__loop();
-    l->now = simul__clock_ns();
-    if (when <= l->now)
-        return -ETIMEDOUT;
-    struct fdeadline d = { .node.idx = 0, .task = l->current };
-    int r = simul__timer_arm(l, &d.node, when, deadline_fire);
-    if (r)
-        return r;
-    r = simul__park(what, pc);
-    if (simul__timer_armed(&d.node))
-        simul__timer_disarm(l, &d.node);
-    return r;
-}
-
 int simul_future_wait_until(simul_future *f, void **value, double deadline)
 {
     simul_loop *l = simul__loop();
@@ -370,10 +339,9 @@ int simul_future_wait_until(simul_future *f, void **value, double deadline)
         return simul_future_result(f, value);
 
     struct fwaiter w = { .task = self, .fired = 0, .result = 0, .value = NULL };
-    int64_t when = deadline >= 9.2e9 ? SIMUL__NO_DEADLINE
-                 : deadline > 0 ? simul__seconds_to_ns(deadline) : 0;
+    int64_t when = simul__deadline_ns(deadline);
     simul__list_push(&f->waiters, &w.link);
-    int r = simul__park_deadline(when, "future", CALLER());
+    int r = simul__park_until(when, 0, "future", CALLER());
     if (r < 0) {
         /* Woken by cancellation or the deadline. If completion (or a free)
          * reached the node meanwhile, f may be gone: do not touch it. Else

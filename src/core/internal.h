@@ -449,18 +449,37 @@ static inline int simul__cancel_pending(simul__task *t)
 }
 
 /*
- * Suspends the current task until simul__wake(). Returns the waker's value,
- * or -ECANCELED - at once, without suspending, if cancellation is already
- * pending. `what` names the wait for task dumps; pc is the caller's address.
+ * The wait primitive: every wait in the library (sleep, join, sync objects,
+ * select, fd readiness, connect, server close) parks through this one call.
+ * Suspends the current task until one of three clauses fires, the first
+ * wins (libdill's clauses):
+ *   - simul__wake(t, value): returns value (>= 0, or a waker's -errno);
+ *   - the deadline passes (loop-clock ns, SIMUL__NO_DEADLINE: never):
+ *     -ETIMEDOUT; a deadline already past (checked against a fresh clock
+ *     reading) returns -ETIMEDOUT at once, without suspending;
+ *   - cancellation (unless SIMUL__PARK_NOCANCEL): -ECANCELED, at once if
+ *     it is already pending.
+ * The deadline uses the task's own timer node, so it costs no allocation;
+ * the timer is disarmed before this returns. The caller registers itself
+ * wherever it waits before parking and unlinks itself after a failure (the
+ * waker never has to). `what` names the wait for task dumps; pc is the
+ * caller's address. -EPERM outside a task, -ENOMEM if the timer heap
+ * cannot grow.
  */
-int  simul__park(const char *what, void *pc);
+enum { SIMUL__PARK_NOCANCEL = 1 };
+int  simul__park_until(int64_t deadline, unsigned flags, const char *what, void *pc);
+/* Without a deadline: the common case, for waits that only a waker ends. */
+static inline int simul__park(const char *what, void *pc)
+{
+    return simul__park_until(SIMUL__NO_DEADLINE, 0, what, pc);
+}
 /* The same, but cancellation does not wake it (cleanup waits). */
-int  simul__park_nocancel(const char *what, void *pc);
-/* simul__park with a deadline (loop-clock ns; SIMUL__NO_DEADLINE: none):
- * -ETIMEDOUT when it passes (at once if it has), -ENOMEM if the timer heap
- * cannot grow. For the core's own waits (futures, simul_wait). */
-int  simul__park_deadline(int64_t when, const char *what, void *pc);
-/* Makes a parked task ready; value is what its park returns. First wins. */
+static inline int simul__park_nocancel(const char *what, void *pc)
+{
+    return simul__park_until(SIMUL__NO_DEADLINE, SIMUL__PARK_NOCANCEL, what, pc);
+}
+/* Makes a parked task ready; value is what its park returns. First wins.
+ * From another loop's thread it goes through t's loop's thread-safe path. */
 void simul__wake(simul__task *t, int value);
 /* Wakes t with -ECANCELED if it is parked and cancellable and its
  * cancellation is now pending (after a task or scope cancel). */
@@ -489,7 +508,8 @@ void simul__task_cancel(simul__task *t);
 /* Waits for t (already checked), frees it and returns its result. With
  * shield, a cancelled caller detaches t instead of cancelling it. */
 int  simul__join_task(simul__task *t, int shield, void *pc);
-/* Sleeps until `when` (loop-clock ns; SIMUL__NO_DEADLINE: until woken). */
+/* Sleeps until `when` (loop-clock ns; SIMUL__NO_DEADLINE: until woken);
+ * 0, or -ECANCELED. A time already past still yields once. */
 int  simul__sleep_until_ns(int64_t when, void *pc);
 /* Pops the innermost scope s of the current task (misuse: -EPERM/-EINVAL). */
 int  simul__scope_pop(simul_scope *s);
@@ -508,6 +528,29 @@ static inline int64_t simul__seconds_to_ns(double s)
     if (s >= 9.2e9)
         return SIMUL__NO_DEADLINE;
     return (int64_t)(s * 1e9 + (s >= 0 ? 0.5 : -0.5));
+}
+/*
+ * The one deadline helper. Public times are doubles in seconds: absolute
+ * ones (parameters named `deadline`, calls ending in _until/_at) are on the
+ * simul_now() clock, relative ones are named `timeout` or `seconds`. Both
+ * become an absolute loop-clock ns deadline here; INFINITY (or anything
+ * past 9.2e9 s) is SIMUL__NO_DEADLINE. Callers reject NaN first.
+ */
+/* Absolute: anything not after the clock's start is "already past" (0). */
+static inline int64_t simul__deadline_ns(double deadline)
+{
+    if (deadline >= 9.2e9)
+        return SIMUL__NO_DEADLINE;
+    if (!(deadline > 0))
+        return 0;
+    return simul__seconds_to_ns(deadline);
+}
+/* Relative (>= 0): from the clock now; refreshes the loop's cached clock. */
+static inline int64_t simul__timeout_ns(simul_loop *l, double seconds)
+{
+    l->now = simul__clock_ns();
+    int64_t d = simul__seconds_to_ns(seconds > 0 ? seconds : 0);
+    return d >= SIMUL__NO_DEADLINE - l->now ? SIMUL__NO_DEADLINE : l->now + d;
 }
 /* Arms (or re-arms) n to fire at `when` (loop-clock ns). */
 int  simul__timer_arm(simul_loop *l, simul__tnode *n, int64_t when,

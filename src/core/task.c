@@ -356,38 +356,54 @@ simul_task *simul_spawn(simul_fn fn, void *arg)
     return simul_spawn_opts(fn, arg, NULL);
 }
 
-/* ---- parking ----------------------------------------------------------- */
+/* ---- parking: the wait primitive (internal.h) ----------------------------- */
 
-static int park(simul_loop *l, simul__task *t, const char *what, void *pc, uint32_t nocancel)
+static void park_timeout(simul__tnode *n)
+{
+    simul__wake(simul__container_of(n, simul__task, sleep_timer), -ETIMEDOUT);
+}
+
+/* Parks t (the running task); `deadline` is already known to be in the
+ * future or SIMUL__NO_DEADLINE. */
+static inline int park(simul_loop *l, simul__task *t, int64_t deadline, const char *what,
+                       void *pc, uint32_t nocancel)
 {
     SIMUL__ASSERT(t->state == SIMUL_TASK_RUNNING && t == l->current);
+    if (deadline != SIMUL__NO_DEADLINE) {
+        int r = simul__timer_arm(l, &t->sleep_timer, deadline, park_timeout);
+        if (SIMUL__UNLIKELY(r))
+            return r;
+    }
     t->state = SIMUL_TASK_WAITING;
     t->flags = (t->flags & ~SIMUL__TF_NOCANCEL) | nocancel;
     t->wait_what = what;
     t->wait_pc = pc;
     switch_out(l, t, 0);
     t->wait_what = NULL;
+    if (deadline != SIMUL__NO_DEADLINE && simul__timer_armed(&t->sleep_timer))
+        simul__timer_disarm(l, &t->sleep_timer);
     return t->wake;
 }
 
-int simul__park(const char *what, void *pc)
+int simul__park_until(int64_t deadline, unsigned flags, const char *what, void *pc)
 {
     simul_loop *l = simul__loop();
     simul__task *t = l ? l->current : NULL;
-    if (!t)
+    if (SIMUL__UNLIKELY(!t))
         return -EPERM;
-    if (simul__cancel_pending(t))
+    uint32_t nocancel = 0;
+    if (flags & SIMUL__PARK_NOCANCEL)
+        nocancel = SIMUL__TF_NOCANCEL;
+    else if (simul__cancel_pending(t))
         return -ECANCELED;
-    return park(l, t, what, pc, 0);
-}
-
-int simul__park_nocancel(const char *what, void *pc)
-{
-    simul_loop *l = simul__loop();
-    simul__task *t = l ? l->current : NULL;
-    if (!t)
-        return -EPERM;
-    return park(l, t, what, pc, SIMUL__TF_NOCANCEL);
+    if (deadline != SIMUL__NO_DEADLINE) {
+        /* Past already: fail without waiting, but only after the caller's
+         * fast path had its chance (as asyncio.timeout(0)). */
+        l->now = simul__clock_ns();
+        if (deadline <= l->now)
+            return -ETIMEDOUT;
+    }
+    return park(l, t, deadline, what, pc, nocancel);
 }
 
 void simul__wake(simul__task *t, int value)
@@ -539,11 +555,6 @@ int simul_yield(void)
     return simul__cancel_pending(t) ? -ECANCELED : 0;
 }
 
-static void sleep_fire(simul__tnode *n)
-{
-    simul__wake(simul__container_of(n, simul__task, sleep_timer), 0);
-}
-
 int simul__sleep_until_ns(int64_t when, void *pc)
 {
     simul_loop *l = simul__loop();
@@ -552,15 +563,10 @@ int simul__sleep_until_ns(int64_t when, void *pc)
         return -EPERM;
     if (simul__cancel_pending(t))
         return -ECANCELED;
-    if (when != SIMUL__NO_DEADLINE) {
-        int r = simul__timer_arm(l, &t->sleep_timer, when, sleep_fire);
-        if (r)
-            return r;
-    }
-    int r = park(l, t, "sleep", pc, 0);
-    if (r == -ECANCELED && simul__timer_armed(&t->sleep_timer))
-        simul__timer_disarm(l, &t->sleep_timer);
-    return r;
+    /* A time already past arms a timer that fires at the next tick: a
+     * sleep always suspends, as asyncio.sleep does. */
+    int r = park(l, t, when, "sleep", pc, 0);
+    return r == -ETIMEDOUT ? 0 : r;
 }
 
 int simul_sleep(double seconds)
@@ -572,13 +578,8 @@ int simul_sleep(double seconds)
         return -EINVAL;
     if (seconds == 0)
         return simul_yield();
-    int64_t when = SIMUL__NO_DEADLINE;
-    if (!isinf(seconds)) {
-        l->now = simul__clock_ns();
-        int64_t d = simul__seconds_to_ns(seconds);
-        when = d >= SIMUL__NO_DEADLINE - l->now ? SIMUL__NO_DEADLINE : l->now + d;
-    }
-    return simul__sleep_until_ns(when, CALLER());
+    return simul__sleep_until_ns(isinf(seconds) ? SIMUL__NO_DEADLINE
+                                                : simul__timeout_ns(l, seconds), CALLER());
 }
 
 /* ---- introspection ------------------------------------------------------- */
@@ -717,9 +718,9 @@ int simul_scope_reschedule(simul_scope *s, double deadline)
         simul__timer_disarm(l, &s->timer);
     if (s->flags & SIMUL__SCOPE_EXPIRED)
         return 0;   /* an expired scope stays expired */
-    if (deadline >= 9.2e9)
-        return 0;   /* no deadline */
-    int64_t when = simul__seconds_to_ns(deadline);
+    int64_t when = simul__deadline_ns(deadline);
+    if (when == SIMUL__NO_DEADLINE)
+        return 0;
     l->now = simul__clock_ns();
     if (when <= l->now) {
         s->flags |= SIMUL__SCOPE_CANCELLED | SIMUL__SCOPE_EXPIRED;

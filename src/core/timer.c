@@ -183,18 +183,14 @@ int simul_timer_start_at(simul_timer *t, double deadline)
 {
     if (!t || isnan(deadline))
         return -EINVAL;
-    return timer_arm(t, simul__seconds_to_ns(deadline));
+    return timer_arm(t, simul__deadline_ns(deadline));
 }
 
-int simul_timer_start(simul_timer *t, double delay)
+int simul_timer_start(simul_timer *t, double seconds)
 {
-    if (!t || isnan(delay) || delay < 0)
+    if (!t || isnan(seconds) || seconds < 0)
         return -EINVAL;
-    simul_loop *l = t->loop;
-    l->now = simul__clock_ns();
-    int64_t d = simul__seconds_to_ns(delay);
-    int64_t when = d >= SIMUL__NO_DEADLINE - l->now ? SIMUL__NO_DEADLINE : l->now + d;
-    return timer_arm(t, when);
+    return timer_arm(t, simul__timeout_ns(t->loop, seconds));
 }
 
 int simul_timer_stop(simul_timer *t)
@@ -238,15 +234,15 @@ void simul_timer_free(simul_timer *t)
     free(t);
 }
 
-int simul_call_later(double delay, void (*cb)(void *), void *arg)
+int simul_call_later(double seconds, void (*cb)(void *), void *arg)
 {
-    if (isnan(delay) || delay < 0)
+    if (isnan(seconds) || seconds < 0)
         return -EINVAL;
     simul_timer *t = simul_timer_new(cb, arg);
     if (!t)
         return -errno;
     t->oneshot_free = 1;
-    int r = simul_timer_start(t, delay);
+    int r = simul_timer_start(t, seconds);
     if (r)
         free(t);
     return r;

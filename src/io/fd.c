@@ -190,18 +190,6 @@ void simul__fd_wait_del(simul_loop *l, int fd, simul__fdwait *w)
         slot_rearm(s, (s->w->events & SIMUL_READABLE) != 0);
 }
 
-struct fdwait_timed {
-    simul__fdwait w[2];        /* read, write */
-    simul__tnode  timer;
-    simul__task  *task;
-};
-
-static void wait_timeout(simul__tnode *n)
-{
-    struct fdwait_timed *tw = simul__container_of(n, struct fdwait_timed, timer);
-    simul__wake(tw->task, -ETIMEDOUT);
-}
-
 int simul__fd_wait(int fd, int events, int64_t deadline_ns)
 {
     simul_loop *l = simul__loop();
@@ -212,41 +200,30 @@ int simul__fd_wait(int fd, int events, int64_t deadline_ns)
         return -EBADF;
     if (simul__cancel_pending(t))
         return -ECANCELED;
-    struct fdwait_timed tw;
-    tw.task = t;
-    tw.timer.idx = 0;
+    simul__fdwait w[2];        /* read, write */
     int n = 0, r;
     if (events & SIMUL_READABLE) {
-        tw.w[n] = (simul__fdwait){ .task = t, .events = SIMUL_READABLE };
-        if ((r = simul__fd_wait_add(l, fd, &tw.w[n])) < 0)
+        w[n] = (simul__fdwait){ .task = t, .events = SIMUL_READABLE };
+        if ((r = simul__fd_wait_add(l, fd, &w[n])) < 0)
             goto out;
         n++;
     }
     if (events & SIMUL_WRITABLE) {
-        tw.w[n] = (simul__fdwait){ .task = t, .events = SIMUL_WRITABLE };
-        if ((r = simul__fd_wait_add(l, fd, &tw.w[n])) < 0)
+        w[n] = (simul__fdwait){ .task = t, .events = SIMUL_WRITABLE };
+        if ((r = simul__fd_wait_add(l, fd, &w[n])) < 0)
             goto out;
         n++;
     }
     struct slot *s = slot_find(l, fd);
     uint32_t gen = s->gen;
-    if (deadline_ns != SIMUL__NO_DEADLINE) {
-        if (deadline_ns <= l->now) {
-            r = -ETIMEDOUT;
-            goto out;
-        }
-        simul__timer_arm(l, &tw.timer, deadline_ns, wait_timeout);
-    }
-    r = simul__park("fd", __builtin_return_address(0));
+    r = simul__park_until(deadline_ns, 0, "fd", __builtin_return_address(0));
     /* Closed (and maybe reopened) before we ran: never report the new
      * file's readiness as the old one's. */
     if (s->gen != gen && r > 0)
         r = -EBADF;
 out:
-    if (simul__timer_armed(&tw.timer))
-        simul__timer_disarm(l, &tw.timer);
     for (int i = 0; i < n; i++)
-        simul__fd_wait_del(l, fd, &tw.w[i]);
+        simul__fd_wait_del(l, fd, &w[i]);
     return r;
 }
 
@@ -305,35 +282,4 @@ int simul__set_nonblock(int fd)
     if (fdfl >= 0 && !(fdfl & FD_CLOEXEC))
         fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC);
     return 0;
-}
-
-struct timed_park {
-    simul__tnode timer;
-    simul__task *task;
-};
-
-static void timed_park_fire(simul__tnode *n)
-{
-    simul__wake(simul__container_of(n, struct timed_park, timer)->task, -ETIMEDOUT);
-}
-
-int simul__park_until(int64_t when, int nocancel, const char *what)
-{
-    simul_loop *l = simul__loop();
-    simul__task *t = simul__current();
-    if (!t)
-        return -EPERM;
-    struct timed_park tp = { .task = t };
-    if (when != SIMUL__NO_DEADLINE) {
-        if (when <= l->now)
-            return -ETIMEDOUT;
-        int r = simul__timer_arm(l, &tp.timer, when, timed_park_fire);
-        if (r)
-            return r;
-    }
-    int r = nocancel ? simul__park_nocancel(what, __builtin_return_address(0))
-                     : simul__park(what, __builtin_return_address(0));
-    if (simul__timer_armed(&tp.timer))
-        simul__timer_disarm(l, &tp.timer);
-    return r;
 }

@@ -43,21 +43,6 @@ static inline int simul__fd_wait_linked(const simul__fdwait *w)
  * revents > 0 or -errno as simul_wait_fd. */
 int  simul__fd_wait(int fd, int events, int64_t deadline_ns);
 
-/* Parks the current task until simul__wake or `when` (loop ns; then
- * -ETIMEDOUT; SIMUL__NO_DEADLINE: no timer). nocancel: an uncancellable
- * wait. Returns the waker's value. */
-int  simul__park_until(int64_t when, int nocancel, const char *what);
-
-/* An absolute deadline in seconds (simul_now clock; INFINITY: none) as
- * loop ns; anything not after the clock's start is "already past". */
-static inline int64_t simul__deadline_ns(double deadline)
-{
-    if (deadline >= 9.2e9)
-        return SIMUL__NO_DEADLINE;
-    if (!(deadline > 0))
-        return 0;
-    return simul__seconds_to_ns(deadline);
-}
 
 /* Resolved addresses (copied out of getaddrinfo's list; hard cap). */
 #define SIMUL__MAX_ADDRS 16

@@ -356,7 +356,7 @@ static int cancel_conns(simul_server *srv)
     return n;
 }
 
-int simul_server_close(simul_server *srv, double grace)
+int simul_server_close(simul_server *srv, double timeout)
 {
     if (!srv)
         return -EINVAL;
@@ -375,17 +375,17 @@ int simul_server_close(simul_server *srv, double grace)
         unlink(srv->unix_path);
 
     int result = 0, cancelled = 0, forced = 0;
-    int64_t deadline = isnan(grace) || grace <= 0 ? 0
-                     : isinf(grace) ? SIMUL__NO_DEADLINE
-                     : simul__clock_ns() + simul__seconds_to_ns(grace);
+    int64_t deadline = isnan(timeout) || timeout <= 0 ? 0
+                     : simul__timeout_ns(simul__loop(), timeout);
     srv->closer = me;
     while (!simul__list_empty(&srv->conns)) {
         if (!forced && (deadline == 0 || simul__clock_ns() >= deadline)) {
             cancelled = cancel_conns(srv);
             forced = 1;
         }
-        int r = simul__park_until(forced ? SIMUL__NO_DEADLINE : deadline, forced,
-                                  "server close");
+        int r = simul__park_until(forced ? SIMUL__NO_DEADLINE : deadline,
+                                  forced ? SIMUL__PARK_NOCANCEL : 0, "server close",
+                                  __builtin_return_address(0));
         if (r == -ECANCELED) {
             /* Our caller is cancelled: stop waiting politely. */
             result = -ECANCELED;

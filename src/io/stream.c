@@ -460,7 +460,7 @@ static int wait_flushed(simul_stream *s, size_t target, int64_t deadline)
     s->drainer = simul__current();
     int r = 0;
     while (simul__buf_len(&s->wb) > target && !s->werr) {
-        r = simul__park_until(deadline, 0, "drain");
+        r = simul__park_until(deadline, 0, "drain", __builtin_return_address(0));
         if (r < 0)
             break;
     }
@@ -679,7 +679,7 @@ static int connect_any(simul__addrs *ad, int64_t deadline)
         int64_t until = deadline;
         if (next < ad->n && next_start < until)
             until = next_start;
-        int r = simul__park_until(until, 0, "connect");
+        int r = simul__park_until(until, 0, "connect", __builtin_return_address(0));
         if (r == -ECANCELED || r == -EPERM) {
             err = r;
             break;
@@ -717,16 +717,6 @@ static int connect_any(simul__addrs *ad, int64_t deadline)
     return err;
 }
 
-static int64_t deadline_of(double timeout)
-{
-    simul_loop *l = simul__loop();
-    l->now = simul__clock_ns();
-    if (isinf(timeout))
-        return SIMUL__NO_DEADLINE;
-    int64_t d = simul__seconds_to_ns(timeout);
-    return d >= SIMUL__NO_DEADLINE - l->now ? SIMUL__NO_DEADLINE : l->now + d;
-}
-
 static int finish_connect(int fd, const simul_stream_opts *opts, simul_stream **out)
 {
     int r = simul_stream_from_fd(fd, opts, out);
@@ -745,7 +735,7 @@ int simul_open_connection(const char *host, int port, double timeout,
         return -EPERM;
     if (!host || port <= 0 || port > 65535 || isnan(timeout) || timeout < 0)
         return -EINVAL;
-    int64_t deadline = deadline_of(timeout);
+    int64_t deadline = simul__timeout_ns(simul__loop(), timeout);
     simul__addrs ad;
     int r = simul__net_resolve(host, port, SOCK_STREAM, 0, &ad);
     if (r < 0)
@@ -775,7 +765,7 @@ int simul_open_unix_connection(const char *path, double timeout,
         return -ENAMETOOLONG;
     strcpy(un->sun_path, path);
     ad.len[0] = (socklen_t)sizeof *un;
-    int r = connect_any(&ad, deadline_of(timeout));
+    int r = connect_any(&ad, simul__timeout_ns(simul__loop(), timeout));
     if (r < 0)
         return r;
     return finish_connect(r, opts, out);

@@ -112,9 +112,6 @@ int simul_select(simul_select_case *cases, size_t n, double deadline)
         if (probe(&cases[i]))
             return (int)i;
 
-    int64_t when;
-    if ((r = simul__deadline_ns(deadline, &when)) < 0)
-        return r;
     struct node local[STACK_CASES];
     struct node *nodes = local;
     if (n > STACK_CASES && !(nodes = malloc(n * sizeof *nodes)))
@@ -148,7 +145,7 @@ int simul_select(simul_select_case *cases, size_t n, double deadline)
         }
     }
 
-    r = simul__sync_park(when, 0, "select", CALLER());
+    r = simul__park_until(simul__deadline_ns(deadline), 0, "select", CALLER());
 
     /* Unlink every node (the winner's and stale ones are already off their
      * lists: removing a lone node is harmless). */

@@ -1,7 +1,7 @@
 /*
  * sync.c - asyncio's synchronisation primitives: Semaphore and
- * BoundedSemaphore, Lock, Event, Condition and Barrier, plus the deadline
- * wait the whole coordination layer uses.
+ * BoundedSemaphore, Lock, Event, Condition and Barrier. Every wait parks
+ * through the core's one wait primitive (simul__park_until).
  *
  * Fairness. A released permit or lock never goes back into the pool while
  * a task waits for it: it is handed to the first live waiter (the node on
@@ -17,37 +17,6 @@
 #include <stdlib.h>
 
 #define CALLER() __builtin_return_address(0)
-
-/* ---- waiting with a deadline ---------------------------------------------- */
-
-struct deadline {
-    simul__tnode node;
-    simul__task *task;
-};
-
-static void deadline_fire(simul__tnode *n)
-{
-    struct deadline *d = simul__container_of(n, struct deadline, node);
-    simul__wake(d->task, -ETIMEDOUT);
-}
-
-int simul__sync_park_deadline(int64_t when, int nocancel, const char *what, void *pc)
-{
-    simul_loop *l = simul__loop();
-    /* A deadline already past fails without waiting, but only after the
-     * caller's fast path had its chance (as asyncio.timeout(0)). */
-    l->now = simul__clock_ns();
-    if (when <= l->now)
-        return -ETIMEDOUT;
-    struct deadline d = { .node.idx = 0, .task = l->current };
-    int r = simul__timer_arm(l, &d.node, when, deadline_fire);
-    if (r)
-        return r;
-    r = nocancel ? simul__park_nocancel(what, pc) : simul__park(what, pc);
-    if (simul__timer_armed(&d.node))
-        simul__timer_disarm(l, &d.node);
-    return r;
-}
 
 /* Parks on list `l` with a fresh waiter until fired. */
 static int wait_on(simul__list *l, simul__task *self, double deadline, const char *what,
@@ -191,7 +160,7 @@ int simul_lock_acquire_until(simul_lock *l, double deadline)
     simul__task *self = simul__sync_self();
     if (!self)
         return -EPERM;
-    if (!l)
+    if (!l || isnan(deadline))
         return -EINVAL;
     return lock_acquire(l, self, deadline, 0, CALLER());
 }
@@ -352,16 +321,12 @@ int simul_cond_wait_until(simul_cond *c, double deadline)
         return -EINVAL;
     if (c->lock->owner != self)
         return -EPERM;
-    int64_t when;
-    int r = simul__deadline_ns(deadline, &when);
-    if (r < 0)
-        return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
     simul__list_push(&c->waiters, &w.link);
     simul_lock *lock = c->lock;
     lock_pass(lock);
-    r = simul__sync_park(when, 0, "condition", CALLER());
+    int r = simul__park_until(simul__deadline_ns(deadline), 0, "condition", CALLER());
     if (r < 0)
         simul__list_remove(&w.link);
     if (r == -EIDRM)
@@ -483,15 +448,11 @@ int simul_barrier_wait_until(simul_barrier *b, double deadline)
             return index;        /* parties - 1 */
         }
     }
-    int64_t when;
-    int r = simul__deadline_ns(deadline, &when);
-    if (r < 0)
-        return r;
     simul__waiter w;
     simul__waiter_init(&w, self);
     simul__list_push(&b->waiters, &w.link);
     b->count++;
-    r = simul__sync_park(when, 0, "barrier", CALLER());
+    int r = simul__park_until(simul__deadline_ns(deadline), 0, "barrier", CALLER());
     if (r < 0 && simul__list_linked(&w.link)) {
         /* withdrew while still counted (a waker would have unlinked us) */
         simul__list_remove(&w.link);

@@ -1,9 +1,10 @@
 /*
  * sync_internal.h - what the coordination layer's files (queue.c, sync.c,
- * asyncgen.c, select.c) share: the waiter node and waiting with a deadline.
+ * asyncgen.c, select.c) share: the waiter node and the wait on a list.
  *
  * A waiter is a node on the waiting task's stack, linked into the wait list
- * of the object it waits on. Whoever satisfies the wait unlinks it, fills
+ * of the object it waits on; the task parks through the core's one wait
+ * primitive (simul__park_until). Whoever satisfies the wait unlinks it, fills
  * it (an item, a case index) and wakes the task; by the core's first-wake-
  * wins rule, a node whose task is no longer parked (it was woken by a
  * cancel, a timeout or, in select, by another source, and has not run yet)
@@ -69,37 +70,6 @@ static inline void simul__waiters_fire_all(simul__list *l, int value)
         simul__waiter_fire(w, value);
 }
 
-/*
- * Converts an absolute deadline (simul_now() seconds, INFINITY = none) to
- * loop-clock ns in *when. -EINVAL for NaN.
- */
-static inline int simul__deadline_ns(double deadline, int64_t *when)
-{
-    if (isnan(deadline))
-        return -EINVAL;
-    if (deadline >= 9.2e9)
-        *when = SIMUL__NO_DEADLINE;
-    else if (deadline <= 0)
-        *when = 0;              /* long past (also -INFINITY) */
-    else
-        *when = simul__seconds_to_ns(deadline);
-    return 0;
-}
-
-/*
- * Parks the current task (registered wherever it waits) until woken, or
- * until `when` (loop-clock ns; SIMUL__NO_DEADLINE = no limit), then it
- * returns -ETIMEDOUT. nocancel: cancellation does not wake it. Returns the
- * waker's value, -ECANCELED, -ETIMEDOUT or -ENOMEM (timer heap).
- */
-int simul__sync_park_deadline(int64_t when, int nocancel, const char *what, void *pc);
-static inline int simul__sync_park(int64_t when, int nocancel, const char *what, void *pc)
-{
-    if (SIMUL__LIKELY(when == SIMUL__NO_DEADLINE))
-        return nocancel ? simul__park_nocancel(what, pc) : simul__park(what, pc);
-    return simul__sync_park_deadline(when, nocancel, what, pc);
-}
-
 /* The running task, or NULL outside a task. */
 static inline simul__task *simul__sync_self(void)
 {
@@ -112,16 +82,14 @@ static inline simul__task *simul__sync_self(void)
  * w->item) on wait list `list` and parks until a waker fires it, the
  * deadline passes (-ETIMEDOUT) or the task is cancelled (-ECANCELED, unless
  * nocancel); on failure w is unlinked (harmless if a waker already did).
+ * deadline: simul_now() seconds, not NaN (the public calls reject it).
  */
 static inline int simul__wait_on(simul__list *list, simul__waiter *w, double deadline,
                                  int nocancel, const char *what, void *pc)
 {
-    int64_t when;
-    int r = simul__deadline_ns(deadline, &when);
-    if (r < 0)
-        return r;
     simul__list_push(list, &w->link);
-    r = simul__sync_park(when, nocancel, what, pc);
+    int r = simul__park_until(simul__deadline_ns(deadline),
+                              nocancel ? SIMUL__PARK_NOCANCEL : 0, what, pc);
     if (r < 0)
         simul__list_remove(&w->link);
     return r;
