@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <simul/export.h>   /* SIMUL_API: marks every public function */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -70,7 +72,7 @@ typedef int (*simul_fn)(void *arg);
  * result. Call it outside any task; calling it from inside a loop returns
  * -EBUSY. Task handles are invalid after it returns.
  */
-int simul_run(simul_fn main_fn, void *arg);
+SIMUL_API int simul_run(simul_fn main_fn, void *arg);
 
 /*
  * Embedding (libuv's uv_loop_init/uv_run/uv_loop_close): a loop the caller
@@ -107,7 +109,7 @@ typedef struct simul_loop_opts {
  * option (unknown backend, stack or pool size out of range), -ENOMEM, or
  * the backend's error (io_uring refused, fd limits).
  */
-int  simul_loop_new(const simul_loop_opts *opts, simul_loop **out);
+SIMUL_API int  simul_loop_new(const simul_loop_opts *opts, simul_loop **out);
 
 /*
  * Runs main_fn(arg) as the loop's main task until it finishes, and returns
@@ -118,7 +120,7 @@ int  simul_loop_new(const simul_loop_opts *opts, simul_loop **out);
  * on another thread than the loop's, -EBUSY from inside the loop (a task
  * or callback) or while a main started by simul_loop_start runs, -ENOMEM.
  */
-int  simul_loop_run(simul_loop *loop, simul_fn main_fn, void *arg);
+SIMUL_API int  simul_loop_run(simul_loop *loop, simul_fn main_fn, void *arg);
 
 /*
  * For a host that drives the loop from its own event loop: starts
@@ -126,7 +128,7 @@ int  simul_loop_run(simul_loop *loop, simul_fn main_fn, void *arg);
  * simul_loop_run_once whenever simul_loop_backend_fd is readable or
  * simul_loop_timeout has passed. Errors as simul_loop_run.
  */
-int  simul_loop_start(simul_loop *loop, simul_fn main_fn, void *arg);
+SIMUL_API int  simul_loop_start(simul_loop *loop, simul_fn main_fn, void *arg);
 
 /*
  * One iteration without blocking (uv_run(UV_RUN_NOWAIT)): runs what is
@@ -136,7 +138,7 @@ int  simul_loop_start(simul_loop *loop, simul_fn main_fn, void *arg);
  * 0 as well when no main was started, or -EPERM/-EBUSY/-EINVAL as
  * simul_loop_run.
  */
-int  simul_loop_run_once(simul_loop *loop, int *result);
+SIMUL_API int  simul_loop_run_once(simul_loop *loop, int *result);
 
 /*
  * A descriptor that becomes readable when simul_loop_run_once has work to
@@ -146,18 +148,18 @@ int  simul_loop_run_once(simul_loop *loop, int *result);
  * POLLIN, never read or close it. fd >= 0, -EINVAL for a NULL loop, or
  * the error of making the eventfd.
  */
-int  simul_loop_backend_fd(simul_loop *loop);
+SIMUL_API int  simul_loop_backend_fd(simul_loop *loop);
 
 /*
  * How long a host may sleep before the next simul_loop_run_once (seconds:
  * 0 if something is ready, the time to the next timer, or INFINITY when
  * only an fd or another thread can bring work). 0 or -EINVAL.
  */
-int  simul_loop_timeout(simul_loop *loop, double *timeout);
+SIMUL_API int  simul_loop_timeout(simul_loop *loop, double *timeout);
 
 /* User data: any pointer, not used by the library. 0 or -EINVAL. */
-int   simul_loop_set_data(simul_loop *loop, void *data);
-void *simul_loop_data(const simul_loop *loop);
+SIMUL_API int   simul_loop_set_data(simul_loop *loop, void *data);
+SIMUL_API void *simul_loop_data(const simul_loop *loop);
 
 /*
  * Cancels every task still alive and waits for them, runs the layers'
@@ -167,7 +169,7 @@ void *simul_loop_data(const simul_loop *loop);
  * are invalid afterwards. 0, -EINVAL (NULL), -EPERM (another thread),
  * -EBUSY (from inside the loop).
  */
-int  simul_loop_free(simul_loop *loop);
+SIMUL_API int  simul_loop_free(simul_loop *loop);
 
 /*
  * Log messages (the library prints nothing otherwise): a deadlock broken,
@@ -182,7 +184,7 @@ int  simul_loop_free(simul_loop *loop);
  */
 enum { SIMUL_LOG_ERROR = 0, SIMUL_LOG_WARN = 1, SIMUL_LOG_INFO = 2, SIMUL_LOG_DEBUG = 3 };
 typedef void (*simul_log_fn)(int level, const char *msg, void *arg);
-int simul_log_set_handler(simul_log_fn fn, void *arg, int max_level);
+SIMUL_API int simul_log_set_handler(simul_log_fn fn, void *arg, int max_level);
 
 /* ------------------------------------------------------------------------ */
 /* Tasks                                                                    */
@@ -206,8 +208,8 @@ typedef struct simul_task_opts {
  * Returns NULL with errno set: EPERM outside a loop, ENOMEM when memory or
  * mappings run out, EINVAL for a NULL fn or an absurd stack size.
  */
-simul_task *simul_spawn(simul_fn fn, void *arg);
-simul_task *simul_spawn_opts(simul_fn fn, void *arg, const simul_task_opts *opts);
+SIMUL_API simul_task *simul_spawn(simul_fn fn, void *arg);
+SIMUL_API simul_task *simul_spawn_opts(simul_fn fn, void *arg, const simul_task_opts *opts);
 
 /*
  * await task: waits until t finishes and returns its result (a negative
@@ -221,7 +223,7 @@ simul_task *simul_spawn_opts(simul_fn fn, void *arg, const simul_task_opts *opts
  * handle that was already joined or detached, -EINVAL for a detached or group
  * task, -EBUSY if another task is already joining t.
  */
-int simul_join(simul_task *t);
+SIMUL_API int simul_join(simul_task *t);
 
 /*
  * Requests cancellation of t. Delivered at t's next suspension point, where
@@ -230,36 +232,36 @@ int simul_join(simul_task *t);
  * of the loop. Returns 0, -EALREADY if t has finished, -ESRCH for a stale
  * handle, -EPERM outside a loop.
  */
-int simul_cancel(simul_task *t);
+SIMUL_API int simul_cancel(simul_task *t);
 
 /*
  * Gives up ownership of t: it is freed as soon as it finishes (or now, if it
  * has). Returns 0, -ESRCH for a stale handle, -EINVAL if already detached.
  */
-int simul_detach(simul_task *t);
+SIMUL_API int simul_detach(simul_task *t);
 
 /*
  * asyncio.shield(t) awaited by a task that may be cancelled: waits for t like
  * simul_join(), but if the caller is cancelled, t keeps running, is detached
  * (so it frees itself when done), and -ECANCELED is returned at once.
  */
-int simul_shield(simul_task *t);
+SIMUL_API int simul_shield(simul_task *t);
 
 /* asyncio.sleep(0): lets every other ready task run once. 0, -ECANCELED or -EPERM. */
-int simul_yield(void);
+SIMUL_API int simul_yield(void);
 
 /*
  * asyncio.sleep(seconds). Returns 0, -ECANCELED, -EPERM outside a task, or
  * -EINVAL for a negative or NaN duration. INFINITY sleeps until cancelled.
  */
-int simul_sleep(double seconds);
+SIMUL_API int simul_sleep(double seconds);
 
 /* The running task, or NULL outside a task. The handle is not a new reference. */
-simul_task *simul_current(void);
+SIMUL_API simul_task *simul_current(void);
 
 /* Task names: never NULL for a live handle ("?" for a stale one). */
-const char *simul_task_name(const simul_task *t);
-int         simul_task_set_name(simul_task *t, const char *name);
+SIMUL_API const char *simul_task_name(const simul_task *t);
+SIMUL_API int         simul_task_set_name(simul_task *t, const char *name);
 
 typedef enum simul_task_state {
     SIMUL_TASK_NEW = 0,   /* spawned, has not run yet */
@@ -270,11 +272,11 @@ typedef enum simul_task_state {
 } simul_task_state;
 
 /* t's state, or -ESRCH for a stale handle. */
-int simul_task_state_of(const simul_task *t);
+SIMUL_API int simul_task_state_of(const simul_task *t);
 /* 1 if t has finished (task.done()), 0 if not, -ESRCH for a stale handle. */
-int simul_task_done(const simul_task *t);
+SIMUL_API int simul_task_done(const simul_task *t);
 /* 1 if cancellation of the current task (or an enclosing scope) is pending. */
-int simul_cancelled(void);
+SIMUL_API int simul_cancelled(void);
 /*
  * task.cancelled(): 1 if t has finished because it was cancelled - someone
  * cancelled it (simul_cancel, its group, a cancelled joiner, loop shutdown)
@@ -284,7 +286,7 @@ int simul_cancelled(void);
  * that still returned a result). -ESRCH for a stale handle: ask before
  * joining. Never suspends.
  */
-int simul_task_cancelled(const simul_task *t);
+SIMUL_API int simul_task_cancelled(const simul_task *t);
 /*
  * asyncio.all_tasks(): stores handles of the loop's tasks that have not
  * finished (including the current one), up to cap of them, in out, and
@@ -292,7 +294,7 @@ int simul_task_cancelled(const simul_task *t);
  * handles are not references: they stay the owners'. -EPERM outside a
  * loop, -EINVAL for NULL out with cap > 0.
  */
-int simul_all_tasks(simul_task **out, size_t cap);
+SIMUL_API int simul_all_tasks(simul_task **out, size_t cap);
 
 /* Default stack size for tasks spawned from now on (rounded up to a page;
  * minimum 16 KiB, maximum 256 MiB): the process default for loops created
@@ -301,15 +303,15 @@ int simul_all_tasks(simul_task **out, size_t cap);
  * SIMUL_STACK_SIZE (bytes, or with a K/M suffix; read once, when the first
  * loop is created) or 64 KiB. simul_default_stack_size reports the calling
  * thread's loop's, else the process default. Returns 0 or -EINVAL. */
-int    simul_set_default_stack_size(size_t bytes);
-size_t simul_default_stack_size(void);
+SIMUL_API int    simul_set_default_stack_size(size_t bytes);
+SIMUL_API size_t simul_default_stack_size(void);
 
 /* ------------------------------------------------------------------------ */
 /* Time and timeout scopes                                                  */
 
 /* The monotonic clock (CLOCK_MONOTONIC) in seconds; deadlines for scopes
  * and timers are on this clock. Callable anywhere. */
-double simul_now(void);
+SIMUL_API double simul_now(void);
 
 /*
  * A cancel scope (asyncio.timeout / trio.move_on_at). Lives in the caller's
@@ -341,16 +343,16 @@ typedef struct simul_scope {
     int     flags;
 } simul_scope;
 
-int  simul_scope_enter(simul_scope *s, double deadline);
-int  simul_scope_enter_shielded(simul_scope *s, double deadline);
-int  simul_scope_exit(simul_scope *s);
+SIMUL_API int  simul_scope_enter(simul_scope *s, double deadline);
+SIMUL_API int  simul_scope_enter_shielded(simul_scope *s, double deadline);
+SIMUL_API int  simul_scope_exit(simul_scope *s);
 /* Cancels the scope (from any task or callback of the same loop). */
-void simul_scope_cancel(simul_scope *s);
+SIMUL_API void simul_scope_cancel(simul_scope *s);
 /* Moves the deadline (asyncio.Timeout.reschedule). */
-int  simul_scope_reschedule(simul_scope *s, double deadline);
+SIMUL_API int  simul_scope_reschedule(simul_scope *s, double deadline);
 /* 1 if the scope's deadline expired or it was cancelled (trio's
  * cancel_called), whether or not that cancelled anything. */
-int  simul_scope_cancelled(const simul_scope *s);
+SIMUL_API int  simul_scope_cancelled(const simul_scope *s);
 
 /* ------------------------------------------------------------------------ */
 /* Combinators                                                              */
@@ -371,7 +373,7 @@ enum {
  * If the caller is cancelled, every task is cancelled and awaited and
  * -ECANCELED is returned.
  */
-int simul_gather(simul_task **tasks, size_t n, int *results, int mode);
+SIMUL_API int simul_gather(simul_task **tasks, size_t n, int *results, int mode);
 
 /*
  * asyncio.as_completed: iterate tasks in the order they finish.
@@ -391,9 +393,9 @@ int simul_gather(simul_task **tasks, size_t n, int *results, int mode);
  * running until _free). _free cancels and reaps any task not yet returned.
  */
 typedef struct simul_as_completed simul_as_completed;
-simul_as_completed *simul_as_completed_new(simul_task **tasks, size_t n);
-int  simul_as_completed_next(simul_as_completed *ac, simul_task **t, int *result);
-void simul_as_completed_free(simul_as_completed *ac);
+SIMUL_API simul_as_completed *simul_as_completed_new(simul_task **tasks, size_t n);
+SIMUL_API int  simul_as_completed_next(simul_as_completed *ac, simul_task **t, int *result);
+SIMUL_API void simul_as_completed_free(simul_as_completed *ac);
 
 /*
  * asyncio.wait(tasks, timeout, return_when): waits until return_when holds -
@@ -417,8 +419,8 @@ enum {
     SIMUL_WAIT_FIRST_COMPLETED = 1,
     SIMUL_WAIT_FIRST_EXCEPTION = 2
 };
-int simul_wait(simul_task **tasks, size_t n, int return_when, double timeout);
-int simul_wait_until(simul_task **tasks, size_t n, int return_when, double deadline);
+SIMUL_API int simul_wait(simul_task **tasks, size_t n, int return_when, double timeout);
+SIMUL_API int simul_wait_until(simul_task **tasks, size_t n, int return_when, double deadline);
 
 /*
  * asyncio.wait_for(t, timeout): joins t, but if it has not finished within
@@ -426,7 +428,7 @@ int simul_wait_until(simul_task **tasks, size_t n, int return_when, double deadl
  * in the same instant the timeout fires, its real result wins. Always joins t.
  * If the caller is cancelled, t is cancelled and -ECANCELED is returned.
  */
-int simul_wait_for(simul_task *t, double seconds);
+SIMUL_API int simul_wait_for(simul_task *t, double seconds);
 
 /*
  * Task groups (asyncio.TaskGroup, structured concurrency).
@@ -473,11 +475,11 @@ typedef struct simul_group {
 /* How many child errors a group keeps (the count goes on past it). */
 #define SIMUL_GROUP_ERRORS_MAX 1024
 
-int         simul_group_enter(simul_group *g);
-simul_task *simul_group_spawn(simul_group *g, simul_fn fn, void *arg);
-simul_task *simul_group_spawn_opts(simul_group *g, simul_fn fn, void *arg,
-                                   const simul_task_opts *opts);
-int         simul_group_exit(simul_group *g);
+SIMUL_API int         simul_group_enter(simul_group *g);
+SIMUL_API simul_task *simul_group_spawn(simul_group *g, simul_fn fn, void *arg);
+SIMUL_API simul_task *simul_group_spawn_opts(simul_group *g, simul_fn fn, void *arg,
+                                             const simul_task_opts *opts);
+SIMUL_API int         simul_group_exit(simul_group *g);
 /*
  * simul_group_exit, and every child's error (asyncio's ExceptionGroup, in
  * C): the failures are copied into errs[0..cap) in the order they happened
@@ -488,10 +490,10 @@ int         simul_group_exit(simul_group *g);
  * Returns what simul_group_exit returns - when children failed, that is
  * errs[0].error, the first failure.
  */
-int         simul_group_exit_errors(simul_group *g, simul_group_error *errs, size_t cap,
-                                    size_t *n);
+SIMUL_API int         simul_group_exit_errors(simul_group *g, simul_group_error *errs, size_t cap,
+                                              size_t *n);
 /* Cancels every child and the group's scope. */
-void        simul_group_cancel(simul_group *g);
+SIMUL_API void        simul_group_cancel(simul_group *g);
 
 /* ------------------------------------------------------------------------ */
 /* Futures                                                                  */
@@ -528,8 +530,8 @@ typedef void (*simul_future_cb)(simul_future *f, void *arg);
 /* Most done callbacks one future holds at a time. */
 #define SIMUL_FUTURE_CALLBACKS_MAX 1024
 
-simul_future *simul_future_new(void);
-void          simul_future_free(simul_future *f);
+SIMUL_API simul_future *simul_future_new(void);
+SIMUL_API void          simul_future_free(simul_future *f);
 
 /*
  * Completing (fut.set_result / set_exception / cancel), from a task or a
@@ -540,9 +542,9 @@ void          simul_future_free(simul_future *f);
  * simul_future_cancelled() 1. -EPERM from another thread (use the
  * _threadsafe forms), -EINVAL for NULL. Never suspend.
  */
-int simul_future_set_result(simul_future *f, void *value);
-int simul_future_set_error(simul_future *f, int err);
-int simul_future_cancel(simul_future *f);
+SIMUL_API int simul_future_set_result(simul_future *f, void *value);
+SIMUL_API int simul_future_set_error(simul_future *f, int err);
+SIMUL_API int simul_future_cancel(simul_future *f);
 
 /*
  * The same from any thread (loop.call_soon_threadsafe(fut.set_result, v)):
@@ -553,9 +555,9 @@ int simul_future_cancel(simul_future *f);
  * run. A task waiting for a future that only another thread will set is
  * not a deadlock only if that thread holds a simul_loop_ref() meanwhile.
  */
-int simul_future_set_result_threadsafe(simul_future *f, void *value);
-int simul_future_set_error_threadsafe(simul_future *f, int err);
-int simul_future_cancel_threadsafe(simul_future *f);
+SIMUL_API int simul_future_set_result_threadsafe(simul_future *f, void *value);
+SIMUL_API int simul_future_set_error_threadsafe(simul_future *f, int err);
+SIMUL_API int simul_future_cancel_threadsafe(simul_future *f);
 
 /*
  * await fut: suspends until f completes and returns 0 (storing the result
@@ -571,16 +573,16 @@ int simul_future_cancel_threadsafe(simul_future *f);
  * -EIDRM (freed while waiting), -EPERM (outside a task, or f belongs to
  * another loop), -EINVAL (NULL f, NaN deadline), -ENOMEM (timer heap).
  */
-int simul_future_wait(simul_future *f, void **value);
-int simul_future_wait_until(simul_future *f, void **value, double deadline);
+SIMUL_API int simul_future_wait(simul_future *f, void **value);
+SIMUL_API int simul_future_wait_until(simul_future *f, void **value, double deadline);
 
 /* fut.done(): 1 once completed, else 0. fut.cancelled(): 1 if completed
  * by a cancel. fut.result() without waiting: the outcome as wait returns
  * it (0 with *value, an error, -ECANCELED), or -EAGAIN while pending.
  * -EINVAL for NULL. Callable from the loop's thread. */
-int simul_future_done(const simul_future *f);
-int simul_future_cancelled(const simul_future *f);
-int simul_future_result(const simul_future *f, void **value);
+SIMUL_API int simul_future_done(const simul_future *f);
+SIMUL_API int simul_future_cancelled(const simul_future *f);
+SIMUL_API int simul_future_result(const simul_future *f, void **value);
 
 /*
  * fut.add_done_callback(cb): cb(f, arg) runs on the loop once f is done
@@ -590,31 +592,31 @@ int simul_future_result(const simul_future *f, void **value);
  * -EPERM from another thread, -EINVAL. remove_done_callback removes every
  * pending (cb, arg) pair and returns how many it removed.
  */
-int simul_future_add_done_callback(simul_future *f, simul_future_cb cb, void *arg);
-int simul_future_remove_done_callback(simul_future *f, simul_future_cb cb, void *arg);
+SIMUL_API int simul_future_add_done_callback(simul_future *f, simul_future_cb cb, void *arg);
+SIMUL_API int simul_future_remove_done_callback(simul_future *f, simul_future_cb cb, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* Callback-level loop interface (for C libraries with event-loop hooks)    */
 
 /* The calling thread's running loop, or NULL. Safe to pass to other threads
  * for simul_call_soon_threadsafe() while the loop runs. */
-simul_loop *simul_loop_current(void);
+SIMUL_API simul_loop *simul_loop_current(void);
 
 /* Keeps the loop from deciding it is deadlocked while another thread will
  * still call simul_call_soon_threadsafe() (every task waiting, no timers,
  * no fds): ref before handing work to the thread, unref when it is done.
  * Thread-safe. Without a ref, a loop with nothing that can wake it logs a
  * deadlock warning and cancels its tasks (Go's "all goroutines are asleep"). */
-void simul_loop_ref(simul_loop *loop);
-void simul_loop_unref(simul_loop *loop);
+SIMUL_API void simul_loop_ref(simul_loop *loop);
+SIMUL_API void simul_loop_unref(simul_loop *loop);
 
 /* loop.call_soon(cb, arg): runs cb(arg) on the loop soon, FIFO with tasks.
  * From a task or callback of the loop. 0, -ENOMEM, -EPERM outside a loop. */
-int simul_call_soon(void (*cb)(void *), void *arg);
+SIMUL_API int simul_call_soon(void (*cb)(void *), void *arg);
 
 /* loop.call_soon_threadsafe: from any thread, while the loop runs; wakes
  * the loop. 0, -ENOMEM, -EINVAL for a NULL loop, -ESHUTDOWN if it closed. */
-int simul_call_soon_threadsafe(simul_loop *loop, void (*cb)(void *), void *arg);
+SIMUL_API int simul_call_soon_threadsafe(simul_loop *loop, void (*cb)(void *), void *arg);
 
 /*
  * One-shot timers (loop.call_later). The caller allocates and frees:
@@ -624,22 +626,22 @@ int simul_call_soon_threadsafe(simul_loop *loop, void (*cb)(void *), void *arg);
  *     simul_timer_free(t);         // stops and frees; safe inside cb
  */
 typedef struct simul_timer simul_timer;
-simul_timer *simul_timer_new(void (*cb)(void *), void *arg);
-int          simul_timer_start(simul_timer *t, double seconds);
-int          simul_timer_start_at(simul_timer *t, double deadline);
-int          simul_timer_stop(simul_timer *t);
-int          simul_timer_active(const simul_timer *t);
-void         simul_timer_free(simul_timer *t);
+SIMUL_API simul_timer *simul_timer_new(void (*cb)(void *), void *arg);
+SIMUL_API int          simul_timer_start(simul_timer *t, double seconds);
+SIMUL_API int          simul_timer_start_at(simul_timer *t, double deadline);
+SIMUL_API int          simul_timer_stop(simul_timer *t);
+SIMUL_API int          simul_timer_active(const simul_timer *t);
+SIMUL_API void         simul_timer_free(simul_timer *t);
 /* uv_unref/uv_ref: an unref'd timer, armed, does not count as something
  * that can wake a waiting task, so the deadlock breaker ignores it (a
  * periodic statistics timer need not keep a stuck program alive). Timers
  * start ref'd. Both return 0, -EINVAL for NULL. */
-int          simul_timer_unref(simul_timer *t);
-int          simul_timer_ref(simul_timer *t);
+SIMUL_API int          simul_timer_unref(simul_timer *t);
+SIMUL_API int          simul_timer_ref(simul_timer *t);
 
 /* call_later sugar: a timer that frees itself after firing.
  * 0, -ENOMEM, -EINVAL (negative/NaN seconds), -EPERM outside a loop. */
-int simul_call_later(double seconds, void (*cb)(void *), void *arg);
+SIMUL_API int simul_call_later(double seconds, void (*cb)(void *), void *arg);
 
 /*
  * fd readiness watchers, as libuv's uv_poll (level-triggered):
@@ -654,24 +656,24 @@ int simul_call_later(double seconds, void (*cb)(void *), void *arg);
 enum { SIMUL_READABLE = 1, SIMUL_WRITABLE = 4, SIMUL_ERROR = 8, SIMUL_HANGUP = 16 };
 typedef struct simul_watch simul_watch;
 typedef void (*simul_watch_cb)(simul_watch *w, int revents, void *arg);
-simul_watch *simul_watch_new(int fd, simul_watch_cb cb, void *arg);
-int          simul_watch_set(simul_watch *w, int events);
-int          simul_watch_fd(const simul_watch *w);
-void         simul_watch_free(simul_watch *w);
+SIMUL_API simul_watch *simul_watch_new(int fd, simul_watch_cb cb, void *arg);
+SIMUL_API int          simul_watch_set(simul_watch *w, int events);
+SIMUL_API int          simul_watch_fd(const simul_watch *w);
+SIMUL_API void         simul_watch_free(simul_watch *w);
 /* As simul_timer_unref/_ref for watchers: an unref'd watcher still fires,
  * but does not stop the deadlock breaker. 0, -EINVAL for NULL. */
-int          simul_watch_unref(simul_watch *w);
-int          simul_watch_ref(simul_watch *w);
+SIMUL_API int          simul_watch_unref(simul_watch *w);
+SIMUL_API int          simul_watch_ref(simul_watch *w);
 
 /* Name of the backend the current loop uses ("epoll", "io_uring"), or NULL. */
-const char *simul_backend_name(void);
+SIMUL_API const char *simul_backend_name(void);
 
 /* ------------------------------------------------------------------------ */
 /* Errors and debugging                                                     */
 
 /* Message for a negative (or positive) errno or SIMUL_EAI_* code; never
  * NULL; thread-safe. */
-const char *simul_strerror(int err);
+SIMUL_API const char *simul_strerror(int err);
 
 /*
  * Resolver errors: getaddrinfo(3)'s EAI_* codes, each mapped to a negative
@@ -700,7 +702,7 @@ const char *simul_strerror(int err);
  * table when it has one) - to fd (2 for stderr). Also triggered by SIGQUIT while a loop
  * runs with SIMUL_DEBUG=1. Returns the number of tasks listed or -EPERM.
  */
-int simul_dump_tasks(int fd);
+SIMUL_API int simul_dump_tasks(int fd);
 
 #ifdef __cplusplus
 }

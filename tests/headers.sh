@@ -26,7 +26,9 @@ for h in $headers; do
             fail "$h.$lang" "no $comp compiler (make deps installs it)"
             continue
         fi
-        if out=$(printf '#include <%s>\n' "$h" |
+        # (a declaration after it: a header of macros alone, as export.h,
+        # would leave ISO C an empty translation unit)
+        if out=$(printf '#include <%s>\ntypedef int headers_check_;\n' "$h" |
                  "$comp" $std -x "$lang" -Wall -Wextra -Werror -pedantic -I"$inc" \
                          -fsyntax-only - 2>&1); then
             ok "$h.$lang"

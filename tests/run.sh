@@ -80,6 +80,8 @@ done
 tally headers tests/headers.sh
 # Package installs: only by the jobs that run things, said, only what is missing.
 tally packages tests/packages.sh
+# What libsimul.so exports: the public API only (in the first, normal build).
+tally exports tests/exports.sh "${1:-build}"
 
 # The README's install path: make install into a temporary prefix, build
 # its first program with pkg-config, run it.

@@ -79,29 +79,29 @@ typedef struct simul_links simul_links;
  * flags: SIMUL_URL_* (mode, NORMALIZE), optionally SIMUL_LINKS_ALL_ATTRS.
  * On success *out owns about 60 KiB, freed by simul_links_free.
  * Returns 0, -EINVAL (NULL out or fn; doc_url not a URL), -ENOMEM. */
-int simul_links_new(simul_links **out, const char *doc_url, size_t len, unsigned flags,
-                    simul_link_fn fn, void *arg);
+SIMUL_API int simul_links_new(simul_links **out, const char *doc_url, size_t len, unsigned flags,
+                              simul_link_fn fn, void *arg);
 
 /* Feeds the next n bytes of the page (bytes, any encoding that is ASCII-
  * compatible; values are passed through as bytes). Calls fn for the links
  * completed in this chunk. Returns 0, or fn's non-zero value (then the
  * extractor is stopped: later feeds return it again). */
-int simul_links_feed(simul_links *lx, const char *chunk, size_t n);
+SIMUL_API int simul_links_feed(simul_links *lx, const char *chunk, size_t n);
 
 /* End of the page: a tag cut off by the end is dropped, as HTML does.
  * Returns 0 or fn's stop value. The extractor may then be reused for a
  * new page with simul_links_reset. */
-int simul_links_end(simul_links *lx);
+SIMUL_API int simul_links_end(simul_links *lx);
 
 /* Starts a new page with the same callback and flags; doc_url as in _new.
  * Returns 0, -EINVAL, -ENAMETOOLONG. */
-int simul_links_reset(simul_links *lx, const char *doc_url, size_t len);
+SIMUL_API int simul_links_reset(simul_links *lx, const char *doc_url, size_t len);
 
 /* Links dropped since the last reset: values over the cap. */
-size_t simul_links_dropped(const simul_links *lx);
+SIMUL_API size_t simul_links_dropped(const simul_links *lx);
 
 /* Frees the extractor. NULL is a no-op. */
-void simul_links_free(simul_links *lx);
+SIMUL_API void simul_links_free(simul_links *lx);
 
 #ifdef __cplusplus
 }

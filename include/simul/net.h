@@ -49,7 +49,7 @@ extern "C" {
  * not close(2) - else a new file under the same number may never be
  * reported ready.
  */
-int simul_wait_fd(int fd, int events, double deadline);
+SIMUL_API int simul_wait_fd(int fd, int events, double deadline);
 
 /*
  * The runtime's close(2): wakes every task waiting on fd in simul_wait_fd()
@@ -60,7 +60,7 @@ int simul_wait_fd(int fd, int events, double deadline);
  * Does not suspend. Returns 0 or -errno from close(2) (the fd is closed even
  * then, as with close(2)); -EBADF for fd < 0.
  */
-int simul_close(int fd);
+SIMUL_API int simul_close(int fd);
 
 /* ------------------------------------------------------------------------ */
 /* Streams (asyncio.open_connection, StreamReader, StreamWriter)            */
@@ -110,13 +110,13 @@ typedef struct simul_stream_opts {
  * failed temporarily; see <simul.h>), -EINVAL for a bad port or
  * NULL argument, -EPERM outside a task, -ENOMEM.
  */
-int simul_open_connection(const char *host, int port, double timeout,
-                          const simul_stream_opts *opts, simul_stream **out);
+SIMUL_API int simul_open_connection(const char *host, int port, double timeout,
+                                    const simul_stream_opts *opts, simul_stream **out);
 
 /* The same over a Unix stream socket at `path`. Errors as above, plus
  * -ENAMETOOLONG for a path that does not fit sockaddr_un. */
-int simul_open_unix_connection(const char *path, double timeout,
-                               const simul_stream_opts *opts, simul_stream **out);
+SIMUL_API int simul_open_unix_connection(const char *path, double timeout,
+                                         const simul_stream_opts *opts, simul_stream **out);
 
 /*
  * Wraps a connected stream socket (or a pipe or other fd) in a stream. The
@@ -125,10 +125,10 @@ int simul_open_unix_connection(const char *path, double timeout,
  * -EPERM outside a loop, -EINVAL for NULL out or options out of range
  * (limit or max_buffered over 1 GiB, low_water above high_water).
  */
-int simul_stream_from_fd(int fd, const simul_stream_opts *opts, simul_stream **out);
+SIMUL_API int simul_stream_from_fd(int fd, const simul_stream_opts *opts, simul_stream **out);
 
 /* The stream's fd (for getsockopt/getpeername), or -EINVAL for NULL. */
-int simul_stream_fd(const simul_stream *s);
+SIMUL_API int simul_stream_fd(const simul_stream *s);
 
 /*
  * reader.read(n): up to n bytes, waiting until at least one is available.
@@ -136,7 +136,7 @@ int simul_stream_fd(const simul_stream *s);
  * closed), -ECONNRESET if the peer reset the connection, another -errno
  * from recv, -ECANCELED (nothing was consumed), -EBADF if the fd was closed.
  */
-int simul_stream_read(simul_stream *s, void *buf, size_t n);
+SIMUL_API int simul_stream_read(simul_stream *s, void *buf, size_t n);
 
 /*
  * reader.readexactly(n): exactly n bytes (n <= INT_MAX). Returns n; at end
@@ -147,7 +147,7 @@ int simul_stream_read(simul_stream *s, void *buf, size_t n);
  * than `limit` bytes arrived, they cannot be kept (the read-ahead's hard
  * cap is the limit) and -EMSGSIZE is returned instead.
  */
-int simul_stream_readexactly(simul_stream *s, void *buf, size_t n);
+SIMUL_API int simul_stream_readexactly(simul_stream *s, void *buf, size_t n);
 
 /*
  * reader.readuntil(sep): reads up to and including the separator sep
@@ -160,8 +160,8 @@ int simul_stream_readexactly(simul_stream *s, void *buf, size_t n);
  * When the data is shorter than cap, a NUL byte follows it in buf (so a
  * text line can be used as a C string); it is not counted.
  */
-int simul_stream_readuntil(simul_stream *s, const void *sep, size_t seplen,
-                           void *buf, size_t cap);
+SIMUL_API int simul_stream_readuntil(simul_stream *s, const void *sep, size_t seplen,
+                                     void *buf, size_t cap);
 
 /*
  * reader.readline(): readuntil("\n"), except that at end of stream the
@@ -169,10 +169,10 @@ int simul_stream_readuntil(simul_stream *s, const void *sep, size_t seplen,
  * left - as asyncio's readline returns b"". NUL-terminated when shorter
  * than cap, as readuntil. Errors as readuntil.
  */
-int simul_stream_readline(simul_stream *s, void *buf, size_t cap);
+SIMUL_API int simul_stream_readline(simul_stream *s, void *buf, size_t cap);
 
 /* 1 once the reader hit end of stream and its buffer is empty (at_eof). */
-int simul_stream_at_eof(const simul_stream *s);
+SIMUL_API int simul_stream_at_eof(const simul_stream *s);
 
 /*
  * writer.write(data): copies data into the stream's buffer, which the loop
@@ -191,7 +191,7 @@ int simul_stream_at_eof(const simul_stream *s);
  * Bytes written with write(2) on simul_stream_fd() may overtake held ones:
  * drain() first.
  */
-int simul_stream_write(simul_stream *s, const void *buf, size_t n);
+SIMUL_API int simul_stream_write(simul_stream *s, const void *buf, size_t n);
 
 /*
  * writer.drain(): sends held bytes now; then, if more than high_water bytes
@@ -199,10 +199,10 @@ int simul_stream_write(simul_stream *s, const void *buf, size_t n);
  * 0, the connection's error, or -ECANCELED (the buffered bytes stay
  * queued).
  */
-int simul_stream_drain(simul_stream *s);
+SIMUL_API int simul_stream_drain(simul_stream *s);
 
 /* Bytes written but not yet sent (transport.get_write_buffer_size). */
-size_t simul_stream_buffered(const simul_stream *s);
+SIMUL_API size_t simul_stream_buffered(const simul_stream *s);
 
 /*
  * writer.write_eof(): waits until every buffered byte is sent, then shuts
@@ -210,7 +210,7 @@ size_t simul_stream_buffered(const simul_stream *s);
  * works. 0, the connection's error, -ECANCELED (nothing shut down; the
  * bytes stay queued), -ENOTSOCK for a stream over a non-socket.
  */
-int simul_stream_write_eof(simul_stream *s);
+SIMUL_API int simul_stream_write_eof(simul_stream *s);
 
 /*
  * writer.close() + await writer.wait_closed(): waits until buffered output
@@ -222,7 +222,7 @@ int simul_stream_write_eof(simul_stream *s);
  * with a simul_scope, or use simul_stream_abort. Do not close a stream
  * while another task is using it. NULL is a no-op (0).
  */
-int simul_stream_close(simul_stream *s);
+SIMUL_API int simul_stream_close(simul_stream *s);
 
 /*
  * transport.abort(): closes the stream now, discarding every unsent byte -
@@ -233,12 +233,12 @@ int simul_stream_close(simul_stream *s);
  * no other task may be using the stream. For a peer that stopped reading:
  * simul_stream_close would wait for it for ever.
  */
-int simul_stream_abort(simul_stream *s);
+SIMUL_API int simul_stream_abort(simul_stream *s);
 
 /* TCP_NODELAY and SO_KEEPALIVE on a TCP stream. 0 or -errno (-ENOTSOCK,
  * -EOPNOTSUPP for a Unix socket's nodelay). */
-int simul_stream_set_nodelay(simul_stream *s, int on);
-int simul_stream_set_keepalive(simul_stream *s, int on);
+SIMUL_API int simul_stream_set_nodelay(simul_stream *s, int on);
+SIMUL_API int simul_stream_set_keepalive(simul_stream *s, int on);
 
 /* ------------------------------------------------------------------------ */
 /* Servers (asyncio.start_server)                                           */
@@ -278,17 +278,17 @@ typedef int (*simul_conn_handler)(simul_stream *s, void *arg);
  * and returns 0; -EADDRINUSE, -EACCES, the resolver's SIMUL_EAI_* errors
  * for a name, -EINVAL, -EPERM outside a task, -ENOMEM.
  */
-int simul_start_server(const char *host, int port, simul_conn_handler handler,
-                       void *arg, const simul_stream_opts *opts, simul_server **out);
+SIMUL_API int simul_start_server(const char *host, int port, simul_conn_handler handler,
+                                 void *arg, const simul_stream_opts *opts, simul_server **out);
 
 /* The same on a Unix socket at path (an existing socket file there is
  * replaced; the file is removed by simul_server_close). */
-int simul_start_unix_server(const char *path, simul_conn_handler handler,
-                            void *arg, const simul_stream_opts *opts,
-                            simul_server **out);
+SIMUL_API int simul_start_unix_server(const char *path, simul_conn_handler handler,
+                                      void *arg, const simul_stream_opts *opts,
+                                      simul_server **out);
 
 /* The bound TCP port (host byte order), or -EINVAL (Unix servers, NULL). */
-int simul_server_port(const simul_server *srv);
+SIMUL_API int simul_server_port(const simul_server *srv);
 
 /* Counters: connections accepted so far, handlers live now, handlers that
  * returned an error, implicit closes aborted. For logs and tests. */
@@ -300,7 +300,7 @@ typedef struct simul_server_stats {
     uint64_t aborted;        /* closes aborted after close_timeout: the
                                 peer did not take the output in time */
 } simul_server_stats;
-void simul_server_stats_get(const simul_server *srv, simul_server_stats *st);
+SIMUL_API void simul_server_stats_get(const simul_server *srv, simul_server_stats *st);
 
 /*
  * Graceful close (server.close() + wait_closed()): stops accepting at once,
@@ -312,7 +312,7 @@ void simul_server_stats_get(const simul_server *srv, simul_server_stats *st);
  * and the server is freed). NULL returns -EINVAL; outside a task, -EPERM
  * (and the server is left as it was).
  */
-int simul_server_close(simul_server *srv, double timeout);
+SIMUL_API int simul_server_close(simul_server *srv, double timeout);
 
 /* ------------------------------------------------------------------------ */
 /* UDP (loop.create_datagram_endpoint)                                      */
@@ -326,11 +326,11 @@ typedef struct simul_udp simul_udp;
  * the resolver's SIMUL_EAI_* errors for a name (then it must be called from
  * a task), -EPERM outside a loop, -ENOMEM.
  */
-int simul_udp_open(const char *host, int port, simul_udp **out);
+SIMUL_API int simul_udp_open(const char *host, int port, simul_udp **out);
 
 /* The socket's fd (for setsockopt), and its bound port; -EINVAL for NULL. */
-int simul_udp_fd(const simul_udp *u);
-int simul_udp_port(const simul_udp *u);
+SIMUL_API int simul_udp_fd(const simul_udp *u);
+SIMUL_API int simul_udp_port(const simul_udp *u);
 
 /*
  * Sends one datagram of n bytes to `to`, waiting while the socket buffer is
@@ -338,8 +338,8 @@ int simul_udp_port(const simul_udp *u);
  * -ETIMEDOUT, -ECANCELED, -EBADF if closed meanwhile, -EINVAL, -EPERM
  * outside a task, other -errno from sendto (-ENETUNREACH, ...).
  */
-int simul_udp_sendto(simul_udp *u, const void *buf, size_t n,
-                     const struct sockaddr *to, socklen_t tolen, double deadline);
+SIMUL_API int simul_udp_sendto(simul_udp *u, const void *buf, size_t n,
+                               const struct sockaddr *to, socklen_t tolen, double deadline);
 
 /*
  * Receives one datagram into buf (capacity cap; a longer datagram is
@@ -349,18 +349,18 @@ int simul_udp_sendto(simul_udp *u, const void *buf, size_t n,
  * byte count (0 for an empty datagram), -EMSGSIZE, -ETIMEDOUT, -ECANCELED,
  * -EBADF, -EINVAL, -EPERM outside a task, other -errno from recvfrom.
  */
-int simul_udp_recvfrom(simul_udp *u, void *buf, size_t cap,
-                       struct sockaddr *from, socklen_t *fromlen, double deadline);
+SIMUL_API int simul_udp_recvfrom(simul_udp *u, void *buf, size_t cap,
+                                 struct sockaddr *from, socklen_t *fromlen, double deadline);
 
 /* Wakes any task waiting on u with -EBADF, closes the socket, frees u.
  * NULL is a no-op. Returns 0 or the close(2) error. */
-int simul_udp_close(simul_udp *u);
+SIMUL_API int simul_udp_close(simul_udp *u);
 
 /* Builds a sockaddr for a numeric address ("127.0.0.1", "::1") or
  * "localhost" (127.0.0.1) and port; does not block. *len is set. 0 or
  * -EINVAL. A convenience for simul_udp_sendto. */
-int simul_sockaddr(const char *host, int port, struct sockaddr_storage *ss,
-                   socklen_t *len);
+SIMUL_API int simul_sockaddr(const char *host, int port, struct sockaddr_storage *ss,
+                             socklen_t *len);
 
 #ifdef __cplusplus
 }

@@ -55,16 +55,16 @@ typedef int (*simul_queue_cmp)(const void *a, const void *b, void *ctx);
  * items: whoever gets one owns it.
  * Returns NULL with errno EINVAL (maxsize > SIMUL_QUEUE_CAP) or ENOMEM.
  */
-simul_queue *simul_queue_new(size_t maxsize);
+SIMUL_API simul_queue *simul_queue_new(size_t maxsize);
 /* asyncio.LifoQueue(maxsize): the last item put is the first one got. */
-simul_queue *simul_queue_new_lifo(size_t maxsize);
+SIMUL_API simul_queue *simul_queue_new_lifo(size_t maxsize);
 /*
  * asyncio.PriorityQueue(maxsize): the smallest item (by cmp(a, b, ctx))
  * comes out first; items that compare equal come out in the order they were
  * put (unlike heapq, the order is stable). cmp NULL: the items are integer
  * priorities cast to pointers ((void *)(intptr_t)prio), smallest first.
  */
-simul_queue *simul_queue_new_priority(size_t maxsize, simul_queue_cmp cmp, void *ctx);
+SIMUL_API simul_queue *simul_queue_new_priority(size_t maxsize, simul_queue_cmp cmp, void *ctx);
 
 /*
  * Frees q. Tasks still waiting on it wake with -EIDRM (a waiting putter
@@ -72,11 +72,11 @@ simul_queue *simul_queue_new_priority(size_t maxsize, simul_queue_cmp cmp, void 
  * with simul_queue_set_drop(), if any, and are otherwise forgotten: drain
  * the queue first if they own memory. NULL is ignored.
  */
-void simul_queue_free(simul_queue *q);
+SIMUL_API void simul_queue_free(simul_queue *q);
 
 /* Sets the function called for each item the queue itself discards
  * (simul_queue_shutdown(q, 1) and simul_queue_free()). NULL: none. */
-void simul_queue_set_drop(simul_queue *q, void (*drop)(void *item, void *ctx), void *ctx);
+SIMUL_API void simul_queue_set_drop(simul_queue *q, void (*drop)(void *item, void *ctx), void *ctx);
 
 /*
  * await q.put(item): appends item, waiting while the queue is full. If a
@@ -86,11 +86,11 @@ void simul_queue_set_drop(simul_queue *q, void (*drop)(void *item, void *ctx), v
  * cannot grow, -ECANCELED, -ETIMEDOUT (_until), -EIDRM, -EPERM, -EINVAL.
  * On any error the item was NOT queued and still belongs to the caller.
  */
-int simul_queue_put(simul_queue *q, void *item);
-int simul_queue_put_until(simul_queue *q, void *item, double deadline);
+SIMUL_API int simul_queue_put(simul_queue *q, void *item);
+SIMUL_API int simul_queue_put_until(simul_queue *q, void *item, double deadline);
 /* q.put_nowait(item): as put, but -EAGAIN instead of waiting when full.
  * Callable from callbacks too. */
-int simul_queue_put_nowait(simul_queue *q, void *item);
+SIMUL_API int simul_queue_put_nowait(simul_queue *q, void *item);
 
 /*
  * item = await q.get(): removes the next item and stores it in *item,
@@ -99,17 +99,17 @@ int simul_queue_put_nowait(simul_queue *q, void *item);
  * still be got), -ECANCELED, -ETIMEDOUT (_until), -EIDRM, -EPERM, -EINVAL.
  * On error *item is left unchanged and no item was taken.
  */
-int simul_queue_get(simul_queue *q, void **item);
-int simul_queue_get_until(simul_queue *q, void **item, double deadline);
+SIMUL_API int simul_queue_get(simul_queue *q, void **item);
+SIMUL_API int simul_queue_get_until(simul_queue *q, void **item, double deadline);
 /*
  * `async for item in q` (until shut down): get in the library's "next item"
  * form - 1 with *item set, 0 once the queue is shut down and empty (the
  * end), else get's errors (< 0):
  *     while ((r = simul_queue_next(q, &item)) > 0) { ... }
  */
-int simul_queue_next(simul_queue *q, void **item);
+SIMUL_API int simul_queue_next(simul_queue *q, void **item);
 /* q.get_nowait(): as get, but -EAGAIN instead of waiting when empty. */
-int simul_queue_get_nowait(simul_queue *q, void **item);
+SIMUL_API int simul_queue_get_nowait(simul_queue *q, void **item);
 
 /*
  * q.task_done(): marks one item got earlier as processed. When every item
@@ -117,21 +117,21 @@ int simul_queue_get_nowait(simul_queue *q, void **item);
  * Returns 0, or -EINVAL if called more times than items were put
  * (Python's ValueError).
  */
-int simul_queue_task_done(simul_queue *q);
+SIMUL_API int simul_queue_task_done(simul_queue *q);
 
 /*
  * await q.join(): waits until every item put has been marked with
  * simul_queue_task_done() (at once if none is pending). Returns 0,
  * -ECANCELED, -ETIMEDOUT (_until), -EIDRM, -EPERM, -EINVAL.
  */
-int simul_queue_join(simul_queue *q);
-int simul_queue_join_until(simul_queue *q, double deadline);
+SIMUL_API int simul_queue_join(simul_queue *q);
+SIMUL_API int simul_queue_join_until(simul_queue *q, double deadline);
 
 /* q.qsize(), q.empty(), q.full(), q.maxsize (0 = unbounded). */
-size_t simul_queue_qsize(const simul_queue *q);
-int    simul_queue_empty(const simul_queue *q);
-int    simul_queue_full(const simul_queue *q);
-size_t simul_queue_maxsize(const simul_queue *q);
+SIMUL_API size_t simul_queue_qsize(const simul_queue *q);
+SIMUL_API int    simul_queue_empty(const simul_queue *q);
+SIMUL_API int    simul_queue_full(const simul_queue *q);
+SIMUL_API size_t simul_queue_maxsize(const simul_queue *q);
 
 /*
  * q.shutdown(immediate) (Python 3.13): from now on put fails with
@@ -141,9 +141,9 @@ size_t simul_queue_maxsize(const simul_queue *q);
  * simul_queue_set_drop) and counted as done for simul_queue_join().
  * Returns 0, or -EINVAL for NULL. Shutting down twice is harmless.
  */
-int simul_queue_shutdown(simul_queue *q, int immediate);
+SIMUL_API int simul_queue_shutdown(simul_queue *q, int immediate);
 /* 1 if simul_queue_shutdown() was called. */
-int simul_queue_is_shutdown(const simul_queue *q);
+SIMUL_API int simul_queue_is_shutdown(const simul_queue *q);
 
 /* ------------------------------------------------------------------------ */
 /* Semaphores (asyncio.Semaphore, asyncio.BoundedSemaphore)                 */
@@ -151,74 +151,74 @@ int simul_queue_is_shutdown(const simul_queue *q);
 typedef struct simul_sem simul_sem;
 
 /* asyncio.Semaphore(value). NULL with errno ENOMEM. */
-simul_sem *simul_sem_new(unsigned value);
+SIMUL_API simul_sem *simul_sem_new(unsigned value);
 /* asyncio.BoundedSemaphore(value): releasing above value is an error. */
-simul_sem *simul_sem_new_bounded(unsigned value);
+SIMUL_API simul_sem *simul_sem_new_bounded(unsigned value);
 /* Frees s; waiters wake with -EIDRM. NULL is ignored. */
-void simul_sem_free(simul_sem *s);
+SIMUL_API void simul_sem_free(simul_sem *s);
 
 /*
  * await s.acquire(): takes a permit, waiting FIFO while there is none.
  * Returns 0, -ECANCELED, -ETIMEDOUT (_until), -EIDRM, -EPERM, -EINVAL.
  * On error no permit is held.
  */
-int simul_sem_acquire(simul_sem *s);
-int simul_sem_acquire_until(simul_sem *s, double deadline);
+SIMUL_API int simul_sem_acquire(simul_sem *s);
+SIMUL_API int simul_sem_acquire_until(simul_sem *s, double deadline);
 /* Takes a permit if one is free at once: 0, or -EAGAIN. Also from callbacks. */
-int simul_sem_try_acquire(simul_sem *s);
+SIMUL_API int simul_sem_try_acquire(simul_sem *s);
 /*
  * s.release(): gives a permit back (to the first waiter if there is one).
  * Returns 0, or -EOVERFLOW for a bounded semaphore released more often than
  * acquired (Python's ValueError). Also from callbacks.
  */
-int simul_sem_release(simul_sem *s);
+SIMUL_API int simul_sem_release(simul_sem *s);
 /* Free permits now (s._value). */
-unsigned simul_sem_value(const simul_sem *s);
+SIMUL_API unsigned simul_sem_value(const simul_sem *s);
 /* s.locked(): 1 if an acquire would wait. */
-int simul_sem_locked(const simul_sem *s);
+SIMUL_API int simul_sem_locked(const simul_sem *s);
 
 /* ------------------------------------------------------------------------ */
 /* Locks (asyncio.Lock, non-reentrant, owned by the task that holds it)      */
 
 typedef struct simul_lock simul_lock;
 
-simul_lock *simul_lock_new(void);
+SIMUL_API simul_lock *simul_lock_new(void);
 /* Frees l (held or not); waiters wake with -EIDRM. NULL is ignored. */
-void simul_lock_free(simul_lock *l);
+SIMUL_API void simul_lock_free(simul_lock *l);
 /*
  * await lock.acquire(): FIFO. Returns 0, -EDEADLK if the calling task
  * already holds it (the lock is not reentrant), -ECANCELED, -ETIMEDOUT
  * (_until), -EIDRM, -EPERM, -EINVAL. On error the lock is not held.
  */
-int simul_lock_acquire(simul_lock *l);
-int simul_lock_acquire_until(simul_lock *l, double deadline);
+SIMUL_API int simul_lock_acquire(simul_lock *l);
+SIMUL_API int simul_lock_acquire_until(simul_lock *l, double deadline);
 /* 0 if taken at once, -EAGAIN if held, -EPERM outside a task. */
-int simul_lock_try_acquire(simul_lock *l);
+SIMUL_API int simul_lock_try_acquire(simul_lock *l);
 /* lock.release(): passes the lock to the first waiter, if any. Returns 0 or
  * -EPERM if the calling task does not hold it (RuntimeError in Python). */
-int simul_lock_release(simul_lock *l);
+SIMUL_API int simul_lock_release(simul_lock *l);
 /* lock.locked() */
-int simul_lock_locked(const simul_lock *l);
+SIMUL_API int simul_lock_locked(const simul_lock *l);
 
 /* ------------------------------------------------------------------------ */
 /* Events (asyncio.Event)                                                    */
 
 typedef struct simul_event simul_event;
 
-simul_event *simul_event_new(void);
+SIMUL_API simul_event *simul_event_new(void);
 /* Frees e; waiters wake with -EIDRM. NULL is ignored. */
-void simul_event_free(simul_event *e);
+SIMUL_API void simul_event_free(simul_event *e);
 /* event.set(): wakes every waiter; later waits return at once. Also from
  * callbacks. 0 or -EINVAL. */
-int  simul_event_set(simul_event *e);
+SIMUL_API int  simul_event_set(simul_event *e);
 /* event.clear() */
-int  simul_event_clear(simul_event *e);
+SIMUL_API int  simul_event_clear(simul_event *e);
 /* event.is_set() */
-int  simul_event_is_set(const simul_event *e);
+SIMUL_API int  simul_event_is_set(const simul_event *e);
 /* await event.wait(): 0 once set, -ECANCELED, -ETIMEDOUT (_until), -EIDRM,
  * -EPERM, -EINVAL. */
-int  simul_event_wait(simul_event *e);
-int  simul_event_wait_until(simul_event *e, double deadline);
+SIMUL_API int  simul_event_wait(simul_event *e);
+SIMUL_API int  simul_event_wait_until(simul_event *e, double deadline);
 
 /* ------------------------------------------------------------------------ */
 /* Conditions (asyncio.Condition)                                           */
@@ -227,11 +227,11 @@ typedef struct simul_cond simul_cond;
 
 /* asyncio.Condition(lock): lock NULL makes one that the condition owns (see
  * simul_cond_lock); a lock passed in stays the caller's. NULL/ENOMEM. */
-simul_cond *simul_cond_new(simul_lock *lock);
+SIMUL_API simul_cond *simul_cond_new(simul_lock *lock);
 /* Frees c (and its own lock); waiters wake with -EIDRM. */
-void simul_cond_free(simul_cond *c);
+SIMUL_API void simul_cond_free(simul_cond *c);
 /* The condition's lock: acquire it before wait/notify. */
-simul_lock *simul_cond_lock(simul_cond *c);
+SIMUL_API simul_lock *simul_cond_lock(simul_cond *c);
 /*
  * await cond.wait(): releases the lock, waits for a notify, re-acquires the
  * lock and returns 0. The lock is held again on every return except -EPERM
@@ -240,15 +240,16 @@ simul_lock *simul_cond_lock(simul_cond *c);
  * as Python does. A waiter notified and cancelled in the same instant
  * returns 0 (the notification is not lost).
  */
-int simul_cond_wait(simul_cond *c);
-int simul_cond_wait_until(simul_cond *c, double deadline);
+SIMUL_API int simul_cond_wait(simul_cond *c);
+SIMUL_API int simul_cond_wait_until(simul_cond *c, double deadline);
 /* await cond.wait_for(predicate): waits until pred(arg) is nonzero, checked
  * with the lock held. Returns 0 or an error of simul_cond_wait_until. */
-int simul_cond_wait_for(simul_cond *c, int (*pred)(void *arg), void *arg, double deadline);
+SIMUL_API int simul_cond_wait_for(simul_cond *c, int (*pred)(void *arg), void *arg,
+                                  double deadline);
 /* cond.notify(n) / notify_all(): wakes up to n waiters, FIFO. The caller
  * must hold the lock: 0, or -EPERM. */
-int simul_cond_notify(simul_cond *c, size_t n);
-int simul_cond_notify_all(simul_cond *c);
+SIMUL_API int simul_cond_notify(simul_cond *c, size_t n);
+SIMUL_API int simul_cond_notify_all(simul_cond *c);
 
 /* ------------------------------------------------------------------------ */
 /* Barriers (asyncio.Barrier)                                               */
@@ -256,9 +257,9 @@ int simul_cond_notify_all(simul_cond *c);
 typedef struct simul_barrier simul_barrier;
 
 /* asyncio.Barrier(parties); parties >= 1 (else NULL/EINVAL). */
-simul_barrier *simul_barrier_new(unsigned parties);
+SIMUL_API simul_barrier *simul_barrier_new(unsigned parties);
 /* Frees b; waiters wake with -EIDRM. NULL is ignored. */
-void simul_barrier_free(simul_barrier *b);
+SIMUL_API void simul_barrier_free(simul_barrier *b);
 /*
  * await barrier.wait(): waits until `parties` tasks are waiting, then
  * releases them all and returns this task's arrival index, 0 ... parties-1
@@ -268,16 +269,16 @@ void simul_barrier_free(simul_barrier *b);
  * (BrokenBarrierError) if the barrier is or becomes broken (abort/reset),
  * -EIDRM, -EPERM, -EINVAL.
  */
-int simul_barrier_wait(simul_barrier *b);
-int simul_barrier_wait_until(simul_barrier *b, double deadline);
+SIMUL_API int simul_barrier_wait(simul_barrier *b);
+SIMUL_API int simul_barrier_wait_until(simul_barrier *b, double deadline);
 /* barrier.abort(): breaks it; waiters and later waits get -EPIPE. */
-int simul_barrier_abort(simul_barrier *b);
+SIMUL_API int simul_barrier_abort(simul_barrier *b);
 /* barrier.reset(): waiters get -EPIPE, then the barrier is whole and empty. */
-int simul_barrier_reset(simul_barrier *b);
+SIMUL_API int simul_barrier_reset(simul_barrier *b);
 /* barrier.parties, barrier.n_waiting, barrier.broken */
-unsigned simul_barrier_parties(const simul_barrier *b);
-unsigned simul_barrier_n_waiting(const simul_barrier *b);
-int      simul_barrier_broken(const simul_barrier *b);
+SIMUL_API unsigned simul_barrier_parties(const simul_barrier *b);
+SIMUL_API unsigned simul_barrier_n_waiting(const simul_barrier *b);
+SIMUL_API int      simul_barrier_broken(const simul_barrier *b);
 
 /* ------------------------------------------------------------------------ */
 /* Async generators (async def ... yield; async for; aclose)                */
@@ -294,8 +295,8 @@ typedef int (*simul_gen_fn)(simul_gen *g, void *arg);
  * with simul_gen_free(). NULL with errno EPERM (outside a loop), EINVAL,
  * ENOMEM. stack_size 0 = the default task stack.
  */
-simul_gen *simul_gen_new(simul_gen_fn fn, void *arg);
-simul_gen *simul_gen_new_opts(simul_gen_fn fn, void *arg, const simul_task_opts *opts);
+SIMUL_API simul_gen *simul_gen_new(simul_gen_fn fn, void *arg);
+SIMUL_API simul_gen *simul_gen_new_opts(simul_gen_fn fn, void *arg, const simul_task_opts *opts);
 
 /*
  * await anext(g) (the step of `async for v in g`): resumes the producer and
@@ -309,7 +310,7 @@ simul_gen *simul_gen_new_opts(simul_gen_fn fn, void *arg, const simul_task_opts 
  * returned (1) and not lost. -EBUSY if another task is in next on g,
  * -EDEADLK from the producer itself, -EPERM, -EINVAL.
  */
-int simul_gen_next(simul_gen *g, void **value);
+SIMUL_API int simul_gen_next(simul_gen *g, void **value);
 
 /*
  * In the producer: `yield value`. Hands value to the consumer and suspends
@@ -319,7 +320,7 @@ int simul_gen_next(simul_gen *g, void **value);
  * must wait needs a shielded simul_scope, since cancellation is level-
  * triggered. -EPERM if not called from g's producer task.
  */
-int simul_gen_yield(simul_gen *g, void *value);
+SIMUL_API int simul_gen_yield(simul_gen *g, void *value);
 
 /*
  * await g.aclose(): stops the generator early. If its producer is running
@@ -328,10 +329,10 @@ int simul_gen_yield(simul_gen *g, void *value);
  * completes) until it has returned. Returns 0, or the producer's result if
  * it was a failure other than -ECANCELED. Idempotent; -EPERM, -EINVAL.
  */
-int simul_gen_close(simul_gen *g);
+SIMUL_API int simul_gen_close(simul_gen *g);
 
 /* Closes g if needed (as simul_gen_close) and frees it. NULL is ignored. */
-void simul_gen_free(simul_gen *g);
+SIMUL_API void simul_gen_free(simul_gen *g);
 
 /* Hard cap on the items simul_gen_collect() gathers (-E2BIG beyond). */
 #define SIMUL_GEN_COLLECT_MAX ((size_t)1 << 24)
@@ -343,8 +344,8 @@ void simul_gen_free(simul_gen *g);
  * empty) of *n entries. Returns 0, or the error of simul_gen_next() /
  * -ENOMEM / -E2BIG, in which case *items is NULL, *n is 0, and g is closed.
  */
-int simul_gen_collect(simul_gen *g, int (*keep)(void *value, void *ctx), void *ctx,
-                      void ***items, size_t *n);
+SIMUL_API int simul_gen_collect(simul_gen *g, int (*keep)(void *value, void *ctx), void *ctx,
+                                void ***items, size_t *n);
 
 /* ------------------------------------------------------------------------ */
 /* select: the first of several queues, events, tasks and a deadline         */
@@ -385,7 +386,7 @@ typedef struct simul_select_case {
  * -ENOMEM (more than 8 cases need a small allocation), -EPERM.
  * n may be 0 (then it just waits for the deadline).
  */
-int simul_select(simul_select_case *cases, size_t n, double deadline);
+SIMUL_API int simul_select(simul_select_case *cases, size_t n, double deadline);
 
 #ifdef __cplusplus
 }

@@ -56,7 +56,7 @@ typedef void *(*simul_thread_fn)(void *arg);
  * Errors: -EPERM outside a task, -ECANCELED, -ENOMEM, -EINVAL for a NULL
  * fn, -EAGAIN if no worker thread could be started.
  */
-int simul_to_thread(simul_thread_fn fn, void *arg, void **result);
+SIMUL_API int simul_to_thread(simul_thread_fn fn, void *arg, void **result);
 
 /*
  * simul_to_thread() with a clean-up hook for abandoned jobs: when (and only
@@ -66,17 +66,17 @@ int simul_to_thread(simul_thread_fn fn, void *arg, void **result);
  * discard may be NULL. discard also runs at loop close for jobs abandoned
  * until then.
  */
-int simul_to_thread_ex(simul_thread_fn fn, void *arg, void **result,
-                       void (*discard)(void *arg, void *result));
+SIMUL_API int simul_to_thread_ex(simul_thread_fn fn, void *arg, void **result,
+                                 void (*discard)(void *arg, void *result));
 
 /*
  * Sets the maximum number of worker threads (1..256) for pools created from
  * now on and for the current loop's pool (threads already started keep
  * running until the loop closes). Callable anywhere. 0 or -EINVAL.
  */
-int simul_threadpool_set_size(unsigned n);
+SIMUL_API int simul_threadpool_set_size(unsigned n);
 /* The maximum for the current loop's pool (or the default outside a loop). */
-unsigned simul_threadpool_size(void);
+SIMUL_API unsigned simul_threadpool_size(void);
 
 /* ------------------------------------------------------------------------ */
 /* Files (aiofiles)                                                         */
@@ -108,7 +108,7 @@ typedef struct simul_file simul_file;
  * Errors: open(2)'s (-ENOENT, -EACCES, -EISDIR, ...), -EINVAL (NULL path
  * or out), -ECANCELED, -EPERM outside a task, -ENOMEM.
  */
-int simul_file_open(const char *path, int flags, unsigned mode, simul_file **out);
+SIMUL_API int simul_file_open(const char *path, int flags, unsigned mode, simul_file **out);
 
 /*
  * Flushes pending writes, closes the fd and frees f - always, even when an
@@ -117,7 +117,7 @@ int simul_file_open(const char *path, int flags, unsigned mode, simul_file **out
  * flush's error (-ENOSPC, -EIO, ...) or close(2)'s, -EPERM outside a task
  * or on another loop's file (f is not freed then), -EINVAL for NULL.
  */
-int simul_file_close(simul_file *f);
+SIMUL_API int simul_file_close(simul_file *f);
 
 /*
  * file.write(data): accepts up to n bytes (at most INT_MAX) and returns how
@@ -129,26 +129,26 @@ int simul_file_close(simul_file *f);
  * reach the file before the error (the next call returns the error).
  * Errors: write(2)'s, -EFAULT (NULL buf), -ECANCELED, -EPERM, -EINVAL, -ENOMEM.
  */
-int simul_file_write(simul_file *f, const void *buf, size_t n);
+SIMUL_API int simul_file_write(simul_file *f, const void *buf, size_t n);
 
 /* Writes the buffer out. 0, or the write error with the refused bytes
  * still buffered; -ECANCELED, -EPERM, -EINVAL. */
-int simul_file_flush(simul_file *f);
+SIMUL_API int simul_file_flush(simul_file *f);
 
 /* Flushes, then fsync(2) (datasync != 0: fdatasync). 0 or -errno as above. */
-int simul_file_fsync(simul_file *f, int datasync);
+SIMUL_API int simul_file_fsync(simul_file *f, int datasync);
 
 /* Sets the write buffer size (0 = unbuffered: every write is a system
  * call), at most 16 MiB. Not suspending. 0, -EINVAL, -EBUSY (more bytes
  * pending than the new size: flush first), -ENOMEM. */
-int simul_file_set_buffer(simul_file *f, size_t size);
+SIMUL_API int simul_file_set_buffer(simul_file *f, size_t size);
 
 /*
  * file.read(n): up to n bytes (at most INT_MAX) into buf; returns the count,
  * 0 at end of file. Pending writes are flushed first. Errors: read(2)'s,
  * the flush's, -EFAULT, -ECANCELED, -EPERM, -EINVAL.
  */
-int simul_file_read(simul_file *f, void *buf, size_t n);
+SIMUL_API int simul_file_read(simul_file *f, void *buf, size_t n);
 
 /*
  * file.readline() with a hard limit: reads one line, up to and including
@@ -159,10 +159,10 @@ int simul_file_read(simul_file *f, void *buf, size_t n);
  * the limit gives -ENOBUFS and consumes nothing (simul_file_read still
  * returns those bytes). Errors as simul_file_read, -EINVAL for cap 0.
  */
-int simul_file_readline(simul_file *f, void *buf, size_t cap);
+SIMUL_API int simul_file_readline(simul_file *f, void *buf, size_t cap);
 
 /* The file's descriptor (owned by f; do not close it), or -EINVAL. */
-int simul_file_fd(const simul_file *f);
+SIMUL_API int simul_file_fd(const simul_file *f);
 
 /* ------------------------------------------------------------------------ */
 /* DNS                                                                      */
@@ -188,14 +188,14 @@ int simul_file_fd(const simul_file *f);
  * temporarily), the errno of EAI_SYSTEM, -EINVAL (both NULL, or NULL res),
  * -ECANCELED, -EPERM outside a task, -ENOMEM.
  */
-int  simul_getaddrinfo(const char *host, const char *service,
-                       const struct addrinfo *hints, struct addrinfo **res);
+SIMUL_API int  simul_getaddrinfo(const char *host, const char *service,
+                                 const struct addrinfo *hints, struct addrinfo **res);
 /* Frees a list from simul_getaddrinfo(); NULL is a no-op. Callable anywhere. */
-void simul_freeaddrinfo(struct addrinfo *res);
+SIMUL_API void simul_freeaddrinfo(struct addrinfo *res);
 /* Maps a getaddrinfo(3) EAI_* code to its SIMUL_EAI_* code (0 -> 0; codes
  * simul does not know -> SIMUL_EAI_FAIL). EAI_SYSTEM gives -errno, so call
  * it right after getaddrinfo (-EIO if errno is 0). Callable anywhere. */
-int  simul_eai_to_error(int eai);
+SIMUL_API int  simul_eai_to_error(int eai);
 
 /* ------------------------------------------------------------------------ */
 /* Signals                                                                  */
@@ -229,7 +229,7 @@ typedef struct simul_signal simul_signal;
  * fault signals SIGSEGV/SIGBUS/SIGFPE/SIGILL; n == 0; NULL), -EPERM outside
  * a loop, -ENOMEM, -EMFILE.
  */
-int simul_signal_open(const int *signals, size_t n, simul_signal **out);
+SIMUL_API int simul_signal_open(const int *signals, size_t n, simul_signal **out);
 
 /*
  * Suspends the calling task until one of the receiver's signals arrives and
@@ -242,7 +242,7 @@ int simul_signal_open(const int *signals, size_t n, simul_signal **out);
  * that case wins, and each pending signal goes to one waiter, longest
  * waiting first.
  */
-int simul_signal_wait(simul_signal *s);
+SIMUL_API int simul_signal_wait(simul_signal *s);
 
 /*
  * Frees the receiver; when no receiver of the loop has a signal any more,
@@ -251,7 +251,7 @@ int simul_signal_wait(simul_signal *s);
  * while a task waits on it (in simul_signal_wait or simul_select),
  * -EINVAL, -EPERM (another loop's receiver).
  */
-int simul_signal_close(simul_signal *s);
+SIMUL_API int simul_signal_close(simul_signal *s);
 
 /* ------------------------------------------------------------------------ */
 /* Subprocesses (asyncio.create_subprocess_exec)                            */
@@ -281,8 +281,8 @@ typedef struct simul_process_opts {
  * Errors: the exec error (-ENOENT, -EACCES, ...), -EINVAL (NULL file/argv,
  * a bad stdio mode), -EPERM outside a loop, -ENOMEM, -EMFILE.
  */
-int simul_process_open(const char *file, char *const argv[], const simul_process_opts *opts,
-                       simul_process **out);
+SIMUL_API int simul_process_open(const char *file, char *const argv[],
+                                 const simul_process_opts *opts, simul_process **out);
 
 /*
  * The pipes of a process opened with SIMUL_STDIO_PIPE, as streams (see
@@ -290,17 +290,17 @@ int simul_process_open(const char *file, char *const argv[], const simul_process
  * the process: never simul_stream_close them; simul_process_close does.
  * Writing to a child that exited gives -EPIPE (SIGPIPE is ignored).
  */
-simul_stream *simul_process_stdin(simul_process *p);
-simul_stream *simul_process_stdout(simul_process *p);
-simul_stream *simul_process_stderr(simul_process *p);
+SIMUL_API simul_stream *simul_process_stdin(simul_process *p);
+SIMUL_API simul_stream *simul_process_stdout(simul_process *p);
+SIMUL_API simul_stream *simul_process_stderr(simul_process *p);
 
 /* Closes the stdin pipe so the child reads end of file (after the
  * stream's pending bytes are flushed by simul_stream_close). 0 or its error;
  * 0 if there is none or it was closed already. */
-int simul_process_close_stdin(simul_process *p);
+SIMUL_API int simul_process_close_stdin(simul_process *p);
 
 /* The child's pid, or -EINVAL. */
-int simul_process_pid(const simul_process *p);
+SIMUL_API int simul_process_pid(const simul_process *p);
 
 /*
  * process.wait(): suspends until the child exits, reaps it and stores its
@@ -312,18 +312,18 @@ int simul_process_pid(const simul_process *p);
  * again), -EBUSY (another task waits), -EINVAL, -EPERM outside a task,
  * -ECHILD (someone else reaped it).
  */
-int simul_process_wait(simul_process *p, int *returncode);
+SIMUL_API int simul_process_wait(simul_process *p, int *returncode);
 
 /* process.returncode: 0 and *returncode if the child was reaped, -EBUSY if
  * not yet (no waiting), -EINVAL. */
-int simul_process_returncode(const simul_process *p, int *returncode);
+SIMUL_API int simul_process_returncode(const simul_process *p, int *returncode);
 
 /*
  * process.send_signal(sig) / kill() / terminate(): sends sig (pidfd_send_signal
  * where available, so a recycled pid is never hit). 0; -ESRCH once reaped;
  * -EINVAL for a bad signal; kill(2)'s errors.
  */
-int simul_process_kill(simul_process *p, int sig);
+SIMUL_API int simul_process_kill(simul_process *p, int sig);
 
 /*
  * Closes the pipes and frees p. A child still running is killed with SIGKILL
@@ -331,7 +331,7 @@ int simul_process_kill(simul_process *p, int sig);
  * task. 0, -EBUSY while a task waits on p, -EPERM outside a task or on
  * another loop's process, -EINVAL.
  */
-int simul_process_close(simul_process *p);
+SIMUL_API int simul_process_close(simul_process *p);
 
 #ifdef __cplusplus
 }

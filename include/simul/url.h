@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <simul/export.h>   /* SIMUL_API */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -93,10 +95,10 @@ typedef struct simul_url {
 } simul_url;
 
 /* Makes u an empty URL (len 0, href NULL); allocates nothing. Never fails. */
-void simul_url_init(simul_url *u);
+SIMUL_API void simul_url_init(simul_url *u);
 
 /* Frees u's buffer; u is then as after simul_url_init. NULL is a no-op. */
-void simul_url_fini(simul_url *u);
+SIMUL_API void simul_url_fini(simul_url *u);
 
 /* Parses input[0, len) - NUL not needed; bytes >= 0x80 are taken as UTF-8
  * and percent-encoded byte for byte where the standard encodes - as an
@@ -108,8 +110,8 @@ void simul_url_fini(simul_url *u);
  * buffer. base must not be u.
  * Returns 0, -EINVAL (not a URL; base == u; bad flags), -ENAMETOOLONG
  * (input or result over SIMUL_URL_MAX), -ENOMEM. */
-int simul_url_parse(simul_url *u, const char *input, size_t len,
-                    const simul_url *base, unsigned flags);
+SIMUL_API int simul_url_parse(simul_url *u, const char *input, size_t len,
+                              const simul_url *base, unsigned flags);
 
 /* Normalises u in place for deduplication: scheme and host lowercase,
  * default port dropped, dot segments removed (the WHATWG parser has done
@@ -119,12 +121,12 @@ int simul_url_parse(simul_url *u, const char *input, size_t len,
  * other escapes' hex uppercased), an empty path with an authority made
  * "/". Two URLs that differ only in these ways serialise the same.
  * Returns 0, or -EINVAL for an empty u. Allocates nothing. */
-int simul_url_normalize(simul_url *u);
+SIMUL_API int simul_url_normalize(simul_url *u);
 
 /* Returns a pointer to component `part` inside u->href (not NUL-terminated)
  * and stores its length in *len; an absent component gives length 0.
  * Valid until u is parsed again or freed. */
-const char *simul_url_part(const simul_url *u, simul_url_part_id part, size_t *len);
+SIMUL_API const char *simul_url_part(const simul_url *u, simul_url_part_id part, size_t *len);
 
 /* Python's urllib.parse.urljoin(base, ref), byte for byte the result of
  * Debian 12's python3 (3.11): the urlsplit stripping (leading C0/space,
@@ -138,8 +140,8 @@ const char *simul_url_part(const simul_url *u, simul_url_part_id part, size_t *l
  * result to out (cap bytes, caller's). Returns its length, -EINVAL,
  * -ENAMETOOLONG (inputs over the cap, or the result does not fit in
  * cap), -ENOMEM. */
-int simul_url_join_py(char *out, size_t cap, const char *base, size_t blen,
-                      const char *ref, size_t rlen);
+SIMUL_API int simul_url_join_py(char *out, size_t cap, const char *base, size_t blen,
+                                const char *ref, size_t rlen);
 
 #ifdef __cplusplus
 }
