@@ -307,7 +307,9 @@ SIMUL_API simul_gen *simul_gen_new_opts(simul_gen_fn fn, void *arg, const simul_
  * too (as when a generator is awaited in a cancelled task): its pending
  * operation returns -ECANCELED, it runs its cleanup, and this returns
  * -ECANCELED - unless the value arrived in the same instant, which is then
- * returned (1) and not lost. -EBUSY if another task is in next on g,
+ * returned (1) and not lost. A call made while the caller is already
+ * cancelled cancels a suspended producer the same way (and closes g) before
+ * returning -ECANCELED. -EBUSY if another task is in next on g,
  * -EDEADLK from the producer itself, -EPERM, -EINVAL.
  */
 SIMUL_API int simul_gen_next(simul_gen *g, void **value);

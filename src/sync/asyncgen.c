@@ -132,8 +132,18 @@ int simul_gen_next(simul_gen *g, void **value)
         return -EDEADLK;
     if (g->waiter)
         return -EBUSY;
-    if (simul__cancel_pending(self))
-        return -ECANCELED;      /* before starting anything */
+    if (simul__cancel_pending(self)) {
+        /* A cancelled task awaiting a suspended generator cancels it, as
+         * asyncio's CancelledError lands in the generator's frame. This
+         * also covers a cancel that arrived together with the last value
+         * (the handoff wins, so the consumer saw 1 and calls again). A
+         * generator never started is left as it is. */
+        if (g->state == GEN_SUSPENDED) {
+            gen_stop(g, self, CALLER());
+            g->state = GEN_CLOSED;
+        }
+        return -ECANCELED;
+    }
     if (g->state == GEN_NEW) {
         simul_task_opts o = { .stack_size = g->stack_size, .name = g->name[0] ? g->name : NULL };
         simul__task *t = simul__spawn(simul__loop(), gen_main, g, &o);

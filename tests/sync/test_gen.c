@@ -200,6 +200,25 @@ static int m_consumer_cancel(void *a)
 }
 TEST(cancelled_consumer_cancels_the_producer) { RUN(m_consumer_cancel); }
 
+/* The cancel lands while the consumer holds a value (between two nexts):
+ * its next call must still cancel the suspended producer, not leave it
+ * parked in yield until the generator is freed. */
+static int m_cancel_between_items(void *a)
+{
+    (void)a;
+    cleaned = 0;
+    cg = simul_gen_new(slow, NULL);
+    void *v;
+    CHECK_EQ(simul_gen_next(cg, &v), 1);
+    simul_cancel(simul_current());
+    CHECK_EQ(simul_gen_next(cg, &v), -ECANCELED);
+    CHECK_EQ(cleaned, 1);                 /* the producer ran its cleanup */
+    CHECK_EQ(simul_gen_next(cg, &v), 0);  /* and the generator is closed */
+    simul_gen_free(cg);
+    return 0;
+}
+TEST(consumer_cancelled_between_items_cancels_the_producer) { RUN(m_cancel_between_items); }
+
 static int self_next(simul_gen *g, void *arg)
 {
     (void)arg;
