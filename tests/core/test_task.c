@@ -207,6 +207,16 @@ TEST(cancelling_a_joiner_cancels_the_task_it_awaits)
     CHECK_EQ(simul_run(main_join_chain, NULL), 0);
 }
 
+/* The shielded task finishes only when main lets it (an event, not a
+ * sleep: under load a 5 ms sleep can outlast a 20 ms one started earlier). */
+static simul_event *shield_go;
+static int gated_ok(void *a)
+{
+    if (simul_event_wait(shield_go) != 0)
+        return -1;
+    *(int *)a = 1;
+    return 5;
+}
 static int slow_ok(void *a)
 {
     simul_sleep(0.02);
@@ -215,19 +225,23 @@ static int slow_ok(void *a)
 }
 static int shielder(void *a)
 {
-    return simul_shield(simul_spawn(slow_ok, a));
+    return simul_shield(simul_spawn(gated_ok, a));
 }
 static int main_shield(void *a)
 {
     (void)a;
     int done = 0;
+    shield_go = simul_event_new();
     simul_task *s = simul_spawn(shielder, &done);
     CHECK_EQ(simul_sleep(0.005), 0);
     CHECK_EQ(simul_cancel(s), 0);
     CHECK_EQ(simul_join(s), -ECANCELED);
     CHECK_EQ(done, 0);
-    CHECK_EQ(simul_sleep(0.05), 0);
-    CHECK_EQ(done, 1); /* the shielded task finished on its own */
+    simul_event_set(shield_go);
+    for (int i = 0; i < 2000 && !done; i++)
+        CHECK_EQ(simul_sleep(0.001), 0);
+    CHECK_EQ(done, 1); /* the shielded task went on and finished on its own */
+    simul_event_free(shield_go);
     return 0;
 }
 TEST(shield_keeps_the_inner_task_running)
@@ -242,7 +256,8 @@ static int main_detach(void *a)
     simul_task *t = simul_spawn(slow_ok, &done);
     CHECK_EQ(simul_detach(t), 0);
     CHECK_EQ(simul_join(t), -EINVAL);
-    CHECK_EQ(simul_sleep(0.05), 0);
+    for (int i = 0; i < 2000 && !done; i++)   /* no fixed sleep: load-proof */
+        CHECK_EQ(simul_sleep(0.001), 0);
     CHECK_EQ(done, 1);
     CHECK_EQ(simul_join(t), -ESRCH); /* freed itself */
     return 0;
