@@ -595,7 +595,7 @@ static int m_timeout_race(void *a)
     gq = simul_queue_new(0);
     simul_timer *tm = simul_timer_new(put_cb, I(8));
     for (int order = 0; order < 2; order++) {
-        race_deadline = simul_now() + 0.02;
+        race_deadline = simul_now() + 0.2;   /* far enough that load cannot pass it before both arm */
         simul_task *g = NULL;
         if (order == 0) {            /* the getter's timer first: it times out */
             g = simul_spawn(timed_getter, NULL);
