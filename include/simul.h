@@ -650,8 +650,28 @@ SIMUL_API int simul_call_later(double seconds, void (*cb)(void *), void *arg);
  *     cb(w, revents, arg) runs on the loop while fd is ready;
  *     simul_watch_free(w);     // stops watching (safe inside cb); does not
  *                              // close fd
- * revents may include SIMUL_ERROR or SIMUL_HANGUP. Only one watcher per fd.
- * simul_watch_set returns 0, -EEXIST (fd already watched), -EBADF, -ENOMEM.
+ * The caller allocates with _new and frees with _free; cb never runs after
+ * _free. revents may include SIMUL_ERROR or SIMUL_HANGUP; a watcher for
+ * SIMUL_WRITABLE alone is not called for a hangup alone (a peer's
+ * half-close concerns readers). Any number of watchers and task waits
+ * (simul_wait_fd, streams) may be on one fd: the loop's fd table merges
+ * their interest into one poller registration and calls or wakes each.
+ * simul_watch_set returns 0, -EBADF (fd not open), -EPERM (a regular file,
+ * as epoll), -EMFILE (fd >= 16M), -ENOMEM, -EINVAL (NULL); after an error
+ * the watcher is paused.
+ *
+ * The fd is the caller's, so it may be closed and its number reused behind
+ * the runtime's back; what is guaranteed then:
+ *  - freeing (or pausing) a watcher removes that watcher only: a watcher on
+ *    a number since reused never disturbs the new owner's waits/watchers;
+ *  - every simul_watch_set(w, events != 0) and every simul_wait_fd
+ *    registers the number afresh (one epoll_ctl, or an io_uring poll), so
+ *    it watches the file the number names now, and readiness of an old
+ *    file - even one kept open elsewhere by a dup - never reaches it;
+ *  - but a close(2) itself is invisible: watchers and tasks still on the
+ *    number are not told, and see the next file under it, if any.
+ * Call simul_fd_forget (or simul_close) before a descriptor is closed by
+ * someone else, or handed to code that will close it.
  */
 enum { SIMUL_READABLE = 1, SIMUL_WRITABLE = 4, SIMUL_ERROR = 8, SIMUL_HANGUP = 16 };
 typedef struct simul_watch simul_watch;
@@ -664,6 +684,20 @@ SIMUL_API void         simul_watch_free(simul_watch *w);
  * but does not stop the deadlock breaker. 0, -EINVAL for NULL. */
 SIMUL_API int          simul_watch_unref(simul_watch *w);
 SIMUL_API int          simul_watch_ref(simul_watch *w);
+
+/*
+ * Forgets fd (libdill's fdclean): the current loop drops every trace of
+ * it - its poller registration (at once: on io_uring a pending poll holds
+ * the file open), events already collected for it - wakes the tasks
+ * waiting on it (simul_wait_fd, stream and UDP calls) with -EBADF, and
+ * pauses its watchers (they stay allocated, are never called, and may be
+ * armed again or freed). Does not close fd. For descriptors handed to, or
+ * taken back from, a library that closes them itself (libcurl, hiredis,
+ * libpq): forget, then let it close. simul_close() is forget + close(2).
+ * Does not suspend; callable from tasks and loop callbacks. 0 (also when
+ * the loop knew nothing of fd), -EBADF for fd < 0, -EPERM outside a loop.
+ */
+SIMUL_API int simul_fd_forget(int fd);
 
 /* Name of the backend the current loop uses ("epoll", "io_uring"), or NULL. */
 SIMUL_API const char *simul_backend_name(void);

@@ -43,11 +43,15 @@ extern "C" {
  * outside a task, -EMFILE for an fd beyond the table's cap (16M), -ENOMEM.
  *
  * Several tasks may wait on one fd at once (a reader and a writer, or
- * more); each readiness event wakes every waiter for it. The loop keeps one
- * watcher per fd (and remembers its poller registration): do not also use
- * simul_watch_new() on an fd you wait on, and close it with simul_close(),
- * not close(2) - else a new file under the same number may never be
- * reported ready.
+ * more), beside simul_watch watchers on it; each readiness event wakes
+ * every waiter for it. Each call registers the number afresh (one
+ * epoll_ctl on epoll), so a wait after fd was closed with close(2) and its
+ * number reused watches the new file; tasks already waiting when that
+ * happened are not told, and see the new file's readiness (see
+ * simul_watch in simul.h for what is guaranteed, and simul_fd_forget).
+ * Close fds you wait on with simul_close(), or simul_fd_forget() them
+ * before someone else closes them. When the wait returns, the runtime
+ * holds no reference to the file: closed right after, it is closed.
  */
 SIMUL_API int simul_wait_fd(int fd, int events, double deadline);
 

@@ -1,11 +1,16 @@
 /*
- * epoll.c - the epoll backend (level-triggered, one registration per fd).
+ * epoll.c - the epoll backend (level-triggered, one registration per fd
+ * table entry).
  *
- * Events are collected in batches; a watcher freed while its batch is being
- * dispatched is scrubbed from the rest of the batch (forget), so a callback
- * never sees a freed watcher or an event meant for an fd number's previous
- * owner. Timeouts use epoll_pwait2 (nanoseconds) where the kernel has it,
- * else epoll_wait with the timeout rounded up to whole milliseconds.
+ * Each registration carries the fd and a tag (the entry's be_gen, new for
+ * every EPOLL_CTL_ADD) in its data. An event whose tag is not the entry's
+ * current one - collected before the fd was forgotten, or coming from an
+ * old file that a dup keeps registered after its number was closed and
+ * reused - is dropped, so no event reaches a later owner of the number.
+ * epoll registers files, not numbers: re-arming does MOD and, if the
+ * kernel answers ENOENT (the file was closed behind our back), ADDs the
+ * file the number names now. Timeouts use epoll_pwait2 (nanoseconds) where
+ * the kernel has it, else epoll_wait rounded up to whole milliseconds.
  */
 #include "backend.h"
 
@@ -18,9 +23,10 @@
 
 struct ep {
     int epfd;
-    int n, i;              /* batch being dispatched */
     struct epoll_event ev[BATCH];
 };
+
+enum { REGISTERED = 1 };   /* simul__fd.be_flags */
 
 static int pwait2_missing;
 
@@ -49,36 +55,55 @@ static void ep_close(simul_loop *l)
     l->be_data = NULL;
 }
 
-static int ep_arm(simul_loop *l, simul_watch *w, int events)
+/* epoll_data: the fd and the entry's registration tag (be_gen). */
+static inline uint64_t ev_tag(const simul__fd *e)
 {
-    struct ep *e = l->be_data;
+    return (uint64_t)e->be_gen << 32 | (uint32_t)e->fd;
+}
+
+static void ep_forget(simul_loop *l, simul__fd *e)
+{
+    struct ep *e_ = l->be_data;
+    if (!(e->be_flags & REGISTERED))
+        return;
+    /* The fd may already be closed: the kernel dropped it then. */
+    struct epoll_event ev = { 0 };
+    (void)epoll_ctl(e_->epfd, EPOLL_CTL_DEL, e->fd, &ev);
+    e->be_flags = 0;
+}
+
+static int ep_arm(simul_loop *l, simul__fd *e, int events, int fresh)
+{
+    (void)fresh;   /* MOD checks the file anyway */
+    struct ep *ep = l->be_data;
+    if (!events) {
+        ep_forget(l, e);
+        return 0;
+    }
     struct epoll_event ev = { 0 };
     ev.events = ((events & SIMUL_READABLE) ? EPOLLIN | EPOLLRDHUP : 0) |
                 ((events & SIMUL_WRITABLE) ? EPOLLOUT : 0);
-    ev.data.ptr = w;
-    if (!events) {
-        /* The fd may already be closed: the kernel dropped it then. */
-        if (epoll_ctl(e->epfd, EPOLL_CTL_DEL, w->fd, &ev) < 0 &&
-            errno != ENOENT && errno != EBADF)
+    if (e->be_flags & REGISTERED) {
+        ev.data.u64 = ev_tag(e);
+        if (epoll_ctl(ep->epfd, EPOLL_CTL_MOD, e->fd, &ev) == 0)
+            return 0;
+        if (errno != ENOENT)
             return -errno;
-        return 0;
+        /* The file registered is gone: closed behind our back, and maybe
+         * another has the number now. Register that one, below. */
+        e->be_flags = 0;
     }
-    int op = w->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(e->epfd, op, w->fd, &ev) == 0)
-        return 0;
-    /* Closed and reopened behind our back: register the new file. */
-    if (op == EPOLL_CTL_MOD && errno == ENOENT &&
-        epoll_ctl(e->epfd, EPOLL_CTL_ADD, w->fd, &ev) == 0)
-        return 0;
-    return -errno;
-}
-
-static void ep_forget(simul_loop *l, simul_watch *w)
-{
-    struct ep *e = l->be_data;
-    for (int j = e->i + 1; j < e->n; j++)
-        if (e->ev[j].data.ptr == w)
-            e->ev[j].data.ptr = NULL;
+    /* A new tag for every registration: events of an old one - collected
+     * before a forget, or from an old file kept open elsewhere by a dup -
+     * are told apart and dropped. */
+    e->be_gen++;
+    ev.data.u64 = ev_tag(e);
+    if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, e->fd, &ev) < 0) {
+        if (errno != EEXIST || epoll_ctl(ep->epfd, EPOLL_CTL_MOD, e->fd, &ev) < 0)
+            return -errno;
+    }
+    e->be_flags = REGISTERED;
+    return 0;
 }
 
 static int ep_wait(struct ep *e, int64_t timeout_ns)
@@ -103,26 +128,26 @@ static int ep_poll(simul_loop *l, int64_t timeout_ns)
     int n = ep_wait(e, timeout_ns);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
-    e->n = n;
-    for (e->i = 0; e->i < e->n; e->i++) {
-        simul_watch *w = e->ev[e->i].data.ptr;
-        if (!w)
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = e->ev[i].data.u64;
+        simul__fd *f = simul__fd_find(l, (int)(uint32_t)tag);
+        /* Stale: forgotten, or registered anew since it was collected. */
+        if (!f || f->be_gen != (uint32_t)(tag >> 32) || !(f->be_flags & REGISTERED))
             continue;
-        uint32_t got = e->ev[e->i].events;
+        uint32_t got = e->ev[i].events;
         int rev = 0;
         if (got & EPOLLIN)
             rev |= SIMUL_READABLE;
         if (got & EPOLLOUT)
             rev |= SIMUL_WRITABLE;
         if (got & EPOLLERR)
-            rev |= SIMUL_ERROR | (w->armed & (SIMUL_READABLE | SIMUL_WRITABLE));
+            rev |= SIMUL_ERROR | (f->armed & (SIMUL_READABLE | SIMUL_WRITABLE));
         if (got & (EPOLLHUP | EPOLLRDHUP))
-            rev |= SIMUL_HANGUP | (w->armed & SIMUL_READABLE);
-        rev &= w->armed | SIMUL_ERROR | SIMUL_HANGUP;
+            rev |= SIMUL_HANGUP | (f->armed & SIMUL_READABLE);
+        rev &= f->armed | SIMUL_ERROR | SIMUL_HANGUP;
         if (rev)
-            simul__watch_ready(w, rev);
+            simul__fd_ready(l, f, rev);
     }
-    e->n = e->i = 0;
     return 0;
 }
 
@@ -139,4 +164,5 @@ const simul__backend simul__backend_epoll = {
     .forget = ep_forget,
     .poll = ep_poll,
     .fd = ep_fd,
+    .lazy_ok = 1,
 };

@@ -17,15 +17,14 @@
  * common "wake the waiting task" pattern - would then cost a POLL_REMOVE,
  * where a one-shot poll costs nothing.
  *
- * Stale completions. Watchers are found through a table indexed by fd (one
- * watcher per fd, as the watcher API requires). Every POLL_ADD carries a
- * tag (fd + a per-fd generation) in its user_data; the table remembers the
- * tag of the one poll that is current. A completion whose tag is not the
- * current one - a poll that was cancelled, re-armed with other events, or
- * belonged to a watcher since freed, whose fd number may since have been
- * reused - is dropped. Polls that must go are cancelled with POLL_REMOVE at
- * once (the SQE is queued; forget() submits it at once so the file is
- * released), and nothing ever dereferences a watcher from a completion.
+ * Stale completions. Polls are made for entries of the core's fd table.
+ * Every POLL_ADD carries a tag (fd + a per-entry generation, be_gen) in its
+ * user_data; the entry remembers the tag of the one poll that is current
+ * (be_tag). A completion whose tag is not the current one - a poll that was
+ * cancelled, re-armed with other events, or belonged to an fd since
+ * forgotten, whose number may since have been reused - is dropped. Polls
+ * that must go are cancelled with POLL_REMOVE (the SQE is queued; forget()
+ * submits it at once so the file is released).
  *
  * poll() submits everything queued and waits in one io_uring_enter
  * (io_uring_submit_and_wait_timeout: nanosecond timeouts), then consumes
@@ -33,11 +32,14 @@
  * full SQ is submitted and retried; a CQ overflow (-EBUSY, or the overflow
  * flag) is drained before waiting again.
  *
- * A poll keeps a reference to the file: closing an fd whose watcher is
- * still armed does not release the file (a socket stays open, its peer
- * sees no EOF) until the watcher is disarmed or freed. Free (or disarm)
- * the watcher, then close the fd - which is also what epoll needs for the
- * watcher to be reliably silent.
+ * A poll keeps a reference to the file: closing an fd with close(2) while
+ * a poll is in flight does not release the file (a socket stays open, its
+ * peer sees no EOF) until the poll is cancelled - by simul_close or
+ * simul_fd_forget, by the fd's last waiter leaving, or by a fresh arm (a
+ * public wait or watcher re-registering the number). So this backend keeps
+ * no lazy read interest (lazy_ok 0): with no waiter there is no poll. A
+ * fresh arm re-checks the file (fstat, as epoll_ctl would refuse it) and
+ * polls anew, so it watches the file the number names now.
  */
 #include "backend.h"
 
@@ -59,7 +61,6 @@
 
 #define SQ_ENTRIES   1024
 #define CQ_ENTRIES   8192
-#define FD_TABLE_MAX (1u << 24)   /* hard cap on the fd table (entries) */
 
 /* user_data: the top two bits say what completed. */
 #define UD_KIND_MASK (3ull << 62)
@@ -68,17 +69,14 @@
 #define UD_FILE      (2ull << 62)    /* | (uintptr_t)op */
 #define GEN_MASK     0x3fffffffu     /* 30 bits of generation */
 
-struct slot {
-    simul_watch *w;      /* the watcher armed on this fd, or NULL */
-    uint32_t     tag;    /* generation of the current POLL_ADD; 0: none */
-    uint32_t     gen;    /* last generation handed out */
-    uint8_t      failed; /* the poll failed: not re-armed until armed anew */
+/* simul__fd.be_flags */
+enum {
+    CHECKED = 1,   /* fstat said pollable (redone by a fresh arm) */
+    FAILED  = 2,   /* the poll failed: not re-armed until armed anew */
 };
 
 struct ur {
     struct io_uring ring;
-    struct slot    *slots;
-    size_t          nslots;
     size_t          nfileops;    /* file ops in flight */
     int             closing;     /* ur_close drains file ops: no watchers */
     int             efd;         /* eventfd for a host's poll (0: none yet) */
@@ -188,7 +186,6 @@ static void ur_close(simul_loop *l)
     io_uring_queue_exit(&u->ring);
     if (u->efd > 0)
         close(u->efd);
-    free(u->slots);
     free(u);
     l->be_data = NULL;
 }
@@ -207,39 +204,19 @@ static struct io_uring_sqe *get_sqe(struct ur *u)
     return sqe;
 }
 
-static struct slot *slot_for(struct ur *u, int fd)
+/* Cancels e's current poll, if any; its completion becomes stale. */
+static int cancel_poll(struct ur *u, simul__fd *e)
 {
-    if ((size_t)fd < u->nslots)
-        return &u->slots[fd];
-    if ((size_t)fd >= FD_TABLE_MAX)
-        return NULL;
-    size_t n = u->nslots ? u->nslots : 64;
-    while (n <= (size_t)fd)
-        n *= 2;
-    if (n > FD_TABLE_MAX)
-        n = FD_TABLE_MAX;
-    struct slot *s = realloc(u->slots, n * sizeof *s);
-    if (!s)
-        return NULL;
-    memset(s + u->nslots, 0, (n - u->nslots) * sizeof *s);
-    u->slots = s;
-    u->nslots = n;
-    return &s[fd];
-}
-
-/* Cancels the slot's current poll, if any; its completion becomes stale. */
-static int cancel_poll(struct ur *u, int fd, struct slot *s)
-{
-    if (!s->tag)
+    if (!e->be_tag)
         return 0;
     struct io_uring_sqe *sqe = get_sqe(u);
     if (!sqe)
         return -EBUSY;
-    io_uring_prep_poll_remove(sqe, poll_ud(fd, s->tag));
+    io_uring_prep_poll_remove(sqe, poll_ud(e->fd, e->be_tag));
     /* Only a failure (the poll had already completed) posts a CQE. */
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, UD_IGNORE);
-    s->tag = 0;
+    e->be_tag = 0;
     return 0;
 }
 
@@ -249,78 +226,67 @@ static unsigned poll_mask(int events)
            ((events & SIMUL_WRITABLE) ? POLLOUT : 0);
 }
 
-/* Queues a one-shot POLL_ADD for the slot's watcher with a fresh tag. */
-static int add_poll(struct ur *u, int fd, struct slot *s, int events)
+/* Queues a one-shot POLL_ADD for e with a fresh tag. */
+static int add_poll(struct ur *u, simul__fd *e, int events)
 {
     struct io_uring_sqe *sqe = get_sqe(u);
     if (!sqe)
         return -EBUSY;
-    s->gen = (s->gen + 1) & GEN_MASK;
-    if (s->gen == 0)
-        s->gen = 1;
-    io_uring_prep_poll_add(sqe, fd, poll_mask(events));
-    io_uring_sqe_set_data64(sqe, poll_ud(fd, s->gen));
-    s->tag = s->gen;
-    s->failed = 0;
+    e->be_gen = (e->be_gen + 1) & GEN_MASK;
+    if (e->be_gen == 0)
+        e->be_gen = 1;
+    io_uring_prep_poll_add(sqe, e->fd, poll_mask(events));
+    io_uring_sqe_set_data64(sqe, poll_ud(e->fd, e->be_gen));
+    e->be_tag = e->be_gen;
+    e->be_flags &= ~FAILED;
     return 0;
 }
 
-static int ur_arm(simul_loop *l, simul_watch *w, int events)
+/* Cancels e's poll and submits that at once: the poll's reference to the
+ * file goes now (a socket the caller then closes is really closed: its
+ * peer sees EOF), not at the next poll. GETEVENTS runs the cancelled
+ * poll's completion (deferred task work), which drops the reference. */
+static void release(struct ur *u, simul__fd *e)
+{
+    if (!e->be_tag)
+        return;
+    (void)cancel_poll(u, e);
+    if (io_uring_sq_ready(&u->ring) > 0)
+        (void)io_uring_submit_and_get_events(&u->ring);
+}
+
+static int ur_arm(simul_loop *l, simul__fd *e, int events, int fresh)
 {
     struct ur *u = l->be_data;
-    struct slot *s = slot_for(u, w->fd);
-    if (!s)
-        return -ENOMEM;
     if (!events) {
-        if (s->w == w) {
-            s->w = NULL;
-            return cancel_poll(u, w->fd, s);
-        }
+        release(u, e);
         return 0;
     }
-    if (s->w != w) {
-        if (s->w)
-            return -EEXIST;
+    int r;
+    if (fresh || !(e->be_flags & CHECKED)) {
         /* What epoll_ctl(ADD) would refuse, refused here too: a closed fd,
          * and regular files (always "ready"; use file ops instead). */
         struct stat st;
-        if (fstat(w->fd, &st) < 0)
+        if (fstat(e->fd, &st) < 0)
             return -errno;
         if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
             return -EPERM;
-        /* A poll left by a previous owner of the fd number must go. */
-        int r = cancel_poll(u, w->fd, s);
-        if (r)
+        e->be_flags |= CHECKED;
+        /* A poll in flight may be on the number's previous file. */
+        if ((r = cancel_poll(u, e)) != 0)
             return r;
-        s->w = w;
-    } else {
+    } else if (e->be_tag && events != e->armed) {
         /* Other events: replace the poll in flight. */
-        int r = cancel_poll(u, w->fd, s);
-        if (r)
+        if ((r = cancel_poll(u, e)) != 0)
             return r;
     }
-    int r = add_poll(u, w->fd, s, events);
-    if (r && s->w == w && !w->armed)
-        s->w = NULL;
-    return r;
+    return e->be_tag ? 0 : add_poll(u, e, events);
 }
 
-static void ur_forget(simul_loop *l, simul_watch *w)
+static void ur_forget(simul_loop *l, simul__fd *e)
 {
-    struct ur *u = l->be_data;
-    if ((size_t)w->fd < u->nslots) {
-        struct slot *s = &u->slots[w->fd];
-        if (s->w == w) {
-            s->w = NULL;
-            (void)cancel_poll(u, w->fd, s);
-        }
-    }
-    /* Release the file now (a closed socket's peer sees EOF at once),
-     * rather than at the next poll; epoll_ctl costs a syscall here too.
-     * GETEVENTS runs the cancelled poll's completion (deferred task work),
-     * which drops its file reference. */
-    if (io_uring_sq_ready(&u->ring) > 0)
-        (void)io_uring_submit_and_get_events(&u->ring);
+    release(l->be_data, e);
+    e->be_flags = 0;
 }
 
 static int revents_of(unsigned got, int armed)
@@ -337,35 +303,30 @@ static int revents_of(unsigned got, int armed)
     return rev & (armed | SIMUL_ERROR | SIMUL_HANGUP);
 }
 
-static void poll_done(struct ur *u, uint64_t ud, int res)
+static void poll_done(simul_loop *l, struct ur *u, uint64_t ud, int res)
 {
-    int fd = (int)(uint32_t)ud;
+    simul__fd *e = simul__fd_find(l, (int)(uint32_t)ud);
     uint32_t gen = (uint32_t)(ud >> 32) & GEN_MASK;
-    if ((size_t)fd >= u->nslots)
-        return;
-    struct slot *s = &u->slots[fd];
-    if (s->tag != gen || !s->w || u->closing)
+    if (!e || e->be_tag != gen || u->closing)
         return;                  /* stale: cancelled, replaced or forgotten */
-    s->tag = 0;
-    simul_watch *w = s->w;
+    e->be_tag = 0;
     int rev;
     if (res < 0) {
-        /* The fd went bad under the watcher (closed before the poll was
+        /* The fd went bad under the poll (closed before the poll was
          * armed, ...): say so once; the owner's next read or write gets
          * the error itself. Not re-armed until armed anew. */
-        s->failed = 1;
-        rev = SIMUL_ERROR | (w->armed & (SIMUL_READABLE | SIMUL_WRITABLE));
+        e->be_flags |= FAILED;
+        rev = SIMUL_ERROR | (e->armed & (SIMUL_READABLE | SIMUL_WRITABLE));
     } else {
-        rev = revents_of((unsigned)res, w->armed);
+        rev = revents_of((unsigned)res, e->armed);
     }
     if (rev)
-        simul__watch_ready(w, rev);
-    /* w may be gone now; look only at the table - afresh, as the callback
-     * may have grown it (realloc). Still armed by the same watcher, with
-     * nothing in flight: re-arm (level-triggered). */
-    s = &u->slots[fd];
-    if (s->w == w && !s->tag && !s->failed)
-        (void)add_poll(u, fd, s, w->armed);
+        simul__fd_ready(l, e, rev);
+    /* Still wanted, with nothing in flight (the dispatch may have re-armed
+     * or forgotten it): poll again - level-triggered. Entries outlive
+     * callbacks, so e is still valid. */
+    if (e->armed && !e->be_tag && !(e->be_flags & FAILED))
+        (void)add_poll(u, e, e->armed);
 }
 
 static void file_done(struct ur *u, simul_loop *l, uint64_t ud, int res)
@@ -397,7 +358,7 @@ static int reap(simul_loop *l, struct ur *u)
             n++;
             switch (ud & UD_KIND_MASK) {
             case UD_POLL:
-                poll_done(u, ud, res);
+                poll_done(l, u, ud, res);
                 break;
             case UD_FILE:
                 file_done(u, l, ud, res);
@@ -542,4 +503,5 @@ const simul__backend simul__backend_io_uring = {
     .poll = ur_poll,
     .file_op = ur_file_op,
     .fd = ur_fd,
+    .lazy_ok = 0,
 };

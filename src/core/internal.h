@@ -208,21 +208,60 @@ static inline simul__task *simul__task_get(const simul_task *h)
 
 typedef struct simul__backend simul__backend;
 
+/* ---- the fd table (fd.c) ----------------------------------------------- */
+
+/*
+ * One interest in an fd: a parked task, a one-shot callback (streams flush
+ * from the loop this way), or a public watcher (SIMUL__FDW_KEEP). Every
+ * interest in fd N is linked on the loop's table entry for N, which merges
+ * them into one backend registration and hands each its share of an event.
+ */
+typedef struct simul__fdwait simul__fdwait;
+struct simul__fdwait {
+    simul__list   link;       /* in its entry's handle list while registered */
+    simul__task  *task;       /* parked task (woken once), or NULL: cb */
+    void        (*cb)(simul__fdwait *w, int res);  /* res: revents or -errno */
+    int           events;     /* SIMUL_READABLE and/or SIMUL_WRITABLE */
+    int           flags;      /* SIMUL__FDW_* */
+};
+enum {
+    SIMUL__FDW_KEEP    = 1,   /* stays registered when it fires (watchers) */
+    SIMUL__FDW_FOREIGN = 2,   /* fd may be closed/reused behind our back (public
+                                 waits, watchers): re-register it on every add */
+    /* What a registered handle counts for in the loop (l->nwatch,
+     * l->nwatch_ref): UNREF, it does not keep tasks waiting (simul_watch_unref;
+     * the deadlock breaker ignores it); QUIET, its readiness is also announced
+     * through ts_signalled (the loop's wakeup eventfd, the SIGINT eventfd), so
+     * a busy loop need not poll for it. Watchers change them with
+     * simul__watch_flags. */
+    SIMUL__FDW_UNREF   = 4,
+    SIMUL__FDW_QUIET   = 8,
+};
+
+/* The table's entry for one fd number. Entries live until the loop closes
+ * (pointers to them stay valid); simul__fd_forget resets one. */
+typedef struct simul__fd {
+    int          fd;
+    int          armed;       /* events the backend was asked for */
+    int          lazy;        /* READABLE kept armed with no reader: the next
+                                 read wait costs nothing (backends with lazy_ok) */
+    uint32_t     nread, nwrite;  /* registered handles wanting each direction */
+    uint32_t     gen;         /* bumped when forgotten (simul_close, ...) */
+    simul__list  handles;     /* simul__fdwait */
+    simul__list  firing;      /* handles the running dispatch has not reached */
+    /* the backend's own words */
+    uint32_t     be_gen;      /* registration tag (epoll data, io_uring user_data) */
+    uint32_t     be_tag;      /* io_uring: tag of the poll in flight, 0: none */
+    uint32_t     be_flags;
+} simul__fd;
+
 struct simul_watch {
+    simul__fdwait  h;         /* KEEP | FOREIGN; linked while active */
     simul_loop    *loop;
     int            fd;
-    int            events;    /* what is asked for */
-    int            armed;     /* what the backend has */
-    int            flags;     /* SIMUL__W_* */
     simul_watch_cb cb;
     void          *arg;
 };
-
-/* SIMUL__W_UNREF: an armed watcher that does not keep tasks waiting
- * (simul_watch_unref; the deadlock breaker ignores it). SIMUL__W_QUIET:
- * its readiness is also announced through ts_signalled (the loop's wakeup
- * eventfd, the SIGINT eventfd), so a busy loop need not poll for it. */
-enum { SIMUL__W_UNREF = 1, SIMUL__W_QUIET = 2 };
 
 struct simul_timer {
     simul__tnode node;
@@ -301,12 +340,14 @@ struct simul_loop {
     /* backend */
     const simul__backend *be;
     void             *be_data;
-    size_t            nwatch;       /* armed watchers a busy loop polls for (not QUIET) */
-    size_t            nwatch_ref;   /* armed watchers that keep tasks waiting (not UNREF) */
+    size_t            nwatch;       /* registered fd handles a busy loop polls for (not QUIET) */
+    size_t            nwatch_ref;   /* registered fd handles that keep tasks waiting (not UNREF) */
     size_t            ntimer_unref; /* armed simul_timers that do not */
     atomic_int        external;     /* pending wakeups from elsewhere (threads) */
     int               deadlocks;    /* times the deadlock breaker ran */
     simul__list       prepoll;      /* simul__prepoll hooks for this tick */
+    simul__fd       **fds;          /* the fd table, by number (fd.c) */
+    size_t            nfds;
 
     /* tasks */
     size_t            ntasks_live;  /* not DONE */
@@ -601,12 +642,17 @@ struct simul__backend {
     /* Opens the poller; 0 or -errno (then the loop tries the next one). */
     int  (*open)(simul_loop *l);
     void (*close)(simul_loop *l);
-    /* Makes the backend watch w->fd for `events` (0: stop). */
-    int  (*arm)(simul_loop *l, simul_watch *w, int events);
-    /* w is going away: forget it, including events already collected. */
-    void (*forget)(simul_loop *l, simul_watch *w);
+    /* Makes the backend watch e->fd for `events` (0: stop); e->armed still
+     * holds the previous events. fresh: the file behind the number may have
+     * changed since it was registered (closed and reopened behind the
+     * runtime's back): register whatever file the number names now. Only
+     * the fd table calls it. 0 or -errno (-EBADF, -EPERM: regular file). */
+    int  (*arm)(simul_loop *l, simul__fd *e, int events, int fresh);
+    /* e's file leaves the runtime (simul_close, simul_fd_forget): drop its
+     * registration now, and make events already collected for it stale. */
+    void (*forget)(simul_loop *l, simul__fd *e);
     /* Waits up to timeout_ns (-1: no limit, 0: just look), then calls
-     * simul__watch_ready() for each ready watcher. 0 or -errno. */
+     * simul__fd_ready() for each ready entry. 0 or -errno. */
     int  (*poll)(simul_loop *l, int64_t timeout_ns);
     /* Optional (NULL: the I/O layer uses the thread pool): starts an
      * asynchronous file operation; op->done(op) runs on the loop when it
@@ -617,6 +663,11 @@ struct simul__backend {
     /* An fd that is readable when poll has work, for a host to poll (the
      * epoll fd; an eventfd the ring signals). fd >= 0 or -errno. */
     int  (*fd)(simul_loop *l);
+    /* 1 if keeping read interest armed with no reader is harmless and
+     * cheaper than dropping it (epoll: saves an epoll_ctl per wait); 0 where
+     * a registration pins the file (an io_uring POLL_ADD holds a reference:
+     * a socket closed with close(2) would stay open). */
+    int  lazy_ok;
 };
 
 enum { SIMUL__FOP_READ, SIMUL__FOP_WRITE, SIMUL__FOP_FSYNC, SIMUL__FOP_OPEN,
@@ -640,8 +691,44 @@ extern const simul__backend simul__backend_epoll;
 #ifdef SIMUL_HAVE_IO_URING
 extern const simul__backend simul__backend_io_uring;
 #endif
-void simul__watch_ready(simul_watch *w, int revents);
-/* Sets SIMUL__W_* flags of w, keeping the loop's counters right. */
+
+/* A backend reports readiness of e (SIMUL_* bits, for e->armed). */
+void simul__fd_ready(simul_loop *l, simul__fd *e, int revents);
+
+/* ---- the fd table (fd.c) ---------------------------------------------- */
+
+/* fd's entry, or NULL if the table never saw fd. */
+static inline simul__fd *simul__fd_find(const simul_loop *l, int fd)
+{
+    return (size_t)fd < l->nfds ? l->fds[fd] : NULL;
+}
+/* Registers w on fd's entry and arms the backend as needed. w->task or
+ * w->cb, and w->events, must be set. 0, -EBADF, -EMFILE (fd beyond the
+ * table's cap), -ENOMEM, or a poller error (then w is not registered). The
+ * first event (or a forget) unlinks w - unless KEEP - and wakes or calls
+ * it. */
+int  simul__fd_wait_add(simul_loop *l, int fd, simul__fdwait *w);
+/* Unlinks w if still registered (after a cancel or timeout). */
+void simul__fd_wait_del(simul_loop *l, int fd, simul__fdwait *w);
+/* 1 if w is still registered. */
+static inline int simul__fd_wait_linked(const simul__fdwait *w)
+{
+    return simul__list_linked(&w->link);
+}
+/* Parks the current task until fd is ready for `events`, the deadline
+ * (loop ns, SIMUL__NO_DEADLINE) or cancellation; flags: SIMUL__FDW_FOREIGN
+ * for fds the runtime does not own. Returns revents > 0 or -errno as
+ * simul_wait_fd: -EBADF if fd was forgotten (simul_close) meanwhile. */
+int  simul__fd_wait(int fd, int events, int64_t deadline_ns, int flags);
+/* Drops what l remembers about fd: the backend registration (at once),
+ * waiters woken with -EBADF, watchers paused. Does not close fd. The I/O
+ * layer also calls it on every fd it creates: state left under that number
+ * belonged to a file closed behind the runtime's back. */
+void simul__fd_forget(simul_loop *l, int fd);
+/* Sets the SIMUL__FDW_UNREF/QUIET bits of w to those in flags, keeping the
+ * loop's counters right while it is registered. */
 void simul__watch_flags(simul_watch *w, int flags);
+/* Frees the table (loop close, before the backend closes). */
+void simul__fds_close(simul_loop *l);
 
 #endif /* SIMUL_CORE_INTERNAL_H */

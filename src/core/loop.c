@@ -1,7 +1,7 @@
 /*
  * loop.c - the event loop: creation and teardown, the scheduler that runs
  * ready tasks and callbacks, polls the backend and fires timers, simul_run,
- * call_soon (also from other threads) and fd watchers.
+ * and call_soon (also from other threads). Watchers are in fd.c.
  *
  * One iteration ("tick"), as in asyncio's _run_once:
  *   1. run every runnable that was ready when the tick began (tasks may
@@ -194,108 +194,6 @@ static void ts_drain(simul_watch *w, int revents, void *arg)
     }
 }
 
-/* ---- watchers ---------------------------------------------------------- */
-
-simul_watch *simul_watch_new(int fd, simul_watch_cb cb, void *arg)
-{
-    simul_loop *l = simul__loop();
-    if (!l) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (fd < 0 || !cb) {
-        errno = fd < 0 ? EBADF : EINVAL;
-        return NULL;
-    }
-    simul_watch *w = calloc(1, sizeof *w);
-    if (!w) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    w->loop = l;
-    w->fd = fd;
-    w->cb = cb;
-    w->arg = arg;
-    return w;
-}
-
-/* What an armed watcher with these flags counts for in the loop. */
-static void watch_count(simul_loop *l, int flags, int sign)
-{
-    if (!(flags & SIMUL__W_QUIET))
-        l->nwatch += (size_t)sign;
-    if (!(flags & SIMUL__W_UNREF))
-        l->nwatch_ref += (size_t)sign;
-}
-
-int simul_watch_set(simul_watch *w, int events)
-{
-    if (!w)
-        return -EINVAL;
-    events &= SIMUL_READABLE | SIMUL_WRITABLE;
-    w->events = events;
-    if (events == w->armed)
-        return 0;
-    simul_loop *l = w->loop;
-    int r = l->be->arm(l, w, events);
-    if (r)
-        return r;
-    if (!w->armed && events)
-        watch_count(l, w->flags, 1);
-    else if (w->armed && !events)
-        watch_count(l, w->flags, -1);
-    w->armed = events;
-    return 0;
-}
-
-void simul__watch_flags(simul_watch *w, int flags)
-{
-    if (w->armed) {
-        watch_count(w->loop, w->flags, -1);
-        watch_count(w->loop, flags, 1);
-    }
-    w->flags = flags;
-}
-
-int simul_watch_unref(simul_watch *w)
-{
-    if (!w)
-        return -EINVAL;
-    simul__watch_flags(w, w->flags | SIMUL__W_UNREF);
-    return 0;
-}
-
-int simul_watch_ref(simul_watch *w)
-{
-    if (!w)
-        return -EINVAL;
-    simul__watch_flags(w, w->flags & ~SIMUL__W_UNREF);
-    return 0;
-}
-
-int simul_watch_fd(const simul_watch *w)
-{
-    return w ? w->fd : -EINVAL;
-}
-
-void simul_watch_free(simul_watch *w)
-{
-    if (!w)
-        return;
-    simul_loop *l = w->loop;
-    if (w->armed) {
-        l->be->arm(l, w, 0);
-        watch_count(l, w->flags, -1);
-    }
-    l->be->forget(l, w);
-    free(w);
-}
-
-void simul__watch_ready(simul_watch *w, int revents)
-{
-    w->cb(w, revents, w->arg);
-}
-
 /* ---- loop lifetime ----------------------------------------------------- */
 
 /* Checks opts and fills l->opts, zeros resolved to the defaults. */
@@ -358,7 +256,7 @@ int simul_loop_new(const simul_loop_opts *opts, simul_loop **out)
     if (err)
         goto fail_arm;
     /* Its readiness comes with ts_signalled; it wakes nobody by itself. */
-    simul__watch_flags(l->wake_watch, SIMUL__W_UNREF | SIMUL__W_QUIET);
+    simul__watch_flags(l->wake_watch, SIMUL__FDW_UNREF | SIMUL__FDW_QUIET);
     if (l->opts.signals && !simul__module_data(l, &simul__signals_module)) {
         err = -errno;
         goto fail_signals;
@@ -370,6 +268,7 @@ int simul_loop_new(const simul_loop_opts *opts, simul_loop **out)
 fail_signals:
 fail_arm:
     simul_watch_free(l->wake_watch);
+    simul__fds_close(l);
 fail_watch:
     close(l->wake_fd);
 fail_eventfd:
@@ -416,6 +315,7 @@ static void loop_close(simul_loop *l)
         f = next;
     }
     simul_watch_free(l->wake_watch);
+    simul__fds_close(l);   /* the fd table, before the backend */
     close(l->wake_fd);
     l->be->close(l);
     simul__timers_close(l);

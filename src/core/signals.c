@@ -128,7 +128,7 @@ static void signals_run_begin(simul_loop *l, void *data)
     sigint_state *s = data;
     sigint_install(l, s);
     if (s->watch)
-        simul__watch_flags(s->watch, SIMUL__W_QUIET);   /* can cancel main */
+        simul__watch_flags(s->watch, SIMUL__FDW_QUIET);   /* can cancel main */
 }
 
 static void signals_run_end(simul_loop *l, void *data)
@@ -136,7 +136,7 @@ static void signals_run_end(simul_loop *l, void *data)
     (void)l;
     sigint_state *s = data;
     if (s->watch)
-        simul__watch_flags(s->watch, SIMUL__W_QUIET | SIMUL__W_UNREF);
+        simul__watch_flags(s->watch, SIMUL__FDW_QUIET | SIMUL__FDW_UNREF);
 }
 
 static void signals_close(simul_loop *l, void *data)

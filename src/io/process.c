@@ -59,8 +59,10 @@ static int open_pidfd(pid_t pid)
         return -1;
 #ifdef SYS_pidfd_open
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0)
+    if (fd >= 0) {
         fcntl(fd, F_SETFD, FD_CLOEXEC);   /* pidfds are close-on-exec already */
+        simul__fd_forget(simul__loop(), fd);
+    }
     return fd;
 #else
     (void)pid;

@@ -149,7 +149,7 @@ static int accept_main(void *arg)
             n = 0;
         }
         int r = n == ACCEPT_BATCH ? simul_yield()
-              : simul__fd_wait(a->fd, SIMUL_READABLE, SIMUL__NO_DEADLINE);
+              : simul__fd_wait(a->fd, SIMUL_READABLE, SIMUL__NO_DEADLINE, 0);
         if (r < 0)
             return 0;   /* cancelled by close, or the fd was closed */
     }
@@ -214,6 +214,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, int *fdp)
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
+    simul__fd_forget(simul__loop(), fd);
     int one = 1;
     if (sa->sa_family != AF_UNIX)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

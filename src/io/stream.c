@@ -129,6 +129,7 @@ int simul_stream_from_fd(int fd, const simul_stream_opts *opts, simul_stream **o
     r = simul__set_nonblock(fd);
     if (r)
         goto fail;
+    simul__fd_forget(simul__loop(), fd);   /* the stream's now */
     s->fd = fd;
     if (S_ISSOCK(st.st_mode))
         s->flags |= S_SOCK;
@@ -176,7 +177,7 @@ static int fill(simul_stream *s, void *dst, size_t n)
             }
         }
         s->flags &= ~S_SHORT;
-        int w = simul__fd_wait(s->fd, SIMUL_READABLE, SIMUL__NO_DEADLINE);
+        int w = simul__fd_wait(s->fd, SIMUL_READABLE, SIMUL__NO_DEADLINE, 0);
         if (w < 0)
             return w;
     }
@@ -649,6 +650,7 @@ static int connect_any(simul__addrs *ad, int64_t deadline)
                 err = -errno;
                 continue;
             }
+            simul__fd_forget(l, a->fd);
             int r;
             do
                 r = connect(a->fd, sa, len);

@@ -43,6 +43,7 @@ int simul_udp_open(const char *host, int port, simul_udp **out)
         r = -errno;
         goto fail;
     }
+    simul__fd_forget(simul__loop(), u->fd);
     if (bind(u->fd, sa, ad.len[i]) < 0) {
         r = -errno;
         goto fail_fd;
@@ -82,7 +83,7 @@ int simul_udp_sendto(simul_udp *u, const void *buf, size_t n,
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        int w = simul__fd_wait(u->fd, SIMUL_WRITABLE, simul__deadline_ns(deadline));
+        int w = simul__fd_wait(u->fd, SIMUL_WRITABLE, simul__deadline_ns(deadline), 0);
         if (w < 0)
             return w;
     }
@@ -103,7 +104,7 @@ int simul_udp_recvfrom(simul_udp *u, void *buf, size_t cap,
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        int w = simul__fd_wait(u->fd, SIMUL_READABLE, simul__deadline_ns(deadline));
+        int w = simul__fd_wait(u->fd, SIMUL_READABLE, simul__deadline_ns(deadline), 0);
         if (w < 0)
             return w;
     }

@@ -502,18 +502,31 @@ static void *write_soon(void *a)
     (void)n;
     return NULL;
 }
+/* How main_watch sets its watcher up. */
+enum { W_REF, W_UNREF, W_UNREF_THEN_REF, W_UNREF_WHILE_PAUSED, W_UNREF_BESIDE_A_WAIT };
 static int main_watch(void *a)
 {
-    int unref = *(int *)a;
+    int mode = *(int *)a;
     CHECK_EQ(pipe(pp), 0);
     ev = simul_event_new();
     simul_watch *w = simul_watch_new(pp[0], on_readable, NULL);
-    CHECK_EQ(simul_watch_set(w, SIMUL_READABLE), 0);
-    if (unref)
+    if (mode == W_UNREF_WHILE_PAUSED)   /* the flag is kept for the next arm */
         CHECK_EQ(simul_watch_unref(w), 0);
+    CHECK_EQ(simul_watch_set(w, SIMUL_READABLE), 0);
+    if (mode == W_UNREF || mode == W_UNREF_THEN_REF || mode == W_UNREF_BESIDE_A_WAIT)
+        CHECK_EQ(simul_watch_unref(w), 0);
+    if (mode == W_UNREF_THEN_REF)       /* changed while registered */
+        CHECK_EQ(simul_watch_ref(w), 0);
     pthread_t th;
     pthread_create(&th, NULL, write_soon, NULL);   /* no loop ref held */
-    int r = simul_event_wait(ev);
+    int r;
+    if (mode == W_UNREF_BESIDE_A_WAIT) {
+        /* The task's wait on the same fd is its own handle, and ref'd. */
+        r = simul_wait_fd(pp[0], SIMUL_READABLE, INFINITY);
+        r = r > 0 ? 0 : r;
+    } else {
+        r = simul_event_wait(ev);
+    }
     simul_watch_free(w);
     pthread_join(th, NULL);
     simul_event_free(ev);
@@ -524,9 +537,13 @@ static int main_watch(void *a)
 
 TEST(an_unrefd_watcher_does_not_hide_a_deadlock)
 {
-    int ref = 0, unref = 1;
+    int ref = W_REF, unref = W_UNREF, reref = W_UNREF_THEN_REF;
+    int paused = W_UNREF_WHILE_PAUSED, beside = W_UNREF_BESIDE_A_WAIT;
     CHECK_EQ(run_plain(main_watch, &ref), 0);           /* the watcher wakes it */
     CHECK_EQ(run_plain(main_watch, &unref), -ECANCELED);
+    CHECK_EQ(run_plain(main_watch, &reref), 0);
+    CHECK_EQ(run_plain(main_watch, &paused), -ECANCELED);
+    CHECK_EQ(run_plain(main_watch, &beside), 0);
     CHECK_EQ(simul_watch_unref(NULL), -EINVAL);
     CHECK_EQ(simul_watch_ref(NULL), -EINVAL);
 }
