@@ -34,7 +34,6 @@
  */
 #include "internal.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,7 +94,7 @@ static void count(simul_loop *l, simul__fd *e, const simul__fdwait *w, int d)
     if (w->events & SIMUL_WRITABLE)
         e->nwrite += (uint32_t)d;
     loop_count(l, w->flags, d);
-    assert(e->nread < (1u << 31) && e->nwrite < (1u << 31));
+    SIMUL__ASSERT(e->nread < (1u << 31) && e->nwrite < (1u << 31));
 }
 
 static void link_handle(simul_loop *l, simul__fd *e, simul__fdwait *w)
@@ -129,8 +128,8 @@ int simul__fd_wait_add(simul_loop *l, int fd, simul__fdwait *w)
 {
     if (fd < 0)
         return -EBADF;
-    assert(w->events & RW);
-    assert(!simul__list_linked(&w->link));
+    SIMUL__ASSERT(w->events & RW);
+    SIMUL__ASSERT(!simul__list_linked(&w->link));
     int err = 0;
     simul__fd *e = entry_get(l, fd, &err);
     if (!e)
@@ -149,7 +148,7 @@ void simul__fd_wait_del(simul_loop *l, int fd, simul__fdwait *w)
     if (!simul__list_linked(&w->link))
         return;
     simul__fd *e = simul__fd_find(l, fd);
-    assert(e != NULL);
+    SIMUL__ASSERT(e != NULL);
     simul__list_remove(&w->link);
     left(l, e, w, 1);
     (void)update(l, e, 0);   /* dropping interest cannot fail */
@@ -195,7 +194,7 @@ void simul__fd_ready(simul_loop *l, simul__fd *e, int revents)
     /* Handles are visited from e->firing, so a callback may free, add or
      * re-register any handle (or forget the fd) while this runs: what it
      * adds waits for the next event, what it removes is never reached. */
-    assert(simul__list_empty(&e->firing));
+    SIMUL__ASSERT(simul__list_empty(&e->firing));
     list_take(&e->firing, &e->handles);
     simul__list *n;
     while ((n = simul__list_pop(&e->firing)) != NULL) {
