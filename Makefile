@@ -1,7 +1,8 @@
 # simul - the front door. The real build is Meson + Ninja; this file only
 # names the common jobs:
 #   make          build libsimul (static + shared) and the examples into build/
-#   make test     the whole suite on a normal and an ASan+UBSan build (and the
+#   make test     the whole suite on a normal and an ASan+UBSan build, the
+#                 multi-thread programs under TSan (and the
 #                 examples under valgrind); last line: "N passed, M failed"
 #   make run      the main job (for now: the tutorial examples)
 #   make bench    benchmarks beside their peers; results in bench/results/
@@ -46,10 +47,16 @@ build-asan/build.ninja: | checkdeps
 build-vg/build.ninja: | checkdeps
 	meson setup build-vg -Dvalgrind=true -Dbuildtype=debug >/dev/null
 
-test: build/build.ninja build-asan/build.ninja build-vg/build.ninja
+# ThreadSanitizer: only the programs that run loops on several threads
+# (tests/run.sh); task switches are announced to it as fiber switches.
+build-tsan/build.ninja: | checkdeps
+	meson setup build-tsan -Db_sanitize=thread -Dbuildtype=debug >/dev/null
+
+test: build/build.ninja build-asan/build.ninja build-vg/build.ninja build-tsan/build.ninja
 	@ninja -C build >/dev/null
 	@ninja -C build-asan >/dev/null
 	@ninja -C build-vg >/dev/null
+	@ninja -C build-tsan >/dev/null
 	@tests/run.sh build build-asan
 
 run: all
@@ -67,4 +74,4 @@ fuzz: checkdeps
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-asan build-vg build-fuzz
+	rm -rf build build-asan build-vg build-fuzz build-tsan

@@ -539,8 +539,9 @@ SIMUL_API void          simul_future_free(simul_future *f);
  * return -EALREADY and change nothing. Every waiting task is woken; done
  * callbacks are scheduled (call_soon). set_error needs err < 0 (-EINVAL
  * otherwise); cancel makes waiters return -ECANCELED and
- * simul_future_cancelled() 1. -EPERM from another thread (use the
- * _threadsafe forms), -EINVAL for NULL. Never suspend.
+ * simul_future_cancelled() 1. -EPERM from a thread running no loop,
+ * -EXDEV from another loop (use the _threadsafe forms), -EINVAL for NULL.
+ * Never suspend.
  */
 SIMUL_API int simul_future_set_result(simul_future *f, void *value);
 SIMUL_API int simul_future_set_error(simul_future *f, int err);
@@ -550,10 +551,12 @@ SIMUL_API int simul_future_cancel(simul_future *f);
  * The same from any thread (loop.call_soon_threadsafe(fut.set_result, v)):
  * the completion is queued to the future's loop and applied there (where
  * the first completion still wins). Returns 0 once queued, -ENOMEM,
- * -ESHUTDOWN if the loop has closed, -EINVAL. The caller keeps the future
+ * -ESHUTDOWN if the loop has closed (the future keeps its loop's memory
+ * until it is freed, so this is safe), -EINVAL. The caller keeps the future
  * alive until the call returns; the loop keeps it until the completion has
- * run. A task waiting for a future that only another thread will set is
- * not a deadlock only if that thread holds a simul_loop_ref() meanwhile.
+ * run (a completion still queued when the loop closes is dropped). A task
+ * waiting for a future that only another thread will set is not a deadlock
+ * only if that thread holds a simul_loop_ref() meanwhile.
  */
 SIMUL_API int simul_future_set_result_threadsafe(simul_future *f, void *value);
 SIMUL_API int simul_future_set_error_threadsafe(simul_future *f, int err);
@@ -570,7 +573,7 @@ SIMUL_API int simul_future_cancel_threadsafe(simul_future *f);
  * cancelled too, as awaiting an asyncio future cancels it (its done
  * callbacks see that, so a library can abort the request); use
  * simul_future_cancelled(f) to tell "f was cancelled" from "I was". Errors:
- * -EIDRM (freed while waiting), -EPERM (outside a task, or f belongs to
+ * -EIDRM (freed while waiting), -EPERM (outside a task), -EXDEV (f belongs to
  * another loop), -EINVAL (NULL f, NaN deadline), -ENOMEM (timer heap).
  */
 SIMUL_API int simul_future_wait(simul_future *f, void **value);
@@ -598,15 +601,28 @@ SIMUL_API int simul_future_remove_done_callback(simul_future *f, simul_future_cb
 /* ------------------------------------------------------------------------ */
 /* Callback-level loop interface (for C libraries with event-loop hooks)    */
 
-/* The calling thread's running loop, or NULL. Safe to pass to other threads
- * for simul_call_soon_threadsafe() while the loop runs. */
+/*
+ * Loops on several threads. Each thread runs at most one loop; a task, and
+ * every sync object (queue, event, lock, ...), belongs to the loop it was
+ * made in and is only ever run or woken on that loop's thread. From a task
+ * of another loop, waiting on a queue or an event (and setting an event)
+ * is carried out by the owner loop, the caller suspending meanwhile; every
+ * other call on another loop's task or object fails with -EXDEV. Other
+ * threads reach a loop only through simul_call_soon_threadsafe() and wake
+ * handles (simul_async_*), and hold it with simul_loop_ref().
+ */
+
+/* The calling thread's running loop, or NULL. */
 SIMUL_API simul_loop *simul_loop_current(void);
 
-/* Keeps the loop from deciding it is deadlocked while another thread will
- * still call simul_call_soon_threadsafe() (every task waiting, no timers,
- * no fds): ref before handing work to the thread, unref when it is done.
- * Thread-safe. Without a ref, a loop with nothing that can wake it logs a
- * deadlock warning and cancels its tasks (Go's "all goroutines are asleep"). */
+/* Holds the loop for another thread (thread-safe). While held, the loop
+ * does not decide it is deadlocked (every task waiting, no timers, no fds)
+ * and its memory outlives its close, so the holder's
+ * simul_call_soon_threadsafe() fails with -ESHUTDOWN instead of touching
+ * freed memory: ref before handing the loop to the thread, unref (from any
+ * thread, even after the loop closed) when that thread is done with it.
+ * Without a ref, a loop with nothing that can wake it logs a deadlock
+ * warning and cancels its tasks (Go's "all goroutines are asleep"). */
 SIMUL_API void simul_loop_ref(simul_loop *loop);
 SIMUL_API void simul_loop_unref(simul_loop *loop);
 
@@ -614,9 +630,35 @@ SIMUL_API void simul_loop_unref(simul_loop *loop);
  * From a task or callback of the loop. 0, -ENOMEM, -EPERM outside a loop. */
 SIMUL_API int simul_call_soon(void (*cb)(void *), void *arg);
 
-/* loop.call_soon_threadsafe: from any thread, while the loop runs; wakes
- * the loop. 0, -ENOMEM, -EINVAL for a NULL loop, -ESHUTDOWN if it closed. */
+/* loop.call_soon_threadsafe: from any thread; cb(arg) runs on the loop's
+ * thread, FIFO with tasks, and the loop wakes up. 0, -ENOMEM, -EINVAL for a
+ * NULL loop or cb, -ESHUTDOWN once the loop has closed (callbacks accepted
+ * but not yet run when it closes are dropped). Racing the close is safe
+ * while the caller holds a simul_loop_ref() (or the loop is known to be
+ * running); calling with a loop whose memory is gone is not. */
 SIMUL_API int simul_call_soon_threadsafe(simul_loop *loop, void (*cb)(void *), void *arg);
+
+/*
+ * Wake handles (libuv's uv_async_t): the loop that owns one runs cb(arg) on
+ * its thread after any number of simul_async_send() from any thread; sends
+ * made before the callback starts coalesce into one run, and a send made
+ * while it runs causes another. Give other threads a handle, not the loop.
+ *   _new:  in a task or callback of the owning loop; NULL with errno EPERM
+ *          (outside a loop), EINVAL (NULL cb), ENOMEM. A live handle holds
+ *          its loop (simul_loop_ref): a loop whose tasks wait for a send is
+ *          not a deadlock. The owner frees it.
+ *   _send: any thread, never blocks for long (a mutex, maybe an eventfd
+ *          write). 0; -ESHUTDOWN once the loop has closed or the handle was
+ *          freed; -EINVAL for NULL. Safe while _free runs on another thread;
+ *          a send that starts after _free returned is a use-after-free (stop
+ *          the sending threads first, as with libuv).
+ *   _free: the owner's loop thread, or any thread once the loop has ended;
+ *          a pending callback is dropped. NULL is ignored.
+ */
+typedef struct simul_async simul_async;
+SIMUL_API simul_async *simul_async_new(void (*cb)(void *arg), void *arg);
+SIMUL_API int          simul_async_send(simul_async *a);
+SIMUL_API void         simul_async_free(simul_async *a);
 
 /*
  * One-shot timers (loop.call_later). The caller allocates and frees:

@@ -89,6 +89,24 @@ if [[ -x tests/install.sh && -f Makefile ]]; then
     tally install tests/install.sh
 fi
 
+# The programs that run loops on several threads, under ThreadSanitizer
+# (build-tsan): a data race report makes the case fail (TSan exits 66).
+# Only these: TSan makes everything several times slower, and the timing
+# assertions of the others (test_pool) do not hold under it.
+export TSAN_OPTIONS="halt_on_error=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+if [[ -d build-tsan/tests ]]; then
+    for be in $backends; do
+        for name in ${SIMUL_TSAN_TESTS:-test_threads test_loop test_signal test_future}; do
+            t=build-tsan/tests/$name
+            [[ -x "$t" ]] || continue
+            label="build-tsan/$name@$be"
+            log="$logdir/tsan-$name-$be.log"
+            SIMUL_BACKEND=$be "$t" >"$log" 2>&1
+            count "$label" "$log" $?
+        done
+    done
+fi
+
 # The examples under valgrind memcheck (build-vg registers task stacks).
 if [[ -x tests/valgrind.sh && -d build-vg/examples ]]; then
     tally valgrind tests/valgrind.sh build-vg

@@ -29,12 +29,12 @@ static const char *state_name(int s)
 }
 
 /* The loop whose dump SIGQUIT asks for (the last debug loop created). */
-static simul_loop *volatile dump_loop;
+static _Atomic(simul_loop *) dump_loop;   /* lock-free: signal-safe */
 
 static void on_sigquit(int sig)
 {
     (void)sig;
-    simul_loop *l = dump_loop;
+    simul_loop *l = atomic_load(&dump_loop);
     if (l) {
         l->dump_requested = 1;
         uint64_t one = 1;
@@ -49,7 +49,7 @@ void simul__debug_init(simul_loop *l)
     /* SIGQUIT is the process's: taken only with the loop's .signals. */
     if (!l->debug || !l->opts.signals)
         return;
-    dump_loop = l;
+    atomic_store(&dump_loop, l);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigquit;
@@ -60,10 +60,9 @@ void simul__debug_init(simul_loop *l)
 
 void simul__debug_close(simul_loop *l)
 {
-    if (dump_loop == l) {
+    simul_loop *expected = l;
+    if (atomic_compare_exchange_strong(&dump_loop, &expected, NULL))
         signal(SIGQUIT, SIG_DFL);
-        dump_loop = NULL;
-    }
 }
 
 void simul__debug_slow(simul_loop *l, simul__task *t, int64_t ran_ns)
@@ -333,7 +332,7 @@ void simul__stack_overflow_report(simul__task *t)
     put_str("' (id ");
     put_num((size_t)t->id);
     put_str(", stack size ");
-    put_num(t->stack_size);
+    put_num(t->stack->size + SIMUL__STACK_DESC);   /* as asked for */
     put_str(" bytes); give it a bigger stack with simul_task_opts.stack_size or "
             "SIMUL_STACK_SIZE\n");
     if (t->stack->guard == SIMUL__GUARD_CANARY)

@@ -21,6 +21,7 @@ const char *simul_strerror(int err)
     case EDEADLK:    return "A task cannot wait for itself";
     case EALREADY:   return "Already finished";
     case ESHUTDOWN:  return "Shut down (queue or loop closed)";
+    case EXDEV:      return "The object or task belongs to another loop (thread)";
     case -SIMUL_EAI_ADDRFAMILY: return "Address family not supported";
     case -SIMUL_EAI_AGAIN:      return "Temporary failure";
     case -SIMUL_EAI_BADFLAGS:   return "Bad ai_flags value";

@@ -20,7 +20,10 @@
  * Lifetime. `refs` counts what still holds the future after its owner may
  * have freed it: the scheduled run of its callbacks and thread-safe sets on
  * their way to the loop. simul_future_free with refs held only marks it; the
- * last of them frees it.
+ * last of them frees it. A future holds its loop's memory (simul__loop_keep)
+ * until it is freed, so a thread's set after the loop closed is refused with
+ * -ESHUTDOWN instead of touching a freed loop; sets still queued when the
+ * loop closes are posted nodes, answered (dropped) by the close.
  *
  * Waits park through the core's one wait primitive (simul__park_until).
  */
@@ -77,6 +80,7 @@ simul_future *simul_future_new(void)
         return NULL;
     }
     f->loop = l;
+    simul__loop_keep(l);   /* a thread's late set gets -ESHUTDOWN, not freed memory */
     simul__list_init(&f->waiters);
     f->cbs_tail = &f->cbs;
     atomic_init(&f->refs, 0);
@@ -91,7 +95,9 @@ static void destroy(simul_future *f)
         free(c);
         c = next;
     }
+    simul_loop *l = f->loop;
     free(f);
+    simul__loop_release(l);
 }
 
 /* Drops one ref (on the loop's thread); frees a future already let go of. */
@@ -175,7 +181,8 @@ static int check_loop(const simul_future *f)
 {
     if (!f)
         return -EINVAL;
-    return simul__loop() == f->loop ? 0 : -EPERM;
+    simul_loop *l = simul__loop();
+    return l == f->loop ? 0 : l ? -EXDEV : -EPERM;
 }
 
 int simul_future_set_result(simul_future *f, void *value)
@@ -203,6 +210,7 @@ int simul_future_cancel(simul_future *f)
 /* ---- from other threads --------------------------------------------------------- */
 
 struct fmsg {
+    simul__callback node;    /* posted: always runs, even as the loop closes */
     simul_future *f;
     int           kind;
     int           err;
@@ -213,7 +221,8 @@ static void apply_msg(void *arg)
 {
     struct fmsg *m = arg;
     simul_future *f = m->f;
-    if (!f->freed)
+    /* A closing loop answers its posted nodes: nothing to complete there. */
+    if (!f->freed && !atomic_load_explicit(&f->loop->closed, memory_order_relaxed))
         complete(f, m->kind, m->value, m->err);   /* -EALREADY: first set won */
     free(m);
     unref(f);
@@ -227,8 +236,11 @@ static int post(simul_future *f, int kind, void *value, int err)
     if (!m)
         return -ENOMEM;
     *m = (struct fmsg){ .f = f, .kind = kind, .err = err, .value = value };
+    m->node.run.kind = SIMUL__RUN_POSTED;
+    m->node.cb = apply_msg;
+    m->node.arg = m;
     atomic_fetch_add(&f->refs, 1);
-    int r = simul_call_soon_threadsafe(f->loop, apply_msg, m);
+    int r = simul__post(f->loop, &m->node);
     if (r < 0) {
         /* Never reached the loop: the ref is ours to drop, but freeing is
          * the loop thread's business - only count down. */
@@ -332,7 +344,7 @@ int simul_future_wait_until(simul_future *f, void **value, double deadline)
     if (!f || isnan(deadline))
         return -EINVAL;
     if (f->loop != l)
-        return -EPERM;
+        return -EXDEV;
     if (simul__cancel_pending(self))
         return -ECANCELED;      /* as every wait: even if it is done */
     if (f->state == DONE)

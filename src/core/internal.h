@@ -45,6 +45,15 @@
  * benchmark build, NDEBUG too). Only O(1) checks on hot paths. */
 #define SIMUL__ASSERT(cond) assert(cond)
 
+/* ThreadSanitizer: task switches are announced as fiber switches (task.c). */
+#if defined(__SANITIZE_THREAD__)
+#define SIMUL__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SIMUL__TSAN 1
+#endif
+#endif
+
 #define SIMUL__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SIMUL__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define SIMUL__NS_PER_S    1000000000LL
@@ -87,7 +96,11 @@ static inline simul__list *simul__list_pop(simul__list *l)
 
 /* ---- runnables: the ready queue holds tasks and callbacks -------------- */
 
-enum { SIMUL__RUN_TASK = 0, SIMUL__RUN_CALLBACK = 1 };
+/* CALLBACK: malloc'd, recycled after it runs, dropped if the loop closes
+ * first; POSTED: owned by whoever posted it (remote.c), never freed by the
+ * loop, and run even when the loop closes; ASYNC: a wake handle's node. */
+enum { SIMUL__RUN_TASK = 0, SIMUL__RUN_CALLBACK = 1, SIMUL__RUN_POSTED = 2,
+       SIMUL__RUN_ASYNC = 3 };
 
 typedef struct simul__runnable {
     struct simul__runnable *next;
@@ -126,7 +139,14 @@ typedef struct simul__stack {
     int    guard;            /* SIMUL__GUARD_* */
     unsigned vg_id;          /* valgrind stack id (-Dvalgrind=true builds) */
     void  *slab;
+#ifdef SIMUL__TSAN
+    void  *tsan_fiber;       /* the running task's TSan fiber */
+#endif
 } simul__stack;
+
+/* The descriptor lives in the top bytes of the stack it describes, so a
+ * stack of n bytes has n - SIMUL__STACK_DESC usable ones. */
+#define SIMUL__STACK_DESC 64
 
 enum { SIMUL__GUARD_MADVISE = 1, SIMUL__GUARD_MPROTECT = 2, SIMUL__GUARD_CANARY = 3 };
 
@@ -158,8 +178,12 @@ struct simul__task {
         };
     };
     simul__ctx      ctx;
-    int             result;   /* the fn's return value once DONE */
-    int             wake;     /* value given by the waker */
+    union {                   /* one per state, never two at once */
+        uint32_t    stack_size; /* NEW: the stack to get at the first run */
+        int         wake;       /* WAITING..RUNNING: what the waker gave */
+        int         result;     /* DONE: the fn's return value */
+    };
+    uint32_t        id;
     union {
         struct {              /* until the task first runs */
             simul_fn fn;
@@ -171,8 +195,7 @@ struct simul__task {
         };
     };
     simul__stack   *stack;    /* NULL until first run */
-    uint32_t        stack_size;
-    uint32_t        id;
+    simul_loop     *loop;     /* owner: only its thread runs or wakes t */
     simul_scope    *scopes;   /* innermost entered scope */
     simul__tnode    sleep_timer;
     simul__list     donecbs;  /* simul__donecb, fired when DONE */
@@ -362,7 +385,7 @@ struct simul_loop {
     simul__stackpool  pools[SIMUL__NPOOLS];
     void            **stack_slabs;
     size_t            nstack_slabs, stack_slabs_cap;
-    size_t            guarded_mprotect;  /* stacks guarded with mprotect */
+    size_t            guarded_mprotect;  /* of the process-wide budget (stack.c) */
 
     /* call_soon_threadsafe */
     pthread_mutex_t   ts_lock;
@@ -370,7 +393,8 @@ struct simul_loop {
     atomic_int        ts_signalled;
     int               wake_fd;
     simul_watch      *wake_watch;
-    atomic_int        closed;
+    atomic_int        closed;       /* set under ts_lock: posts refused */
+    atomic_int        keep;         /* 1 + holders of the memory (remote.c) */
 
     /* modules (module.c): data by module id (slot 0 stays NULL), attach order */
     void             *mod_data[SIMUL__MAX_MODULES];
@@ -391,6 +415,9 @@ struct simul_loop {
 #ifdef SIMUL__ASAN
     const void       *sched_stack_bottom;
     size_t            sched_stack_size;
+#endif
+#ifdef SIMUL__TSAN
+    void             *tsan_fiber;   /* the loop's own (the thread's) */
 #endif
 };
 
@@ -438,6 +465,11 @@ static inline void simul__prepoll_del(simul__prepoll *p)
 extern __thread simul_loop *simul__loop_tls __attribute__((tls_model("initial-exec")));
 
 static inline simul_loop *simul__loop(void) { return simul__loop_tls; }
+
+/* For the _new calls of handles bound to the running loop (timers, wake
+ * handles): calloc'd `size` bytes and *lp, or NULL with errno EPERM
+ * (outside a loop), EINVAL (no callback) or ENOMEM. */
+void *simul__loop_handle_new(size_t size, const void *cb, simul_loop **lp);
 
 /* ---- scheduling (task.c) ---------------------------------------------- */
 
@@ -520,7 +552,8 @@ static inline int simul__park_nocancel(const char *what, void *pc)
     return simul__park_until(SIMUL__NO_DEADLINE, SIMUL__PARK_NOCANCEL, what, pc);
 }
 /* Makes a parked task ready; value is what its park returns. First wins.
- * From another loop's thread it goes through t's loop's thread-safe path. */
+ * From another thread than t's loop's, it goes through that loop's
+ * thread-safe path (simul__wake_remote): t never runs on the wrong thread. */
 void simul__wake(simul__task *t, int value);
 /* Wakes t with -ECANCELED if it is parked and cancellable and its
  * cancellation is now pending (after a task or scope cancel). */
@@ -560,6 +593,30 @@ void simul__group_child_done(simul_group *g, simul__task *t);
 
 /* The loop's scheduler: runs until stop() returns true. */
 void simul__loop_run_until(simul_loop *l, int (*stop)(simul_loop *, void *), void *arg);
+
+/* ---- the thread-safe path (remote.c) ------------------------------------- */
+
+/* Keeps l's memory (and its thread-safe path, which then refuses with
+ * -ESHUTDOWN) alive after it closes, until the matching release. */
+void simul__loop_keep(simul_loop *l);
+void simul__loop_release(simul_loop *l);
+/* Queues node c (SIMUL__RUN_POSTED or _CALLBACK, filled in) for l from any
+ * thread and wakes l. 0, or -ESHUTDOWN once l has closed (c not queued). */
+int  simul__post(simul_loop *l, simul__callback *c);
+/* loop_new / loop_free: the eventfd, its watcher; close drains and refuses. */
+int  simul__remote_open(simul_loop *l);
+void simul__remote_close(simul_loop *l);
+/* simul__wake for a task of another loop: posted to t->loop. */
+void simul__wake_remote(simul__task *t, int value);
+/*
+ * Runs fn(arg) in a task of loop `owner` (another thread's) and waits for
+ * it from the current task, whose loop is kept from declaring a deadlock
+ * meanwhile. Returns fn's result, -ESHUTDOWN if owner closed first, -ENOMEM,
+ * or -ECANCELED. A cancel of the caller cancels that task and waits for it
+ * (so nothing fn did is lost: if fn succeeded first, its result is
+ * returned). For objects owned by another loop (sync layer).
+ */
+int  simul__xcall(simul_loop *owner, simul_fn fn, void *arg, const char *what, void *pc);
 
 /* ---- timers (timer.c) ------------------------------------------------- */
 
@@ -616,7 +673,7 @@ void          simul__stacks_close(simul_loop *l);
 int           simul__stack_canary_ok(const simul__stack *s);
 void          simul__stack_overflow_install(void);
 void          simul__stack_overflow_uninstall(void);
-extern size_t simul__default_stack;
+extern _Atomic size_t simul__default_stack;   /* relaxed loads and stores */
 
 /* ---- logging (log.c) --------------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /*
  * loop.c - the event loop: creation and teardown, the scheduler that runs
  * ready tasks and callbacks, polls the backend and fires timers, simul_run,
- * and call_soon (also from other threads). Watchers are in fd.c.
+ * and call_soon (other threads come in through remote.c). Watchers are in
+ * fd.c.
  *
  * One iteration ("tick"), as in asyncio's _run_once:
  *   1. run every runnable that was ready when the tick began (tasks may
@@ -26,7 +27,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 /* Defined in task.c */
@@ -145,54 +145,8 @@ simul_loop *simul_loop_current(void)
     return simul__loop();
 }
 
-int simul_call_soon_threadsafe(simul_loop *l, void (*cb)(void *), void *arg)
-{
-    if (!l || !cb)
-        return -EINVAL;
-    if (atomic_load(&l->closed))
-        return -ESHUTDOWN;
-    simul__callback *c = malloc(sizeof *c);
-    if (!c)
-        return -ENOMEM;
-    c->run.kind = SIMUL__RUN_CALLBACK;
-    c->run.next = NULL;
-    c->cb = cb;
-    c->arg = arg;
-    pthread_mutex_lock(&l->ts_lock);
-    *l->ts_tail = c;
-    l->ts_tail = (simul__callback **)&c->run.next;
-    pthread_mutex_unlock(&l->ts_lock);
-    if (atomic_exchange(&l->ts_signalled, 1) == 0) {
-        uint64_t one = 1;
-        ssize_t n = write(l->wake_fd, &one, sizeof one);
-        (void)n; /* EAGAIN means the counter is already non-zero: fine */
-    }
-    return 0;
-}
+/* call_soon_threadsafe, loop ref/unref and wake handles: remote.c */
 
-/* The wake eventfd fired: run what other threads queued, in order. */
-static void ts_drain(simul_watch *w, int revents, void *arg)
-{
-    (void)w;
-    (void)revents;
-    simul_loop *l = arg;
-    uint64_t v;
-    ssize_t n = read(l->wake_fd, &v, sizeof v);
-    (void)n;
-    atomic_store(&l->ts_signalled, 0);
-    pthread_mutex_lock(&l->ts_lock);
-    simul__callback *c = l->ts_head;
-    l->ts_head = NULL;
-    l->ts_tail = &l->ts_head;
-    pthread_mutex_unlock(&l->ts_lock);
-    while (c) {
-        simul__callback *next = (simul__callback *)c->run.next;
-        c->run.next = NULL;
-        c->run.kind = SIMUL__RUN_CALLBACK;
-        simul__ready_push(l, &c->run);
-        c = next;
-    }
-}
 
 /* ---- loop lifetime ----------------------------------------------------- */
 
@@ -210,7 +164,7 @@ static int opts_resolve(simul_loop *l, const simul_loop_opts *opts)
         if (!l->opts.stack_size)
             return -EINVAL;
     } else {
-        l->opts.stack_size = simul__default_stack;
+        l->opts.stack_size = atomic_load_explicit(&simul__default_stack, memory_order_relaxed);
     }
     if (opts->threadpool_size > 256)
         return -EINVAL;
@@ -231,9 +185,7 @@ int simul_loop_new(const simul_loop_opts *opts, simul_loop **out)
         return -ENOMEM;
     l->rq_tail = &l->rq_head;
     simul__list_init(&l->prepoll);
-    l->ts_tail = &l->ts_head;
     l->wake_fd = -1;
-    pthread_mutex_init(&l->ts_lock, NULL);
     l->now = simul__clock_ns();
     int err = opts_resolve(l, opts);
     if (err)
@@ -242,21 +194,9 @@ int simul_loop_new(const simul_loop_opts *opts, simul_loop **out)
     err = open_backend(l, opts ? opts->backend : NULL);
     if (err)
         goto fail_backend;
-    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (l->wake_fd < 0) {
-        err = -errno;
-        goto fail_eventfd;
-    }
-    l->wake_watch = simul_watch_new(l->wake_fd, ts_drain, l);
-    if (!l->wake_watch) {
-        err = -errno;
-        goto fail_watch;
-    }
-    err = simul_watch_set(l->wake_watch, SIMUL_READABLE);
+    err = simul__remote_open(l);
     if (err)
-        goto fail_arm;
-    /* Its readiness comes with ts_signalled; it wakes nobody by itself. */
-    simul__watch_flags(l->wake_watch, SIMUL__FDW_UNREF | SIMUL__FDW_QUIET);
+        goto fail_remote;
     if (l->opts.signals && !simul__module_data(l, &simul__signals_module)) {
         err = -errno;
         goto fail_signals;
@@ -266,17 +206,16 @@ int simul_loop_new(const simul_loop_opts *opts, simul_loop **out)
     return 0;
 
 fail_signals:
-fail_arm:
-    simul_watch_free(l->wake_watch);
-    simul__fds_close(l);
-fail_watch:
-    close(l->wake_fd);
-fail_eventfd:
+    simul__remote_close(l);
+fail_remote:
+    simul__fds_close(l);   /* the table the wakeup watcher's entry made */
     l->be->close(l);
+    simul__loop_tls = NULL;
+    simul__loop_release(l);       /* simul__remote_open set the count up */
+    return err;
 fail_backend:
     simul__loop_tls = NULL;
 fail_opts:
-    pthread_mutex_destroy(&l->ts_lock);
     free(l);
     return err;
 }
@@ -285,7 +224,6 @@ static void loop_close(simul_loop *l)
 {
     /* Before `closed`: the pool's workers may still queue completions. */
     simul__modules_close(l);
-    atomic_store(&l->closed, 1);
     simul__debug_close(l);
     /* Every task is DONE by now; report the ones nobody joined. */
     SIMUL__FOREACH_TASK(l, t) {
@@ -294,36 +232,22 @@ static void loop_close(simul_loop *l)
         free(t->name);
         t->name = NULL;
     }
-    /* Callbacks queued but never run (by a loop that stopped) are dropped. */
-    simul__runnable *r;
-    while ((r = simul__ready_pop(l)) != NULL)
-        if (r->kind == SIMUL__RUN_CALLBACK)
-            free(r);
-    pthread_mutex_lock(&l->ts_lock);
-    simul__callback *c = l->ts_head;
-    l->ts_head = NULL;
-    pthread_mutex_unlock(&l->ts_lock);
-    while (c) {
-        simul__callback *next = (simul__callback *)c->run.next;
-        free(c);
-        c = next;
-    }
+    /* Refuse other threads from now on; callbacks queued but never run
+     * (by a loop that stopped) are dropped, posted nodes answered. */
+    simul__remote_close(l);
     simul__callback *f = l->cb_free;
     while (f) {
         simul__callback *next = (simul__callback *)f->run.next;
         free(f);
         f = next;
     }
-    simul_watch_free(l->wake_watch);
     simul__fds_close(l);   /* the fd table, before the backend */
-    close(l->wake_fd);
     l->be->close(l);
     simul__timers_close(l);
     simul__stacks_close(l);
     simul__tasks_close(l);
-    pthread_mutex_destroy(&l->ts_lock);
     simul__loop_tls = NULL;
-    free(l);
+    simul__loop_release(l);   /* the memory stays while other threads hold it */
 }
 
 /* ---- the scheduler ---------------------------------------------------- */
@@ -377,7 +301,8 @@ static inline __attribute__((always_inline)) void tick(simul_loop *l, int nowait
             simul__callback *c = (simul__callback *)r;
             void (*cb)(void *) = c->cb;
             void *cbarg = c->arg;
-            cb_release(l, c);
+            if (r->kind == SIMUL__RUN_CALLBACK)
+                cb_release(l, c);   /* posted nodes are their owner's */
             cb(cbarg);
         }
     }
@@ -617,16 +542,4 @@ int simul_run(simul_fn main_fn, void *arg)
     r = simul_loop_run(l, main_fn, arg);
     simul_loop_free(l);
     return r;
-}
-
-void simul_loop_ref(simul_loop *l)
-{
-    if (l)
-        atomic_fetch_add(&l->external, 1);
-}
-
-void simul_loop_unref(simul_loop *l)
-{
-    if (l)
-        atomic_fetch_sub(&l->external, 1);
 }

@@ -38,22 +38,23 @@ typedef struct sigint_state {
 
 /* The eventfd the SIGINT handler writes to, the loop it belongs to, and
  * how many SIGINTs came. One loop at a time owns SIGINT. */
-static volatile int g_int_fd = -1;
-static simul_loop *volatile g_int_loop;
-static volatile sig_atomic_t g_int_hits;
+static atomic_int g_int_fd = -1;           /* lock-free atomics: the handler */
+static _Atomic(simul_loop *) g_int_loop;   /* may run on any thread */
+static atomic_int g_int_hits;
 
 static void on_sigint(int sig)
 {
     int saved = errno;
-    if (g_int_hits++ > 0 || g_int_fd < 0) {
+    int fd = atomic_load(&g_int_fd);
+    if (atomic_fetch_add(&g_int_hits, 1) > 0 || fd < 0) {
         signal(sig, SIG_DFL);
         raise(sig);
     } else {
         uint64_t one = 1;
-        ssize_t n = write(g_int_fd, &one, sizeof one);
+        ssize_t n = write(fd, &one, sizeof one);
         /* Also the loop's own wakeup, as call_soon_threadsafe does: a loop
          * busy with ready tasks polls only when this flag is set. */
-        simul_loop *l = g_int_loop;
+        simul_loop *l = atomic_load(&g_int_loop);
         if (l) {
             atomic_store(&l->ts_signalled, 1);
             n = write(l->wake_fd, &one, sizeof one);
@@ -92,7 +93,8 @@ static void sigint_install(simul_loop *l, sigint_state *s)
     struct sigaction sa;
     /* Only on the main thread, only if nobody handles SIGINT already, and
      * only for one loop at a time. */
-    if (s->fd >= 0 || getpid() != (pid_t)syscall(SYS_gettid) || g_int_fd >= 0)
+    if (s->fd >= 0 || getpid() != (pid_t)syscall(SYS_gettid) ||
+        atomic_load(&g_int_fd) >= 0)
         return;
     if (sigaction(SIGINT, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL ||
         (sa.sa_flags & SA_SIGINFO))
@@ -108,9 +110,9 @@ static void sigint_install(simul_loop *l, sigint_state *s)
         s->fd = -1;
         return;
     }
-    g_int_hits = 0;
-    g_int_loop = l;
-    g_int_fd = s->fd;
+    atomic_store(&g_int_hits, 0);
+    atomic_store(&g_int_loop, l);
+    atomic_store(&g_int_fd, s->fd);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
@@ -144,8 +146,8 @@ static void signals_close(simul_loop *l, void *data)
     sigint_state *s = data;
     if (s->fd >= 0) {
         sigaction(SIGINT, &s->old, NULL);
-        g_int_fd = -1;
-        g_int_loop = NULL;
+        atomic_store(&g_int_fd, -1);
+        atomic_store(&g_int_loop, NULL);
         simul_watch_free(s->watch);
         close(s->fd);
         s->fd = -1;

@@ -40,17 +40,22 @@
 
 #define MIN_STACK   (16u * 1024)
 #define MAX_STACK   (256u * 1024 * 1024)
-#define DESC_BYTES  64
+#define DESC_BYTES  SIMUL__STACK_DESC
 #define CANARY      0x51a7c0de5eedf00dull
 
-size_t simul__default_stack = 64 * 1024;
+/* Process-wide, read and written by loops on any thread: atomics (relaxed:
+ * each is a value on its own, ordering nothing else). */
+_Atomic size_t simul__default_stack = 64 * 1024;
 
 static size_t page_size(void)
 {
-    static size_t ps;
-    if (!ps)
-        ps = (size_t)sysconf(_SC_PAGESIZE);
-    return ps;
+    static _Atomic size_t ps;
+    size_t v = atomic_load_explicit(&ps, memory_order_relaxed);
+    if (!v) {
+        v = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&ps, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 size_t simul__stack_round(size_t bytes)
@@ -68,7 +73,7 @@ int simul_set_default_stack_size(size_t bytes)
     size_t r = simul__stack_round(bytes);
     if (!r || bytes == 0)
         return -EINVAL;
-    simul__default_stack = r;
+    atomic_store_explicit(&simul__default_stack, r, memory_order_relaxed);
     simul_loop *l = simul__loop();
     if (l)
         l->opts.stack_size = r;   /* "tasks spawned from now on" */
@@ -78,15 +83,20 @@ int simul_set_default_stack_size(size_t bytes)
 size_t simul_default_stack_size(void)
 {
     simul_loop *l = simul__loop();
-    return l ? l->opts.stack_size : simul__default_stack;
+    return l ? l->opts.stack_size
+             : atomic_load_explicit(&simul__default_stack, memory_order_relaxed);
 }
 
 /* -1 unknown, 0 unsupported, 1 supported */
-static int madv_guard_ok = -1;
+static atomic_int madv_guard_ok = -1;
+/* Stacks guarded with mprotect by every loop of the process: the VMA
+ * budget is the process's, so loops on several threads share it. */
+static _Atomic size_t guarded_total;
 
 static size_t mprotect_budget(void)
 {
-    static size_t budget;
+    static _Atomic size_t cached;
+    size_t budget = atomic_load_explicit(&cached, memory_order_relaxed);
     if (!budget) {
         long max = 65530;
         FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
@@ -98,6 +108,7 @@ static size_t mprotect_budget(void)
         /* Two VMAs per guarded stack; keep three quarters of the limit
          * for the rest of the program. */
         budget = (size_t)(max / 8);
+        atomic_store_explicit(&cached, budget, memory_order_relaxed);
     }
     return budget;
 }
@@ -105,17 +116,21 @@ static size_t mprotect_budget(void)
 static int guard_one(simul_loop *l, char *guard, simul__stack *s)
 {
     size_t ps = page_size();
-    if (madv_guard_ok != 0) {
+    if (atomic_load_explicit(&madv_guard_ok, memory_order_relaxed) != 0) {
         if (madvise(guard, ps, MADV_GUARD_INSTALL) == 0) {
-            madv_guard_ok = 1;
+            atomic_store_explicit(&madv_guard_ok, 1, memory_order_relaxed);
             return SIMUL__GUARD_MADVISE;
         }
-        madv_guard_ok = 0;
+        atomic_store_explicit(&madv_guard_ok, 0, memory_order_relaxed);
     }
-    if (l->guarded_mprotect < mprotect_budget() && mprotect(guard, ps, PROT_NONE) == 0) {
-        l->guarded_mprotect++;
-        return SIMUL__GUARD_MPROTECT;
+    /* Take one from the shared budget first; give it back on failure. */
+    if (atomic_fetch_add_explicit(&guarded_total, 1, memory_order_relaxed) < mprotect_budget()) {
+        if (mprotect(guard, ps, PROT_NONE) == 0) {
+            l->guarded_mprotect++;
+            return SIMUL__GUARD_MPROTECT;
+        }
     }
+    atomic_fetch_sub_explicit(&guarded_total, 1, memory_order_relaxed);
     *(uint64_t *)s->lo = CANARY;
     return SIMUL__GUARD_CANARY;
 }
@@ -239,6 +254,8 @@ void simul__stacks_close(simul_loop *l)
         munmap(l->stack_slabs[i], (size_t)l->stack_slabs[i + 1]);
     free(l->stack_slabs);
     l->stack_slabs = NULL;
+    atomic_fetch_sub_explicit(&guarded_total, l->guarded_mprotect, memory_order_relaxed);
+    l->guarded_mprotect = 0;
     l->nstack_slabs = l->stack_slabs_cap = 0;
     memset(l->pools, 0, sizeof l->pools);
 }

@@ -31,10 +31,17 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef SIMUL__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 __thread simul_loop *simul__loop_tls __attribute__((tls_model("initial-exec")));
 
 #define CALLER() __builtin_return_address(0)
+
+#if defined(__x86_64__) || defined(__aarch64__)
+_Static_assert(sizeof(simul__task) == 128, "a task is two cache lines");
+#endif
 
 /* ---- task memory pool ---------------------------------------------------- */
 
@@ -109,9 +116,15 @@ void simul__tasks_close(simul_loop *l)
 /* ---- the switch ---------------------------------------------------------- */
 
 /* Switches from the running context to `to` (a task, or the loop when
- * NULL). `dying` tells ASan the current stack will not be resumed. */
+ * NULL). `dying` tells ASan the current stack will not be resumed; TSan
+ * sees each task as a fiber (created at its first run, destroyed when its
+ * stack is reaped), so it checks data shared between loops' threads
+ * without mistaking one thread's tasks for threads of their own. */
 static inline void switch_to(simul_loop *l, simul__ctx *from, simul__task *to, int dying)
 {
+#ifdef SIMUL__TSAN
+    __tsan_switch_to_fiber(to ? to->stack->tsan_fiber : l->tsan_fiber, 0);
+#endif
 #ifdef SIMUL__ASAN
     void *fake = NULL;
     const void *bottom = to ? to->stack->lo : l->sched_stack_bottom;
@@ -135,6 +148,9 @@ static inline void reap_zombie(simul_loop *l)
     simul__task *z = l->zombie;
     if (z) {
         l->zombie = NULL;
+#ifdef SIMUL__TSAN
+        __tsan_destroy_fiber(z->stack->tsan_fiber);
+#endif
         simul__stack_put(l, z->stack);
         z->stack = NULL;
         if (z->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP))
@@ -173,6 +189,9 @@ static int task_prepare(simul_loop *l, simul__task *t)
     ASAN_UNPOISON_MEMORY_REGION(t->stack->lo, t->stack->size);
 #endif
     simul__ctx_make(&t->ctx, t->stack->lo, t->stack->size, task_entry, t);
+#ifdef SIMUL__TSAN
+    t->stack->tsan_fiber = __tsan_create_fiber(0);
+#endif
     t->state = SIMUL_TASK_RUNNING;
     return 1;
 }
@@ -286,6 +305,10 @@ void simul__run_task(simul_loop *l, simul__task *t)
 {
     if (!task_prepare(l, t))
         return;
+#ifdef SIMUL__TSAN
+    if (!l->tsan_fiber)
+        l->tsan_fiber = __tsan_get_current_fiber();
+#endif
     l->current = t;
     if (SIMUL__UNLIKELY(l->debug))
         l->ran_at = simul__clock_ns();
@@ -314,12 +337,11 @@ simul__task *simul__spawn(simul_loop *l, simul_fn fn, void *arg, const simul_tas
     t->run.kind = SIMUL__RUN_TASK;
     t->state = SIMUL_TASK_NEW;
     t->flags = 0;
-    t->result = 0;
-    t->wake = 0;
+    t->stack_size = (uint32_t)size;   /* shares storage with wake/result */
     t->fn = fn;
     t->arg = arg;
     t->stack = NULL;
-    t->stack_size = (uint32_t)size;
+    t->loop = l;
     t->scopes = NULL;
     t->sleep_timer.idx = 0;
     t->group = NULL;
@@ -408,6 +430,10 @@ int simul__park_until(int64_t deadline, unsigned flags, const char *what, void *
 
 void simul__wake(simul__task *t, int value)
 {
+    if (SIMUL__UNLIKELY(t->loop != simul__loop())) {
+        simul__wake_remote(t, value);
+        return;
+    }
     if (t->state != SIMUL_TASK_WAITING)
         return;
     t->wake = value;
@@ -451,6 +477,8 @@ static int join_check(const simul_task *h, simul__task **selfp, simul__task **tp
     simul__task *t = simul__task_get(h);
     if (!t)
         return -ESRCH;
+    if (SIMUL__UNLIKELY(t->loop != l))
+        return -EXDEV;
     if (t == self)
         return -EDEADLK;
     if (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC))
@@ -511,11 +539,14 @@ int simul_shield(simul_task *h)
 
 int simul_cancel(simul_task *h)
 {
-    if (!simul__loop())
+    simul_loop *l = simul__loop();
+    if (!l)
         return -EPERM;
     simul__task *t = simul__task_get(h);
     if (!t)
         return -ESRCH;
+    if (t->loop != l)
+        return -EXDEV;
     if (t->state == SIMUL_TASK_DONE)
         return -EALREADY;
     simul__task_cancel(t);
@@ -530,6 +561,8 @@ int simul_detach(simul_task *h)
     simul__task *t = simul__task_get(h);
     if (!t)
         return -ESRCH;
+    if (t->loop != l)
+        return -EXDEV;
     if (t->flags & (SIMUL__TF_DETACHED | SIMUL__TF_GROUP | SIMUL__TF_OWNED_AC | SIMUL__TF_JOINING))
         return -EINVAL;
     t->flags |= SIMUL__TF_DETACHED;

@@ -138,22 +138,25 @@ static void timer_fire(simul__tnode *n)
     cb(arg);
 }
 
+void *simul__loop_handle_new(size_t size, const void *cb, simul_loop **lp)
+{
+    *lp = simul__loop();
+    if (!*lp || !cb) {
+        errno = *lp ? EINVAL : EPERM;
+        return NULL;
+    }
+    void *h = calloc(1, size);
+    if (!h)
+        errno = ENOMEM;
+    return h;
+}
+
 simul_timer *simul_timer_new(void (*cb)(void *), void *arg)
 {
-    simul_loop *l = simul__loop();
-    if (!l) {
-        errno = EPERM;
+    simul_loop *l;
+    simul_timer *t = simul__loop_handle_new(sizeof *t, (const void *)cb, &l);
+    if (!t)
         return NULL;
-    }
-    if (!cb) {
-        errno = EINVAL;
-        return NULL;
-    }
-    simul_timer *t = calloc(1, sizeof *t);
-    if (!t) {
-        errno = ENOMEM;
-        return NULL;
-    }
     t->loop = l;
     t->cb = cb;
     t->arg = arg;

@@ -39,6 +39,7 @@ struct pent {
 
 struct simul_queue {
     /* hot */
+    simul_loop  *loop;       /* owner (sync_internal.h) */
     void       **ring;       /* FIFO/LIFO */
     size_t       mask;       /* ring capacity - 1 */
     size_t       head;       /* FIFO: index of the oldest item */
@@ -182,6 +183,7 @@ static simul_queue *queue_new(size_t maxsize, int kind, simul_queue_cmp cmp, voi
     simul_queue *q = calloc(1, sizeof *q);
     if (!q)
         goto fail;
+    simul__owner_init(&q->loop);
     q->kind = kind;
     q->maxsize = maxsize;
     q->cmp = cmp;
@@ -207,6 +209,7 @@ static simul_queue *queue_new(size_t maxsize, int kind, simul_queue_cmp cmp, voi
     return q;
 
 fail_q:
+    simul__owner_release(q->loop);
     free(q);
 fail:
     errno = ENOMEM;
@@ -259,6 +262,7 @@ void simul_queue_free(simul_queue *q)
     drop_all(q);
     free(q->heap);
     free(q->ring);
+    simul__owner_release(q->loop);
     free(q);
 }
 
@@ -297,7 +301,39 @@ int simul_queue_put_nowait(simul_queue *q, void *item)
 {
     if (!q)
         return -EINVAL;
+    if (simul__foreign(&q->loop))
+        return -EXDEV;
     return put_now(q, item);
+}
+
+/* A task of another loop waits: the owner loop runs the call (sync_internal.h). */
+struct queue_call {
+    simul_queue *q;
+    void        *item;
+    void       **out;
+    double       deadline;
+};
+static int put_there(void *p)
+{
+    struct queue_call *c = p;
+    return simul_queue_put_until(c->q, c->item, c->deadline);
+}
+static int get_there(void *p)
+{
+    struct queue_call *c = p;
+    return simul_queue_get_until(c->q, c->out, c->deadline);
+}
+static int join_there(void *p)
+{
+    struct queue_call *c = p;
+    return simul_queue_join_until(c->q, c->deadline);
+}
+static __attribute__((noinline)) int queue_call(simul_queue *q, simul_fn fn, void *item,
+                                                void **out, double deadline, const char *what,
+                                                void *pc)
+{
+    struct queue_call c = { .q = q, .item = item, .out = out, .deadline = deadline };
+    return simul__xcall(q->loop, fn, &c, what, pc);
 }
 
 /* put and put_until share this body; inlined into both so that put's
@@ -310,6 +346,8 @@ static inline __attribute__((always_inline)) int queue_put(simul_queue *q, void 
         return -EPERM;
     if (SIMUL__UNLIKELY(!q || isnan(deadline)))
         return -EINVAL;
+    if (simul__foreign(&q->loop))
+        return queue_call(q, put_there, item, NULL, deadline, "queue put", pc);
     int r = put_now(q, item);
     if (SIMUL__LIKELY(r != -EAGAIN))
         return r;
@@ -353,6 +391,8 @@ int simul_queue_get_nowait(simul_queue *q, void **item)
 {
     if (!q || !item)
         return -EINVAL;
+    if (simul__foreign(&q->loop))
+        return -EXDEV;
     return get_now(q, item);
 }
 
@@ -364,6 +404,8 @@ static inline __attribute__((always_inline)) int queue_get(simul_queue *q, void 
         return -EPERM;
     if (SIMUL__UNLIKELY(!q || !item || isnan(deadline)))
         return -EINVAL;
+    if (simul__foreign(&q->loop))
+        return queue_call(q, get_there, NULL, item, deadline, "queue get", pc);
     int r = get_now(q, item);
     if (SIMUL__LIKELY(r != -EAGAIN))
         return r;
@@ -396,7 +438,11 @@ int simul_queue_next(simul_queue *q, void **item)
 
 int simul_queue_task_done(simul_queue *q)
 {
-    if (!q || q->unfinished == 0)
+    if (!q)
+        return -EINVAL;
+    if (simul__foreign(&q->loop))
+        return -EXDEV;
+    if (q->unfinished == 0)
         return -EINVAL;
     if (--q->unfinished == 0)
         simul__waiters_fire_all(&q->joiners, 0);
@@ -410,6 +456,8 @@ int simul_queue_join_until(simul_queue *q, double deadline)
         return -EPERM;
     if (!q || isnan(deadline))
         return -EINVAL;
+    if (simul__foreign(&q->loop))
+        return queue_call(q, join_there, NULL, NULL, deadline, "queue join", CALLER());
     if (q->unfinished == 0)
         return 0;
     simul__waiter w;
@@ -434,6 +482,8 @@ int simul_queue_shutdown(simul_queue *q, int immediate)
 {
     if (!q)
         return -EINVAL;
+    if (simul__foreign(&q->loop))
+        return -EXDEV;
     q->shutdown = 1;
     if (immediate) {
         size_t n = drop_all(q);
@@ -455,6 +505,8 @@ int simul_queue_shutdown(simul_queue *q, int immediate)
 }
 
 /* ---- select hooks -------------------------------------------------------------- */
+
+simul_loop **simul__queue_owner(simul_queue *q) { return &q->loop; }
 
 int simul__queue_try_get(simul_queue *q, void **item, int *res)
 {

@@ -49,10 +49,14 @@ static int check(simul_select_case *cases, size_t n, simul__task *self)
         case SIMUL_SELECT_PUT:
             if (!c->queue)
                 return -EINVAL;
+            if (simul__foreign(simul__queue_owner(c->queue)))
+                return -EXDEV;      /* select waits on this loop's objects only */
             break;
         case SIMUL_SELECT_EVENT:
             if (!c->event)
                 return -EINVAL;
+            if (simul__foreign(simul__event_owner(c->event)))
+                return -EXDEV;
             break;
         case SIMUL_SELECT_SIGNAL:
             if (!c->signal)
@@ -62,6 +66,8 @@ static int check(simul_select_case *cases, size_t n, simul__task *self)
             simul__task *t = simul__task_get(c->task);
             if (!t)
                 return c->task ? -ESRCH : -EINVAL;
+            if (t->loop != self->loop)
+                return -EXDEV;
             if (t == self)
                 return -EDEADLK;
             break;

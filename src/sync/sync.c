@@ -18,6 +18,16 @@
 
 #define CALLER() __builtin_return_address(0)
 
+int simul__sync_bind(simul_loop **owner)
+{
+    simul_loop *l = simul__loop();
+    if (*owner || !l)
+        return 1;
+    *owner = l;
+    simul__loop_keep(l);
+    return 0;
+}
+
 /* Parks on list `l` with a fresh waiter until fired. */
 static int wait_on(simul__list *l, simul__task *self, double deadline, const char *what,
                    void *pc)
@@ -30,6 +40,7 @@ static int wait_on(simul__list *l, simul__task *self, double deadline, const cha
 /* ---- semaphores ------------------------------------------------------------- */
 
 struct simul_sem {
+    simul_loop *loop;        /* owner (sync_internal.h) */
     unsigned    value;
     unsigned    bound;       /* bounded: the most value may reach */
     int         bounded;
@@ -43,6 +54,7 @@ static simul_sem *sem_new(unsigned value, int bounded)
         errno = ENOMEM;
         return NULL;
     }
+    simul__owner_init(&s->loop);
     s->value = value;
     s->bound = value;
     s->bounded = bounded;
@@ -58,6 +70,7 @@ void simul_sem_free(simul_sem *s)
     if (!s)
         return;
     simul__waiters_fire_all(&s->waiters, -EIDRM);
+    simul__owner_release(s->loop);
     free(s);
 }
 
@@ -65,6 +78,8 @@ int simul_sem_try_acquire(simul_sem *s)
 {
     if (!s)
         return -EINVAL;
+    if (simul__foreign(&s->loop))
+        return -EXDEV;
     /* value > 0 implies nobody live waits (release hands permits over) */
     if (s->value == 0)
         return -EAGAIN;
@@ -79,6 +94,8 @@ int simul_sem_acquire_until(simul_sem *s, double deadline)
         return -EPERM;
     if (SIMUL__UNLIKELY(!s || isnan(deadline)))
         return -EINVAL;
+    if (simul__foreign(&s->loop))
+        return -EXDEV;
     if (SIMUL__LIKELY(s->value > 0)) {
         s->value--;
         return 0;
@@ -96,6 +113,8 @@ int simul_sem_release(simul_sem *s)
 {
     if (SIMUL__UNLIKELY(!s))
         return -EINVAL;
+    if (simul__foreign(&s->loop))
+        return -EXDEV;
     if (!simul__list_empty(&s->waiters)) {
         simul__waiter *w = simul__waiters_pop_live(&s->waiters);
         if (w) {
@@ -115,6 +134,7 @@ int simul_sem_locked(const simul_sem *s) { return s && s->value == 0; }
 /* ---- locks ------------------------------------------------------------------- */
 
 struct simul_lock {
+    simul_loop  *loop;       /* (sync_internal.h) */
     simul__task *owner;
     simul__list  waiters;
 };
@@ -126,6 +146,7 @@ simul_lock *simul_lock_new(void)
         errno = ENOMEM;
         return NULL;
     }
+    simul__owner_init(&l->loop);
     l->owner = NULL;
     simul__list_init(&l->waiters);
     return l;
@@ -136,6 +157,7 @@ void simul_lock_free(simul_lock *l)
     if (!l)
         return;
     simul__waiters_fire_all(&l->waiters, -EIDRM);
+    simul__owner_release(l->loop);
     free(l);
 }
 
@@ -162,6 +184,8 @@ int simul_lock_acquire_until(simul_lock *l, double deadline)
         return -EPERM;
     if (!l || isnan(deadline))
         return -EINVAL;
+    if (simul__foreign(&l->loop))
+        return -EXDEV;
     return lock_acquire(l, self, deadline, 0, CALLER());
 }
 
@@ -177,6 +201,8 @@ int simul_lock_try_acquire(simul_lock *l)
         return -EPERM;
     if (!l)
         return -EINVAL;
+    if (simul__foreign(&l->loop))
+        return -EXDEV;
     if (l->owner)
         return -EAGAIN;
     l->owner = self;
@@ -198,6 +224,8 @@ int simul_lock_release(simul_lock *l)
 {
     if (!l)
         return -EINVAL;
+    if (simul__foreign(&l->loop))
+        return -EXDEV;
     simul__task *self = simul__sync_self();
     if (!self || l->owner != self)
         return -EPERM;
@@ -210,6 +238,7 @@ int simul_lock_locked(const simul_lock *l) { return l && l->owner != NULL; }
 /* ---- events -------------------------------------------------------------------- */
 
 struct simul_event {
+    simul_loop *loop;        /* (sync_internal.h) */
     int         set;
     simul__list waiters;
 };
@@ -221,6 +250,7 @@ simul_event *simul_event_new(void)
         errno = ENOMEM;
         return NULL;
     }
+    simul__owner_init(&e->loop);
     e->set = 0;
     simul__list_init(&e->waiters);
     return e;
@@ -231,13 +261,32 @@ void simul_event_free(simul_event *e)
     if (!e)
         return;
     simul__waiters_fire_all(&e->waiters, -EIDRM);
+    simul__owner_release(e->loop);
     free(e);
+}
+
+struct event_call {
+    simul_event *e;
+    double       deadline;
+};
+static int event_set_there(void *p) { return simul_event_set(((struct event_call *)p)->e); }
+static int event_wait_there(void *p)
+{
+    struct event_call *c = p;
+    return simul_event_wait_until(c->e, c->deadline);
 }
 
 int simul_event_set(simul_event *e)
 {
     if (!e)
         return -EINVAL;
+    if (simul__foreign(&e->loop)) {
+        /* a task of another loop: the owner loop sets it */
+        struct event_call c = { .e = e };
+        return simul__sync_self() ? simul__xcall(e->loop, event_set_there, &c, "event set",
+                                                 CALLER())
+                                  : -EXDEV;
+    }
     e->set = 1;
     simul__waiters_fire_all(&e->waiters, 0);
     return 0;
@@ -247,6 +296,8 @@ int simul_event_clear(simul_event *e)
 {
     if (!e)
         return -EINVAL;
+    if (simul__foreign(&e->loop))
+        return -EXDEV;
     e->set = 0;
     return 0;
 }
@@ -260,6 +311,10 @@ int simul_event_wait_until(simul_event *e, double deadline)
         return -EPERM;
     if (!e || isnan(deadline))
         return -EINVAL;
+    if (simul__foreign(&e->loop)) {
+        struct event_call c = { .e = e, .deadline = deadline };
+        return simul__xcall(e->loop, event_wait_there, &c, "event", CALLER());
+    }
     if (e->set)
         return 0;
     return wait_on(&e->waiters, self, deadline, "event", CALLER());
@@ -272,6 +327,7 @@ int simul_event_wait(simul_event *e)
 
 int simul__event_ready(const simul_event *e) { return e->set; }
 simul__list *simul__event_waiters(simul_event *e) { return &e->waiters; }
+simul_loop **simul__event_owner(simul_event *e) { return &e->loop; }
 
 /* ---- conditions ----------------------------------------------------------------- */
 
@@ -319,6 +375,8 @@ int simul_cond_wait_until(simul_cond *c, double deadline)
         return -EPERM;
     if (!c || isnan(deadline))
         return -EINVAL;
+    if (simul__foreign(&c->lock->loop))
+        return -EXDEV;
     if (c->lock->owner != self)
         return -EPERM;
     simul__waiter w;
@@ -360,6 +418,8 @@ int simul_cond_notify(simul_cond *c, size_t n)
 {
     if (!c)
         return -EINVAL;
+    if (simul__foreign(&c->lock->loop))
+        return -EXDEV;
     simul__task *self = simul__sync_self();
     if (!self || c->lock->owner != self)
         return -EPERM;
@@ -380,6 +440,7 @@ int simul_cond_notify_all(simul_cond *c)
 /* ---- barriers ------------------------------------------------------------------- */
 
 struct simul_barrier {
+    simul_loop *loop;        /* (sync_internal.h) */
     unsigned    parties;
     unsigned    count;       /* tasks waiting, counting the ones linked */
     int         broken;
@@ -397,6 +458,7 @@ simul_barrier *simul_barrier_new(unsigned parties)
         errno = ENOMEM;
         return NULL;
     }
+    simul__owner_init(&b->loop);
     b->parties = parties;
     b->count = 0;
     b->broken = 0;
@@ -416,6 +478,7 @@ void simul_barrier_free(simul_barrier *b)
     if (!b)
         return;
     barrier_break_all(b, -EIDRM);
+    simul__owner_release(b->loop);
     free(b);
 }
 
@@ -426,6 +489,8 @@ int simul_barrier_wait_until(simul_barrier *b, double deadline)
         return -EPERM;
     if (!b || isnan(deadline))
         return -EINVAL;
+    if (simul__foreign(&b->loop))
+        return -EXDEV;
     if (b->broken)
         return -EPIPE;
     if (b->count + 1 >= b->parties) {

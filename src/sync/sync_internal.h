@@ -70,6 +70,36 @@ static inline void simul__waiters_fire_all(simul__list *l, int value)
         simul__waiter_fire(w, value);
 }
 
+/*
+ * Loops on several threads. Every object records the loop it belongs to:
+ * the one running where it was made, or, for one made outside any loop,
+ * the first loop that uses it; it holds a keep reference on that loop, so
+ * a call from elsewhere after the loop closed fails with -ESHUTDOWN instead
+ * of touching freed memory. Only the owner's thread touches an object's
+ * state. A task of another loop that waits on a queue or an event (or sets
+ * the event) has the call carried out by the owner loop (simul__xcall):
+ * the owner's tasks are woken on the owner's thread, the caller on its
+ * own. Every other call from another loop fails with -EXDEV.
+ */
+static inline void simul__owner_init(simul_loop **owner)
+{
+    *owner = simul__loop();
+    if (*owner)
+        simul__loop_keep(*owner);
+}
+static inline void simul__owner_release(simul_loop *owner)
+{
+    if (owner)
+        simul__loop_release(owner);
+}
+/* Binds an unbound object to the calling loop (0), or 1: it is another's. */
+int simul__sync_bind(simul_loop **owner);
+/* 1 if the object with this owner belongs to another loop than the caller's. */
+static inline int simul__foreign(simul_loop **owner)
+{
+    return SIMUL__UNLIKELY(*owner != simul__loop()) && simul__sync_bind(owner);
+}
+
 /* The running task, or NULL outside a task. */
 static inline simul__task *simul__sync_self(void)
 {
@@ -122,6 +152,8 @@ int  simul__queue_try_put(struct simul_queue *q, void *item, int *res);
 simul__list *simul__queue_getters(struct simul_queue *q);
 simul__list *simul__queue_putters(struct simul_queue *q);
 int  simul__event_ready(const struct simul_event *e);
+simul_loop **simul__queue_owner(struct simul_queue *q);
+simul_loop **simul__event_owner(struct simul_event *e);
 simul__list *simul__event_waiters(struct simul_event *e);
 
 #endif /* SIMUL_CORE_SYNC_INTERNAL_H */
