@@ -68,6 +68,10 @@ int main(int argc, char **argv)
 {
     int passed = 0, failed = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* A suite started in the background by a shell without job control
+     * inherits SIGINT ignored, and simul (as Python) then leaves SIGINT
+     * alone: give the tests the default disposition they assume. */
+    signal(SIGINT, SIG_DFL);
     for (int i = 0; i < ntests; i++) {
         if (!selected(tests[i].name, argc, argv))
             continue;
