@@ -22,7 +22,7 @@ MESON_OPTS ?=
 # What scripts/deps.sh does before anything is built: --check for `make`,
 # install for the jobs that run things (prerequisites inherit this).
 DEPS = --check build
-run: DEPS = build
+run: DEPS = run
 test: DEPS = test
 bench: DEPS = bench
 fuzz: DEPS = test

@@ -4,9 +4,12 @@
 # it installs. The Makefile's jobs that run things (make run, test, bench)
 # call it; a plain `make` only checks (--check) and names `make deps`.
 #   scripts/deps.sh [--check] [build|test|bench]
-#     build   compiler, meson, ninja, liburing, libidn2 (what `make` needs)
-#     test    build + valgrind, g++ (headers compiled as C++); the default
-#     bench   build + the benchmark peers (Go, Python asyncio/uvloop, libuv, wrk)
+#     build   compiler, meson, ninja, liburing, libidn2, libcurl (what `make` needs)
+#     run     build + nginx and the corpus it serves (`make run`)
+#     test    build + valgrind, g++ (headers compiled as C++), the servers the
+#             tests start (nginx, PostgreSQL) and the Python peers; the default
+#     bench   build + the benchmark peers (Go, Python asyncio/uvloop/aiohttp,
+#             libuv, wrk, curl, nginx)
 #   --check   install nothing: list what is missing and exit 1 if anything is
 set -euo pipefail
 
@@ -18,17 +21,25 @@ fi
 what=${1:-test}
 
 # libidn2-dev, libunistring-dev: URLs (IDNA hosts; NFKC for Python's urljoin).
+# libcurl4-openssl-dev: the HTTP client; libpq-dev: the PostgreSQL client.
 pkgs=(gcc libc6-dev make meson ninja-build pkg-config liburing-dev libidn2-dev
-      libunistring-dev)
+      libunistring-dev libcurl4-openssl-dev libpq-dev)
+# nginx serves python3-doc's HTML pages (the corpus areq and the crawler fetch).
+run_pkgs=(nginx python3-doc python3)
 case $what in
     build) ;;
+    run)   pkgs+=("${run_pkgs[@]}") ;;
     # python3-html5lib, python3-doc: the link extractor's reference and pages;
     # clang, libclang-rt-14-dev: the libFuzzer targets (scripts/fuzz.sh).
+    # nginx, openssl, curl: the HTTP tests' servers, CA and reference client;
+    # python3-aiohttp, python3-aiofiles: the walkthrough's areq.py, run beside
+    # its C twin; postgresql: the server the PostgreSQL tests initdb.
     test)  pkgs+=(valgrind g++ python3 python3-html5lib python3-doc clang
-                  libclang-rt-14-dev) ;;
+                  libclang-rt-14-dev "${run_pkgs[@]}" openssl curl python3-aiohttp
+                  python3-aiofiles postgresql) ;;
     bench) pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
-                  python3-matplotlib) ;;
-    *)     echo "usage: $0 [--check] [build|test|bench]" >&2; exit 2 ;;
+                  python3-matplotlib "${run_pkgs[@]}" curl python3-aiohttp) ;;
+    *)     echo "usage: $0 [--check] [build|run|test|bench]" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null; then
