@@ -7,7 +7,7 @@
 #     what it installs; the test list adds valgrind and g++ to the build list;
 #   - a plain `make` with a package missing stops with that message before
 #     building anything, and installs nothing;
-#   - make run / test / bench install (deps.sh build / test / bench), make
+#   - make run / test / bench install (deps.sh run / test / bench), make
 #     and make install only check (make -n shows what each runs).
 # One line per check: "ok NAME" / "FAIL NAME: why"; exits 1 if any failed.
 set -uo pipefail
@@ -93,7 +93,7 @@ want() { # target expected-deps-line
 }
 want all "--check build"
 want install "--check build"
-want run build
+want run run
 want test test
 want bench bench
 want deps test

@@ -56,6 +56,7 @@
 
 #define SIMUL__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SIMUL__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SIMUL__NOINLINE __attribute__((noinline))
 #define SIMUL__NS_PER_S    1000000000LL
 #define SIMUL__NO_DEADLINE INT64_MAX
 
@@ -554,7 +555,20 @@ static inline int simul__park_nocancel(const char *what, void *pc)
 /* Makes a parked task ready; value is what its park returns. First wins.
  * From another thread than t's loop's, it goes through that loop's
  * thread-safe path (simul__wake_remote): t never runs on the wrong thread. */
-void simul__wake(simul__task *t, int value);
+void simul__wake_remote(simul__task *t, int value);
+static inline void simul__wake(simul__task *t, int value)
+{
+    simul_loop *l = simul__loop();
+    if (SIMUL__UNLIKELY(t->loop != l)) {
+        simul__wake_remote(t, value);
+        return;
+    }
+    if (t->state != SIMUL_TASK_WAITING)
+        return;
+    t->wake = value;
+    t->state = SIMUL_TASK_READY;
+    simul__ready_push(l, &t->run);
+}
 /* Wakes t with -ECANCELED if it is parked and cancellable and its
  * cancellation is now pending (after a task or scope cancel). */
 void simul__deliver_cancel(simul__task *t);
@@ -606,8 +620,8 @@ int  simul__post(simul_loop *l, simul__callback *c);
 /* loop_new / loop_free: the eventfd, its watcher; close drains and refuses. */
 int  simul__remote_open(simul_loop *l);
 void simul__remote_close(simul_loop *l);
-/* simul__wake for a task of another loop: posted to t->loop. */
-void simul__wake_remote(simul__task *t, int value);
+/* simul__wake for a task of another loop: posted to t->loop (declared
+ * above simul__wake). */
 /*
  * Runs fn(arg) in a task of loop `owner` (another thread's) and waits for
  * it from the current task, whose loop is kept from declaring a deadlock

@@ -385,26 +385,43 @@ static void park_timeout(simul__tnode *n)
     simul__wake(simul__container_of(n, simul__task, sleep_timer), -ETIMEDOUT);
 }
 
-/* Parks t (the running task); `deadline` is already known to be in the
- * future or SIMUL__NO_DEADLINE. */
-static inline int park(simul_loop *l, simul__task *t, int64_t deadline, const char *what,
-                       void *pc, uint32_t nocancel)
+/* Parks t (the running task), whose wait_what/wait_pc/flags are set: the
+ * untimed path, kept lean (only l and t live across the switch) because
+ * every coordination wait goes through it. */
+static inline int park(simul_loop *l, simul__task *t)
 {
     SIMUL__ASSERT(t->state == SIMUL_TASK_RUNNING && t == l->current);
-    if (deadline != SIMUL__NO_DEADLINE) {
-        int r = simul__timer_arm(l, &t->sleep_timer, deadline, park_timeout);
-        if (SIMUL__UNLIKELY(r))
-            return r;
-    }
     t->state = SIMUL_TASK_WAITING;
-    t->flags = (t->flags & ~SIMUL__TF_NOCANCEL) | nocancel;
-    t->wait_what = what;
-    t->wait_pc = pc;
     switch_out(l, t, 0);
     t->wait_what = NULL;
-    if (deadline != SIMUL__NO_DEADLINE && simul__timer_armed(&t->sleep_timer))
-        simul__timer_disarm(l, &t->sleep_timer);
     return t->wake;
+}
+
+/* The timed path: arms the task's timer for `deadline` (absolute ns), parks,
+ * disarms it if something else woke the task. A deadline already past fails
+ * at once (-ETIMEDOUT), but only after the caller's fast path had its
+ * chance (as asyncio.timeout(0)) -- unless `always`: a sleep suspends even
+ * then (its timer fires at the next tick), as asyncio.sleep does. Out of
+ * line: it keeps more live and calls more. */
+static SIMUL__NOINLINE int park_timed(simul_loop *l, simul__task *t, int64_t deadline,
+                                      int always)
+{
+    int r = 0;
+    if (!always) {
+        l->now = simul__clock_ns();
+        if (deadline <= l->now)
+            r = -ETIMEDOUT;
+    }
+    if (!r)
+        r = simul__timer_arm(l, &t->sleep_timer, deadline, park_timeout);
+    if (SIMUL__UNLIKELY(r)) {
+        t->wait_what = NULL;
+        return r;
+    }
+    r = park(l, t);
+    if (simul__timer_armed(&t->sleep_timer))
+        simul__timer_disarm(l, &t->sleep_timer);
+    return r;
 }
 
 int simul__park_until(int64_t deadline, unsigned flags, const char *what, void *pc)
@@ -418,27 +435,14 @@ int simul__park_until(int64_t deadline, unsigned flags, const char *what, void *
         nocancel = SIMUL__TF_NOCANCEL;
     else if (simul__cancel_pending(t))
         return -ECANCELED;
-    if (deadline != SIMUL__NO_DEADLINE) {
-        /* Past already: fail without waiting, but only after the caller's
-         * fast path had its chance (as asyncio.timeout(0)). */
-        l->now = simul__clock_ns();
-        if (deadline <= l->now)
-            return -ETIMEDOUT;
-    }
-    return park(l, t, deadline, what, pc, nocancel);
-}
-
-void simul__wake(simul__task *t, int value)
-{
-    if (SIMUL__UNLIKELY(t->loop != simul__loop())) {
-        simul__wake_remote(t, value);
-        return;
-    }
-    if (t->state != SIMUL_TASK_WAITING)
-        return;
-    t->wake = value;
-    t->state = SIMUL_TASK_READY;
-    simul__ready_push(simul__loop(), &t->run);
+    /* Recorded before the timed path's calls, so that only l and t must
+     * survive them; the flag matters only while the task is parked. */
+    t->flags = (t->flags & ~SIMUL__TF_NOCANCEL) | nocancel;
+    t->wait_what = what;
+    t->wait_pc = pc;
+    if (deadline != SIMUL__NO_DEADLINE)
+        return park_timed(l, t, deadline, 0);
+    return park(l, t);
 }
 
 void simul__deliver_cancel(simul__task *t)
@@ -596,9 +600,10 @@ int simul__sleep_until_ns(int64_t when, void *pc)
         return -EPERM;
     if (simul__cancel_pending(t))
         return -ECANCELED;
-    /* A time already past arms a timer that fires at the next tick: a
-     * sleep always suspends, as asyncio.sleep does. */
-    int r = park(l, t, when, "sleep", pc, 0);
+    t->flags &= ~SIMUL__TF_NOCANCEL;
+    t->wait_what = "sleep";
+    t->wait_pc = pc;
+    int r = when == SIMUL__NO_DEADLINE ? park(l, t) : park_timed(l, t, when, 1);
     return r == -ETIMEDOUT ? 0 : r;
 }
 
