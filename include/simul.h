@@ -772,6 +772,18 @@ SIMUL_API const char *simul_strerror(int err);
 #define SIMUL_EAI_SOCKTYPE   (-3011)  /* EAI_SOCKTYPE: ai_socktype not supported */
 
 /*
+ * PostgreSQL (<simul/pg.h>) errors, -3200..-3299: a server error is not a
+ * transport error is not a bad argument. simul_pg_last_error() has the
+ * server's SQLSTATE, message, detail and hint, or libpq's message.
+ */
+#define SIMUL_PG_ESERVER     (-3200)  /* the server reported an error (SQLSTATE) */
+#define SIMUL_PG_ECONNECT    (-3201)  /* connecting failed (refused, auth, ...) */
+#define SIMUL_PG_EBROKEN     (-3202)  /* the connection is lost; close it */
+#define SIMUL_PG_ECONNINFO   (-3203)  /* the conninfo string or URI does not parse */
+#define SIMUL_PG_EPROTO      (-3204)  /* the server's answer does not fit the call
+                                         (a COPY where rows were expected, ...) */
+
+/*
  * Prints every task of the current loop with its state, name and where it
  * is suspended - the wait and the user's function that made it (the first
  * frame outside libsimul; static functions named from the program's symbol

@@ -1,8 +1,9 @@
 /*
  * error.c - simul_strerror: messages for the negative errno values that
  * every simul call returns, with wording for the ones simul gives a
- * specific meaning, and for the resolver's own range (SIMUL_EAI_*, worded
- * as libuv's uv_strerror words its UV_EAI_* codes).
+ * specific meaning, for the resolver's own range (SIMUL_EAI_*, worded
+ * as libuv's uv_strerror words its UV_EAI_* codes) and PostgreSQL's
+ * (SIMUL_PG_E*).
  */
 #include "internal.h"
 
@@ -33,6 +34,11 @@ const char *simul_strerror(int err)
     case -SIMUL_EAI_OVERFLOW:   return "Argument buffer overflow";
     case -SIMUL_EAI_SERVICE:    return "Service not available for socket type";
     case -SIMUL_EAI_SOCKTYPE:   return "Socket type not supported";
+    case -SIMUL_PG_ESERVER:     return "PostgreSQL server error (simul_pg_last_error has the SQLSTATE)";
+    case -SIMUL_PG_ECONNECT:    return "Could not connect to the PostgreSQL server";
+    case -SIMUL_PG_EBROKEN:     return "PostgreSQL connection lost";
+    case -SIMUL_PG_ECONNINFO:   return "Invalid PostgreSQL connection string";
+    case -SIMUL_PG_EPROTO:      return "Unexpected PostgreSQL result for this call";
     default: {
         const char *s = strerrordesc_np(err);
         return s ? s : "Unknown error";

@@ -1,0 +1,261 @@
+/*
+ * simul/pg.h - PostgreSQL on the loop (asyncpg's role in C), on libpq.
+ * Not included by <simul.h>: include <simul/pg.h> where you use it. libpq's
+ * own header is not needed: connections and results are opaque here.
+ *
+ * A connection (simul_pg) is made with PQconnectStart/PQconnectPoll and
+ * runs libpq in non-blocking mode; every wait is a wait on libpq's socket
+ * through the loop, so a task that runs a query suspends and the others
+ * run. Everything that suspends must be called from a task (else -EPERM).
+ *
+ * One operation at a time per connection (asyncpg's "another operation is
+ * in progress": -EBUSY) except in pipeline mode (simul_pg_pipeline_enter),
+ * where any number of tasks may each run queries on one connection: they
+ * are sent at once and answered in order.
+ *
+ * Cancellation (a task cancelled, or a scope's deadline): a query being
+ * waited for is cancelled on the server (a cancel request sent from the
+ * thread pool, so the loop never blocks), its results are drained and the
+ * connection stays usable; if the server does not answer within
+ * SIMUL_PG_CANCEL_TIMEOUT seconds the connection is closed
+ * (simul_pg_status: SIMUL_PG_BAD) and later calls get SIMUL_PG_EBROKEN. The
+ * call returns -ECANCELED (the scope's exit says -ETIMEDOUT). In pipeline
+ * mode a cancelled task only abandons its query (it runs on the server and
+ * its result is discarded): a server cancel would hit whichever query runs.
+ *
+ * Errors: SIMUL_PG_E* codes (in <simul.h>, -3200..-3299) or negative errno.
+ * A server error (SIMUL_PG_ESERVER) keeps its SQLSTATE, message, detail and
+ * hint: simul_pg_last_error(), read before the task suspends again.
+ */
+#ifndef SIMUL_PG_H
+#define SIMUL_PG_H
+
+#include <simul.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct simul_pg simul_pg;                /* one connection */
+typedef struct simul_pg_result simul_pg_result;  /* a PGresult */
+
+/* How long (seconds) a cancelled query's drain may take before the
+ * connection is closed instead. */
+#define SIMUL_PG_CANCEL_TIMEOUT 5.0
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                              */
+
+/*
+ * asyncpg.connect(dsn): connects with a libpq conninfo string or URI
+ * ("host=/tmp port=5432 dbname=x", "postgresql://u@h:p/db?sslmode=require";
+ * several hosts are tried in turn, as libpq does; TLS as libpq offers it).
+ * `timeout` (seconds, INFINITY for none) bounds the whole connect; libpq's
+ * connect_timeout applies per host as well. On success stores a connection
+ * in *out, which the caller frees with simul_pg_close().
+ * Errors: SIMUL_PG_ECONNINFO (the string does not parse), SIMUL_PG_ECONNECT
+ * (refused, unreachable, authentication failed: simul_pg_last_error's
+ * message is libpq's), -ETIMEDOUT, -ECANCELED, -EINVAL (NULL, NaN timeout),
+ * -EPERM outside a task, -ENOMEM. On an error nothing is left to free.
+ */
+SIMUL_API int simul_pg_connect(const char *conninfo, double timeout, simul_pg **out);
+
+/*
+ * Closes the connection (PQfinish: a Terminate message, the socket closed;
+ * the loop forgets it first) and frees c, its statement cache and queued
+ * notifications. Does not suspend. -EBUSY while a task is inside a call on
+ * c (c is not freed then), -EINVAL for NULL; else 0.
+ */
+SIMUL_API int simul_pg_close(simul_pg *c);
+
+enum {
+    SIMUL_PG_OK = 0,        /* connected */
+    SIMUL_PG_BAD = 1        /* the connection is lost: close it */
+};
+/* SIMUL_PG_OK or SIMUL_PG_BAD; -EINVAL for NULL. Never suspends. */
+SIMUL_API int simul_pg_status(const simul_pg *c);
+
+/* PQtransactionStatus: 0 idle, 1 active, 2 in a transaction block, 3 in a
+ * failed transaction block, 4 unknown (connection bad); -EINVAL for NULL. */
+SIMUL_API int simul_pg_transaction_status(const simul_pg *c);
+
+/* The server's process id (pg_backend_pid()), or -EINVAL. */
+SIMUL_API int simul_pg_backend_pid(const simul_pg *c);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+
+/*
+ * What the server said (ErrorResponse fields), or libpq's message for a
+ * client-side failure (then sqlstate is empty). Strings are NUL-terminated
+ * and cut at their buffer.
+ */
+typedef struct simul_pg_error {
+    int  code;              /* the SIMUL_PG_E* / -errno the call returned */
+    char sqlstate[6];       /* "23505"; "" when not from the server */
+    char severity[12];      /* "ERROR", "FATAL" */
+    char message[256];
+    char detail[256];
+    char hint[256];
+} simul_pg_error;
+
+/*
+ * The error of the last call on c that failed with SIMUL_PG_ESERVER,
+ * SIMUL_PG_ECONNECT or SIMUL_PG_EBROKEN (copied into *e). Call it before
+ * the task suspends again (another task's failure replaces it). For a
+ * failed simul_pg_connect, which leaves no c, pass NULL: it reports the
+ * calling thread's last connect failure. 0, or -ENOENT when there is none.
+ */
+SIMUL_API int simul_pg_last_error(const simul_pg *c, simul_pg_error *e);
+
+/* ------------------------------------------------------------------------ */
+/* Queries                                                                  */
+
+/*
+ * A parameter ($1, $2, ...). Build them with the constructors below, or by
+ * hand: value/length/format/type as PQexecParams takes them (type 0: the
+ * server infers it; format 0 text (NUL-terminated), 1 binary). The
+ * constructors for numbers store the value in network byte order inside
+ * the struct (inline; value stays NULL), so an array of params needs no
+ * other storage; simul_pg_null() is SQL NULL.
+ */
+typedef struct simul_pg_param {
+    const void   *value;     /* NULL: inline[] (length >= 0) or NULL (-1) */
+    int           length;    /* bytes (binary); ignored for text */
+    int           format;    /* 0 text, 1 binary */
+    unsigned      type;      /* OID, 0 = inferred */
+    unsigned char inline_[8];
+} simul_pg_param;
+
+SIMUL_API simul_pg_param simul_pg_null(void);
+SIMUL_API simul_pg_param simul_pg_text(const char *s);               /* text, NUL-terminated */
+SIMUL_API simul_pg_param simul_pg_bytes(const void *p, int n);       /* bytea, binary */
+SIMUL_API simul_pg_param simul_pg_int4(int32_t v);
+SIMUL_API simul_pg_param simul_pg_int8(int64_t v);
+SIMUL_API simul_pg_param simul_pg_float8(double v);
+SIMUL_API simul_pg_param simul_pg_bool(int v);
+
+/* Flags for simul_pg_query_ex. */
+enum {
+    SIMUL_PG_BINARY   = 1,  /* results in binary format (else text) */
+    SIMUL_PG_NOCACHE  = 2   /* never through the prepared-statement cache */
+};
+
+/*
+ * conn.fetch(sql, *args) / conn.execute: runs sql with n parameters (n may
+ * be 0, params NULL) and stores its result in *out (caller frees it with
+ * simul_pg_result_free; out may be NULL to discard it). With parameters
+ * (or in pipeline mode) sql is one statement; without, several separated
+ * by ';' are allowed and the last one's result is returned.
+ *
+ * Statements with parameters go through the connection's prepared-statement
+ * cache (asyncpg's statement_cache_size, here 256 per connection): the
+ * first run prepares them (one more round trip), later runs only bind and
+ * execute. SIMUL_PG_NOCACHE skips it for one query, simul_pg_set_cache
+ * for the connection.
+ *
+ * Errors: SIMUL_PG_ESERVER (the statement failed: simul_pg_last_error;
+ * *out is NULL), SIMUL_PG_EBROKEN (the connection is lost), -EBUSY (another
+ * task is running a query on c outside pipeline mode), -ECANCELED (see the
+ * header's comment: the query is cancelled on the server), -EINVAL (NULL c
+ * or sql, n < 0, n > 65535), -EPERM outside a task, -ENOMEM.
+ */
+SIMUL_API int simul_pg_query(simul_pg *c, const char *sql, const simul_pg_param *params,
+                             int n, simul_pg_result **out);
+SIMUL_API int simul_pg_query_ex(simul_pg *c, const char *sql, const simul_pg_param *params,
+                                int n, int flags, simul_pg_result **out);
+
+/* conn.execute(sql) without a result: as simul_pg_query with out NULL,
+ * returning the rows affected (INSERT/UPDATE/DELETE/COPY..., else 0). */
+SIMUL_API int simul_pg_exec(simul_pg *c, const char *sql);
+
+/* Sets the size of c's prepared-statement cache (0 disables it; at most
+ * 4096; statements already prepared stay). 0, -EINVAL. */
+SIMUL_API int simul_pg_set_cache(simul_pg *c, int size);
+
+/* ------------------------------------------------------------------------ */
+/* Pipeline mode                                                            */
+
+/*
+ * Enters pipeline mode (libpq 14+): from then on simul_pg_query calls from
+ * any number of tasks on c are sent at once, without waiting for earlier
+ * ones, and answered in order, each caller suspended until its own result
+ * arrives. A sync follows each query, so each is its own implicit
+ * transaction and an error fails that query alone (the others are not
+ * aborted). In pipeline mode queries are not prepared through the cache
+ * (each is parsed by the server; one round trip per batch anyway), and
+ * only simul_pg_query/_query_ex/_exec and the accessors may be used on c
+ * (the other calls: -EBUSY). A cancelled task abandons its query (see the
+ * header comment). 0, -EBUSY (a query is running, or already in pipeline
+ * mode), SIMUL_PG_EBROKEN, -EPERM outside a task, -EINVAL.
+ *
+ * _exit waits for every query in flight (-ECANCELED if the caller is
+ * cancelled meanwhile: c stays in pipeline mode) and leaves pipeline
+ * mode. 0 (also when not in pipeline mode), SIMUL_PG_EBROKEN, -EBUSY
+ * (another task is already in _exit), -EPERM, -EINVAL.
+ */
+SIMUL_API int simul_pg_pipeline_enter(simul_pg *c);
+SIMUL_API int simul_pg_pipeline_exit(simul_pg *c);
+
+/* ------------------------------------------------------------------------ */
+/* Results                                                                  */
+
+/* Frees a result; NULL is a no-op. Callable anywhere (no loop needed). */
+SIMUL_API void simul_pg_result_free(simul_pg_result *r);
+/* Rows, columns; rows affected by the command (INSERT 0 5: 5), else 0. */
+SIMUL_API int  simul_pg_nrows(const simul_pg_result *r);
+SIMUL_API int  simul_pg_ncols(const simul_pg_result *r);
+SIMUL_API long long simul_pg_affected(const simul_pg_result *r);
+/* Column name (NULL if out of range), type OID (0 if out of range). */
+SIMUL_API const char *simul_pg_colname(const simul_pg_result *r, int col);
+SIMUL_API unsigned    simul_pg_coltype(const simul_pg_result *r, int col);
+/* The column's index by name, or -ENOENT. */
+SIMUL_API int         simul_pg_colnum(const simul_pg_result *r, const char *name);
+/* 1 if the value is SQL NULL, 0 if not, -ERANGE out of range. */
+SIMUL_API int  simul_pg_isnull(const simul_pg_result *r, int row, int col);
+/*
+ * The raw value as libpq holds it (text: NUL-terminated; binary: network
+ * order), owned by r; its length in *len if len is not NULL. "" for NULL
+ * (check simul_pg_isnull), NULL out of range.
+ */
+SIMUL_API const char *simul_pg_value(const simul_pg_result *r, int row, int col, int *len);
+
+/*
+ * Typed accessors, for text and binary results alike. Each returns 0 and
+ * stores the value, -ENOENT for SQL NULL, -ERANGE for a row or column out
+ * of range or a number that does not fit, -EINVAL for a value not of the
+ * expected type (wrong OID in a binary result, or text that does not
+ * parse). Types:
+ *   get_int     int2, int4, int8 (and oid)
+ *   get_double  float4, float8 (also integer columns), "NaN"/"Infinity"
+ *   get_bool    bool
+ *   get_text    any column as text: text, varchar, json, numeric, ...; in
+ *               a binary result only text-like types (text, varchar,
+ *               name, json, bpchar) and jsonb (its version byte skipped).
+ *               *s points into r (NUL-terminated), *len its length.
+ *   get_bytea   bytea decoded (hex text or binary) into buf (cap bytes),
+ *               the length in *len; -ENOBUFS if cap is too small (*len
+ *               then says how much is needed).
+ *   get_uuid    uuid, 16 bytes.
+ *   get_time    timestamp and timestamptz as microseconds since the Unix
+ *               epoch (UTC; a timestamp without zone is taken as UTC);
+ *               date as its midnight; "infinity" as INT64_MAX/MIN.
+ */
+SIMUL_API int simul_pg_get_int(const simul_pg_result *r, int row, int col, int64_t *v);
+SIMUL_API int simul_pg_get_double(const simul_pg_result *r, int row, int col, double *v);
+SIMUL_API int simul_pg_get_bool(const simul_pg_result *r, int row, int col, int *v);
+SIMUL_API int simul_pg_get_text(const simul_pg_result *r, int row, int col, const char **s,
+                                size_t *len);
+SIMUL_API int simul_pg_get_bytea(const simul_pg_result *r, int row, int col, void *buf,
+                                 size_t cap, size_t *len);
+SIMUL_API int simul_pg_get_uuid(const simul_pg_result *r, int row, int col, uint8_t uuid[16]);
+SIMUL_API int simul_pg_get_time(const simul_pg_result *r, int row, int col, int64_t *usec);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,608 @@
+/*
+ * test_pg.c - the PostgreSQL layer against a real PostgreSQL 15 that this
+ * program starts itself (tests/pg/pgserver.sh: initdb into a temporary
+ * directory, a free loopback port, the Unix socket there; stopped at exit):
+ * connect (TCP, Unix socket, URI, multi-host fallback), every type both
+ * ways, NULLs, server errors with SQLSTATE, bad conninfo, wrong password,
+ * a server that accepts and never answers, cancellation mid-query (task
+ * cancel and scope deadline) leaving the connection usable, a backend
+ * killed under a connection, the statement cache, and pipelines of 10,000
+ * statements with an error in the middle.
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <simul.h>
+#include <simul/pg.h>
+
+static char dir[256];
+static int port;
+static char conninfo[512];      /* TCP */
+static char conninfo_unix[512]; /* the socket directory */
+
+static void stop_server(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s/tests/pg/pgserver.sh stop %s", SIMUL_SRCDIR, dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "pgserver stop failed\n");
+}
+
+__attribute__((constructor(200))) static void start_server(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/simul-pgtest-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s/tests/pg/pgserver.sh start %s", SIMUL_SRCDIR, dir);
+    FILE *f = popen(cmd, "r");
+    if (!f || fscanf(f, "%d", &port) != 1) {
+        fprintf(stderr, "cannot start PostgreSQL (tests/pg/pgserver.sh)\n");
+        exit(1);
+    }
+    pclose(f);
+    atexit(stop_server);
+    snprintf(conninfo, sizeof conninfo,
+             "host=127.0.0.1 port=%d user=postgres dbname=postgres", port);
+    snprintf(conninfo_unix, sizeof conninfo_unix,
+             "host=%s port=%d user=postgres dbname=postgres", dir, port);
+}
+
+static simul_pg *connect_ok(const char *ci)
+{
+    simul_pg *c = NULL;
+    int r = simul_pg_connect(ci, 10, &c);
+    if (r < 0) {
+        simul_pg_error e;
+        simul_pg_last_error(NULL, &e);
+        fprintf(stderr, "connect: %s: %s\n", simul_strerror(r), e.message);
+    }
+    CHECK_EQ(r, 0);
+    return c;
+}
+
+static int64_t one_int(simul_pg *c, const char *sql)
+{
+    simul_pg_result *r = NULL;
+    int64_t v = -12345;
+    CHECK_EQ(simul_pg_query(c, sql, NULL, 0, &r), 0);
+    CHECK_EQ(simul_pg_get_int(r, 0, 0, &v), 0);
+    simul_pg_result_free(r);
+    return v;
+}
+
+/* ---- connect and simple queries ----------------------------------------- */
+
+static int main_connect(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_status(c), SIMUL_PG_OK);
+    CHECK(simul_pg_backend_pid(c) > 0);
+    CHECK_EQ(one_int(c, "SELECT 1"), 1);
+    simul_pg_result *r = NULL;
+    CHECK_EQ(simul_pg_query(c, "SELECT 1 AS a, 'two' AS b; SELECT 3 AS c", NULL, 0, &r), 0);
+    CHECK_EQ(simul_pg_nrows(r), 1);
+    CHECK_EQ(simul_pg_ncols(r), 1);   /* the last statement's result */
+    CHECK(strcmp(simul_pg_colname(r, 0), "c") == 0);
+    CHECK_EQ(simul_pg_colnum(r, "c"), 0);
+    CHECK_EQ(simul_pg_colnum(r, "zz"), -ENOENT);
+    simul_pg_result_free(r);
+    CHECK_EQ(simul_pg_exec(c, "CREATE TEMP TABLE t(a int)"), 0);
+    CHECK_EQ(simul_pg_exec(c, "INSERT INTO t SELECT generate_series(1, 5)"), 5);
+    CHECK_EQ(simul_pg_close(c), 0);
+
+    c = connect_ok(conninfo_unix);
+    CHECK_EQ(one_int(c, "SELECT 2"), 2);
+    CHECK_EQ(simul_pg_close(c), 0);
+
+    char uri[256];
+    snprintf(uri, sizeof uri, "postgresql://postgres@127.0.0.1:%d/postgres", port);
+    c = connect_ok(uri);
+    CHECK_EQ(one_int(c, "SELECT 3"), 3);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST(connect_tcp_unix_uri_and_query)
+{
+    CHECK_EQ(simul_run(main_connect, NULL), 0);
+}
+
+/* libpq closes the refused first host's socket and opens another: the fd
+ * table must follow it. */
+static int main_multihost(void *a)
+{
+    (void)a;
+    char ci[512];
+    snprintf(ci, sizeof ci, "host=127.0.0.1,127.0.0.1,%s port=1,2,%d user=postgres "
+             "dbname=postgres", dir, port);
+    simul_pg *c = connect_ok(ci);
+    CHECK_EQ(one_int(c, "SELECT 7"), 7);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST(connect_multi_host_fallback)
+{
+    CHECK_EQ(simul_run(main_multihost, NULL), 0);
+}
+
+/* ---- connect failures ----------------------------------------------------- */
+
+static int main_bad(void *a)
+{
+    (void)a;
+    simul_pg *c = (simul_pg *)1;
+    simul_pg_error e;
+    CHECK_EQ(simul_pg_connect("host=x bogus_option=1", 5, &c), SIMUL_PG_ECONNINFO);
+    CHECK(c == NULL);
+    CHECK_EQ(simul_pg_connect("nonsense", 5, &c), SIMUL_PG_ECONNINFO);
+    CHECK_EQ(simul_pg_last_error(NULL, &e), 0);
+    CHECK_EQ(e.code, SIMUL_PG_ECONNINFO);
+    CHECK(e.message[0] != '\0');
+    CHECK_EQ(simul_pg_connect("host=127.0.0.1 port=1 user=postgres", 5, &c), SIMUL_PG_ECONNECT);
+    CHECK_EQ(simul_pg_last_error(NULL, &e), 0);
+    CHECK(strstr(e.message, "refused") != NULL);
+
+    char ci[512];
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d user=pw_user password=wrong dbname=postgres",
+             port);
+    CHECK_EQ(simul_pg_connect(ci, 5, &c), SIMUL_PG_ECONNECT);
+    CHECK_EQ(simul_pg_last_error(NULL, &e), 0);
+    CHECK(strstr(e.message, "password authentication failed") != NULL);
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d user=pw_user password=secret dbname=postgres",
+             port);
+    c = connect_ok(ci);
+    CHECK_EQ(one_int(c, "SELECT 4"), 4);
+    CHECK_EQ(simul_pg_close(c), 0);
+    CHECK(strstr(simul_strerror(SIMUL_PG_ECONNECT), "connect") != NULL);
+    CHECK(strstr(simul_strerror(SIMUL_PG_ESERVER), "server") != NULL);
+    return 0;
+}
+TEST(connect_errors_bad_conninfo_refused_wrong_password)
+{
+    CHECK_EQ(simul_run(main_bad, NULL), 0);
+}
+
+/* A server that accepts and never says a word. */
+static int main_silent(void *a)
+{
+    (void)a;
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    CHECK_EQ(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    CHECK_EQ(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+    CHECK_EQ(listen(ls, 8), 0);
+    char ci[256];
+    snprintf(ci, sizeof ci, "host=127.0.0.1 port=%d user=postgres sslmode=disable",
+             ntohs(sa.sin_port));
+    simul_pg *c = NULL;
+    double t0 = simul_now();
+    CHECK_EQ(simul_pg_connect(ci, 0.3, &c), -ETIMEDOUT);
+    double el = simul_now() - t0;
+    CHECK(el >= 0.25 && el < 2);
+    CHECK(c == NULL);
+    /* and a scope around it says the same */
+    simul_scope sc;
+    simul_scope_enter(&sc, simul_now() + 0.2);
+    CHECK_EQ(simul_pg_connect(ci, INFINITY, &c), -ECANCELED);
+    CHECK_EQ(simul_scope_exit(&sc), -ETIMEDOUT);
+    close(ls);
+    return 0;
+}
+TEST(connect_to_a_server_that_never_answers_times_out)
+{
+    CHECK_EQ(simul_run(main_silent, NULL), 0);
+}
+
+/* ---- types -------------------------------------------------------------- */
+
+static void check_types(simul_pg *c, int flags)
+{
+    simul_pg_result *r = NULL;
+    const char *sql =
+        "SELECT 7::int2, '-2147483648'::int4, 9223372036854775807::int8, 1.5::float4, "
+        "-2.25::float8, true, 'héllo'::text, '\\x00ff10'::bytea, 12345678901234567890.5::numeric, "
+        "'2024-02-29 13:14:15.123456'::timestamp, '2024-02-29 13:14:15.5+02'::timestamptz, "
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{\"k\": [1, 2]}'::json, "
+        "'{\"k\": 1}'::jsonb, NULL::int, 'NaN'::float8, '1970-01-02'::date, "
+        "'infinity'::timestamptz";
+    CHECK_EQ(simul_pg_query_ex(c, sql, NULL, 0, flags, &r), 0);
+    int64_t i;
+    double d;
+    int b;
+    const char *s;
+    size_t n;
+    uint8_t u[16], buf[8];
+    CHECK_EQ(simul_pg_get_int(r, 0, 0, &i), 0);
+    CHECK_EQ(i, 7);
+    CHECK_EQ(simul_pg_get_int(r, 0, 1, &i), 0);
+    CHECK_EQ(i, -2147483648LL);
+    CHECK_EQ(simul_pg_get_int(r, 0, 2, &i), 0);
+    CHECK(i == INT64_MAX);
+    CHECK_EQ(simul_pg_get_double(r, 0, 3, &d), 0);
+    CHECK(d == 1.5);
+    CHECK_EQ(simul_pg_get_double(r, 0, 4, &d), 0);
+    CHECK(d == -2.25);
+    CHECK_EQ(simul_pg_get_bool(r, 0, 5, &b), 0);
+    CHECK_EQ(b, 1);
+    CHECK_EQ(simul_pg_get_text(r, 0, 6, &s, &n), 0);
+    CHECK(n == strlen("héllo") && memcmp(s, "héllo", n) == 0);
+    CHECK_EQ(simul_pg_get_bytea(r, 0, 7, buf, sizeof buf, &n), 0);
+    CHECK(n == 3 && buf[0] == 0 && buf[1] == 0xff && buf[2] == 0x10);
+    CHECK_EQ(simul_pg_get_bytea(r, 0, 7, buf, 2, &n), -ENOBUFS);
+    CHECK_EQ(n, 3);
+    if (!(flags & SIMUL_PG_BINARY)) {   /* numeric: as text */
+        CHECK_EQ(simul_pg_get_text(r, 0, 8, &s, &n), 0);
+        CHECK(strcmp(s, "12345678901234567890.5") == 0);
+    } else {
+        CHECK_EQ(simul_pg_get_text(r, 0, 8, &s, &n), -EINVAL);
+    }
+    int64_t us;
+    CHECK_EQ(simul_pg_get_time(r, 0, 9, &us), 0);
+    CHECK_EQ(us, 1709212455123456LL);   /* date -u -d '2024-02-29 13:14:15' +%s */
+    CHECK_EQ(simul_pg_get_time(r, 0, 10, &us), 0);
+    CHECK_EQ(us, 1709212455500000LL - 2 * 3600 * 1000000LL);
+    CHECK_EQ(simul_pg_get_uuid(r, 0, 11, u), 0);
+    CHECK(u[0] == 0xa0 && u[1] == 0xee && u[15] == 0x11);
+    CHECK_EQ(simul_pg_get_text(r, 0, 12, &s, &n), 0);
+    CHECK(strcmp(s, "{\"k\": [1, 2]}") == 0);
+    CHECK_EQ(simul_pg_get_text(r, 0, 13, &s, &n), 0);
+    CHECK(strcmp(s, "{\"k\": 1}") == 0);
+    CHECK_EQ(simul_pg_isnull(r, 0, 14), 1);
+    CHECK_EQ(simul_pg_isnull(r, 0, 0), 0);
+    CHECK_EQ(simul_pg_get_int(r, 0, 14, &i), -ENOENT);
+    CHECK_EQ(simul_pg_get_double(r, 0, 15, &d), 0);
+    CHECK(isnan(d));
+    CHECK_EQ(simul_pg_get_time(r, 0, 16, &us), 0);
+    CHECK_EQ(us, 86400LL * 1000000);
+    CHECK_EQ(simul_pg_get_time(r, 0, 17, &us), 0);
+    CHECK(us == INT64_MAX);
+    CHECK_EQ(simul_pg_get_int(r, 1, 0, &i), -ERANGE);
+    CHECK_EQ(simul_pg_get_int(r, 0, 99, &i), -ERANGE);
+    CHECK_EQ(simul_pg_get_bool(r, 0, 0, &b), -EINVAL);
+    CHECK_EQ(simul_pg_isnull(r, 5, 0), -ERANGE);
+    CHECK(simul_pg_value(r, 9, 0, NULL) == NULL);
+    simul_pg_result_free(r);
+}
+
+static int main_types(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_exec(c, "SET TimeZone = 'UTC'"), 0);
+    check_types(c, 0);
+    check_types(c, SIMUL_PG_BINARY);
+
+    /* parameters both ways: binary (the constructors) and text */
+    simul_pg_param p[8];
+    const uint8_t bytes[4] = { 0, 1, 0xfe, 0xff };
+    p[0] = simul_pg_int4(-5);
+    p[1] = simul_pg_int8(1LL << 40);
+    p[2] = simul_pg_float8(0.125);
+    p[3] = simul_pg_bool(1);
+    p[4] = simul_pg_text("it's");
+    p[5] = simul_pg_bytes(bytes, 4);
+    p[6] = simul_pg_null();
+    p[7] = simul_pg_text("42");
+    simul_pg_result *r = NULL;
+    for (int bin = 0; bin < 2; bin++) {
+        CHECK_EQ(simul_pg_query_ex(c, "SELECT $1::int4, $2::int8, $3::float8, $4::bool, $5::text, "
+                                   "$6::bytea, $7::text IS NULL, $8::int + 1",
+                                   p, 8, bin ? SIMUL_PG_BINARY : 0, &r), 0);
+        int64_t i;
+        double d;
+        int b;
+        const char *s;
+        size_t n;
+        uint8_t out[8];
+        CHECK_EQ(simul_pg_get_int(r, 0, 0, &i), 0);
+        CHECK_EQ(i, -5);
+        CHECK_EQ(simul_pg_get_int(r, 0, 1, &i), 0);
+        CHECK_EQ(i, 1LL << 40);
+        CHECK_EQ(simul_pg_get_double(r, 0, 2, &d), 0);
+        CHECK(d == 0.125);
+        CHECK_EQ(simul_pg_get_bool(r, 0, 3, &b), 0);
+        CHECK_EQ(b, 1);
+        CHECK_EQ(simul_pg_get_text(r, 0, 4, &s, &n), 0);
+        CHECK(strcmp(s, "it's") == 0);
+        CHECK_EQ(simul_pg_get_bytea(r, 0, 5, out, sizeof out, &n), 0);
+        CHECK(n == 4 && memcmp(out, bytes, 4) == 0);
+        CHECK_EQ(simul_pg_get_bool(r, 0, 6, &b), 0);
+        CHECK_EQ(b, 1);
+        CHECK_EQ(simul_pg_get_int(r, 0, 7, &i), 0);
+        CHECK_EQ(i, 43);
+        simul_pg_result_free(r);
+    }
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST(types_round_trip_text_and_binary)
+{
+    CHECK_EQ(simul_run(main_types, NULL), 0);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+static int main_server_error(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    simul_pg_result *r = (simul_pg_result *)1;
+    simul_pg_error e;
+    CHECK_EQ(simul_pg_last_error(c, &e), -ENOENT);
+    CHECK_EQ(simul_pg_query(c, "SELECT 1/0", NULL, 0, &r), SIMUL_PG_ESERVER);
+    CHECK(r == NULL);
+    CHECK_EQ(simul_pg_last_error(c, &e), 0);
+    CHECK(strcmp(e.sqlstate, "22012") == 0);
+    CHECK(strcmp(e.severity, "ERROR") == 0);
+    CHECK(strstr(e.message, "division by zero") != NULL);
+    CHECK_EQ(simul_pg_exec(c, "CREATE TEMP TABLE u(k int PRIMARY KEY)"), 0);
+    CHECK_EQ(simul_pg_exec(c, "INSERT INTO u VALUES (1)"), 1);
+    CHECK_EQ(simul_pg_exec(c, "INSERT INTO u VALUES (1)"), SIMUL_PG_ESERVER);
+    CHECK_EQ(simul_pg_last_error(c, &e), 0);
+    CHECK(strcmp(e.sqlstate, "23505") == 0);
+    CHECK(strstr(e.detail, "(k)=(1) already exists") != NULL);
+    CHECK_EQ(simul_pg_exec(c, "SELEC 1"), SIMUL_PG_ESERVER);
+    CHECK_EQ(simul_pg_last_error(c, &e), 0);
+    CHECK(strcmp(e.sqlstate, "42601") == 0);
+    /* a hint */
+    CHECK_EQ(simul_pg_exec(c, "DO $$ BEGIN RAISE EXCEPTION 'boom' USING HINT = 'try again', "
+                              "ERRCODE = 'P0001'; END $$"), SIMUL_PG_ESERVER);
+    CHECK_EQ(simul_pg_last_error(c, &e), 0);
+    CHECK(strcmp(e.hint, "try again") == 0);
+    CHECK(strcmp(e.message, "boom") == 0);
+    /* still usable */
+    CHECK_EQ(one_int(c, "SELECT 5"), 5);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST(server_errors_carry_sqlstate_detail_hint)
+{
+    CHECK_EQ(simul_run(main_server_error, NULL), 0);
+}
+
+/* ---- concurrency, busy -------------------------------------------------- */
+
+static int sleeper(void *a)
+{
+    simul_pg *c = a;
+    return simul_pg_exec(c, "SELECT pg_sleep(0.3)");
+}
+
+static int main_parallel(void *a)
+{
+    (void)a;
+    simul_pg *c1 = connect_ok(conninfo), *c2 = connect_ok(conninfo);
+    double t0 = simul_now();
+    simul_task *t[2] = { simul_spawn(sleeper, c1), simul_spawn(sleeper, c2) };
+    CHECK_EQ(simul_yield(), 0);
+    /* c1 is taken: a second operation is refused, not queued */
+    CHECK_EQ(simul_pg_exec(c1, "SELECT 1"), -EBUSY);
+    CHECK_EQ(simul_pg_close(c1), -EBUSY);
+    CHECK_EQ(simul_gather(t, 2, NULL, SIMUL_GATHER_FAIL_FAST), 0);
+    double el = simul_now() - t0;
+    CHECK(el >= 0.29 && el < 0.55);   /* together, not one after the other */
+    CHECK_EQ(simul_pg_close(c1), 0);
+    CHECK_EQ(simul_pg_close(c2), 0);
+    return 0;
+}
+TEST(two_connections_run_concurrently_and_one_is_busy)
+{
+    CHECK_EQ(simul_run(main_parallel, NULL), 0);
+}
+
+/* ---- cancellation ------------------------------------------------------- */
+
+static int long_query(void *a)
+{
+    return simul_pg_exec(a, "SELECT pg_sleep(30)");
+}
+
+static int main_cancel(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    simul_pg *watcher = connect_ok(conninfo);
+    double t0 = simul_now();
+    simul_task *t = simul_spawn(long_query, c);
+    CHECK_EQ(simul_sleep(0.2), 0);
+    CHECK_EQ(simul_cancel(t), 0);
+    CHECK_EQ(simul_join(t), -ECANCELED);
+    CHECK(simul_now() - t0 < 3);
+    /* the connection is usable and idle, the server no longer runs it */
+    CHECK_EQ(simul_pg_status(c), SIMUL_PG_OK);
+    CHECK_EQ(simul_pg_transaction_status(c), 0);
+    CHECK_EQ(one_int(c, "SELECT 11"), 11);
+    CHECK_EQ(one_int(watcher, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                              "'SELECT pg_sleep(30)%' AND state = 'active'"), 0);
+
+    /* a scope's deadline does the same, and says -ETIMEDOUT */
+    simul_scope sc;
+    t0 = simul_now();
+    simul_scope_enter(&sc, simul_now() + 0.2);
+    CHECK_EQ(simul_pg_exec(c, "SELECT pg_sleep(30)"), -ECANCELED);
+    CHECK_EQ(simul_scope_exit(&sc), -ETIMEDOUT);
+    CHECK(simul_now() - t0 < 3);
+    CHECK_EQ(one_int(c, "SELECT 12"), 12);
+
+    /* the same inside a transaction: the transaction is aborted, not lost */
+    CHECK_EQ(simul_pg_exec(c, "BEGIN"), 0);
+    simul_scope_enter(&sc, simul_now() + 0.1);
+    CHECK_EQ(simul_pg_exec(c, "SELECT pg_sleep(30)"), -ECANCELED);
+    CHECK_EQ(simul_scope_exit(&sc), -ETIMEDOUT);
+    CHECK_EQ(simul_pg_transaction_status(c), 3);
+    CHECK_EQ(simul_pg_exec(c, "ROLLBACK"), 0);
+    CHECK_EQ(one_int(c, "SELECT 13"), 13);
+    CHECK_EQ(simul_pg_close(c), 0);
+    CHECK_EQ(simul_pg_close(watcher), 0);
+    return 0;
+}
+TEST_T(cancelled_query_is_cancelled_on_the_server_and_connection_reused, 30)
+{
+    CHECK_EQ(simul_run(main_cancel, NULL), 0);
+}
+
+/* ---- a backend killed ---------------------------------------------------- */
+
+static int main_terminate(void *a)
+{
+    (void)a;
+    simul_pg *victim = connect_ok(conninfo), *killer = connect_ok(conninfo);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)::int",
+             simul_pg_backend_pid(victim));
+    CHECK_EQ(one_int(killer, sql), 1);
+    simul_sleep(0.1);
+    int r = simul_pg_exec(victim, "SELECT 1");
+    CHECK(r == SIMUL_PG_EBROKEN);
+    CHECK_EQ(simul_pg_status(victim), SIMUL_PG_BAD);
+    simul_pg_error e;
+    CHECK_EQ(simul_pg_last_error(victim, &e), 0);
+    CHECK(e.message[0] != '\0');
+    CHECK_EQ(simul_pg_exec(victim, "SELECT 1"), SIMUL_PG_EBROKEN);
+    CHECK_EQ(simul_pg_close(victim), 0);
+
+    /* killed while a query runs */
+    victim = connect_ok(conninfo);
+    simul_task *t = simul_spawn(long_query, victim);
+    simul_sleep(0.2);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)::int",
+             simul_pg_backend_pid(victim));
+    CHECK_EQ(one_int(killer, sql), 1);
+    r = simul_join(t);
+    CHECK(r == SIMUL_PG_EBROKEN);
+    CHECK_EQ(simul_pg_last_error(victim, &e), 0);
+    CHECK(strcmp(e.sqlstate, "57P01") == 0 || e.sqlstate[0] == '\0');
+    CHECK_EQ(simul_pg_close(victim), 0);
+    CHECK_EQ(one_int(killer, "SELECT 1"), 1);
+    CHECK_EQ(simul_pg_close(killer), 0);
+    return 0;
+}
+TEST(backend_terminated_gives_ebroken)
+{
+    CHECK_EQ(simul_run(main_terminate, NULL), 0);
+}
+
+/* ---- statement cache ------------------------------------------------------ */
+
+static int main_cache(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    for (int i = 0; i < 5; i++) {
+        simul_pg_param p = simul_pg_int4(i);
+        simul_pg_result *r = NULL;
+        CHECK_EQ(simul_pg_query(c, "SELECT $1::int * 2", &p, 1, &r), 0);
+        int64_t v;
+        CHECK_EQ(simul_pg_get_int(r, 0, 0, &v), 0);
+        CHECK_EQ(v, 2 * i);
+        simul_pg_result_free(r);
+    }
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM pg_prepared_statements"), 1);
+    simul_pg_param p = simul_pg_int4(1);
+    CHECK_EQ(simul_pg_query_ex(c, "SELECT $1::int * 3", &p, 1, SIMUL_PG_NOCACHE, NULL), 0);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM pg_prepared_statements"), 1);
+    /* a statement that fails to prepare is not cached */
+    CHECK_EQ(simul_pg_query(c, "SELECT $1::int FROM nowhere", &p, 1, NULL), SIMUL_PG_ESERVER);
+    CHECK_EQ(simul_pg_query(c, "SELECT $1::int FROM nowhere", &p, 1, NULL), SIMUL_PG_ESERVER);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM pg_prepared_statements"), 1);
+    CHECK_EQ(simul_pg_set_cache(c, 0), 0);
+    CHECK_EQ(simul_pg_query(c, "SELECT $1::int * 4", &p, 1, NULL), 0);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM pg_prepared_statements"), 1);
+    CHECK_EQ(simul_pg_set_cache(c, 5000), -EINVAL);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST(prepared_statement_cache)
+{
+    CHECK_EQ(simul_run(main_cache, NULL), 0);
+}
+
+/* ---- pipeline ------------------------------------------------------------- */
+
+#define PIPE_N 10000
+typedef struct pipe_ctx {
+    simul_pg *c;
+    int       i;
+    int       rc;
+    int64_t   v;
+} pipe_ctx;
+
+static int pipe_one(void *a)
+{
+    pipe_ctx *p = a;
+    simul_pg_param prm = simul_pg_int4(p->i);
+    simul_pg_result *r = NULL;
+    const char *sql = p->i == PIPE_N / 2 ? "SELECT 1/($1::int - $1::int)" : "SELECT $1::int + 1";
+    p->rc = simul_pg_query(p->c, sql, &prm, 1, &r);
+    if (p->rc == 0)
+        simul_pg_get_int(r, 0, 0, &p->v);
+    simul_pg_result_free(r);
+    return 0;
+}
+
+static int short_sleep(void *a)
+{
+    return simul_pg_exec(a, "SELECT pg_sleep(0.4)");
+}
+
+static int main_pipeline(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_pipeline_enter(c), 0);
+    CHECK_EQ(simul_pg_pipeline_enter(c), -EBUSY);
+    pipe_ctx *ctx = calloc(PIPE_N, sizeof *ctx);
+    simul_task **t = calloc(PIPE_N, sizeof *t);
+    for (int i = 0; i < PIPE_N; i++) {
+        ctx[i] = (pipe_ctx){ .c = c, .i = i };
+        t[i] = simul_spawn(pipe_one, &ctx[i]);
+    }
+    CHECK_EQ(simul_gather(t, PIPE_N, NULL, SIMUL_GATHER_FAIL_FAST), 0);
+    int bad = 0;
+    for (int i = 0; i < PIPE_N; i++) {
+        if (i == PIPE_N / 2)
+            bad += ctx[i].rc != SIMUL_PG_ESERVER;
+        else
+            bad += ctx[i].rc != 0 || ctx[i].v != i + 1;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(simul_pg_pipeline_exit(c), 0);
+    CHECK_EQ(one_int(c, "SELECT 99"), 99);
+
+    /* a cancelled query in a pipeline is abandoned (it runs on, its
+     * result is dropped); the queries behind it are answered */
+    CHECK_EQ(simul_pg_pipeline_enter(c), 0);
+    ctx[0] = (pipe_ctx){ .c = c, .i = 1 };
+    simul_task *slow = simul_spawn(short_sleep, c);
+    t[0] = simul_spawn(pipe_one, &ctx[0]);
+    simul_sleep(0.05);
+    CHECK_EQ(simul_cancel(slow), 0);
+    CHECK_EQ(simul_join(slow), -ECANCELED);
+    CHECK_EQ(simul_pg_close(c), -EBUSY);   /* queries in flight */
+    CHECK_EQ(simul_join(t[0]), 0);
+    CHECK_EQ(ctx[0].rc, 0);
+    CHECK_EQ(ctx[0].v, 2);
+    CHECK_EQ(simul_pg_pipeline_exit(c), 0);
+    CHECK_EQ(one_int(c, "SELECT 98"), 98);
+    CHECK_EQ(simul_pg_close(c), 0);
+    free(ctx);
+    free(t);
+    return 0;
+}
+TEST_T(pipeline_of_10000_with_an_error_in_the_middle, 60)
+{
+    CHECK_EQ(simul_run(main_pipeline, NULL), 0);
+}
