@@ -772,6 +772,32 @@ SIMUL_API const char *simul_strerror(int err);
 #define SIMUL_EAI_SOCKTYPE   (-3011)  /* EAI_SOCKTYPE: ai_socktype not supported */
 
 /*
+ * HTTP client errors (<simul/http.h>): -3100..-3199, one code per thing a
+ * caller may branch on. The request's opts.error buffer has libcurl's
+ * detail line for each.
+ */
+#define SIMUL_HTTP_EURL             (-3100)  /* bad URL, or a scheme other than http/https */
+#define SIMUL_HTTP_EDNS             (-3101)  /* the host name did not resolve */
+#define SIMUL_HTTP_EREFUSED         (-3102)  /* connection refused */
+#define SIMUL_HTTP_ECONNECT         (-3103)  /* could not connect otherwise (unreachable...) */
+#define SIMUL_HTTP_ERESET           (-3104)  /* connection reset or closed with no/partial answer */
+#define SIMUL_HTTP_EINCOMPLETE      (-3105)  /* closed before Content-Length bytes of body */
+#define SIMUL_HTTP_ETLS             (-3106)  /* TLS handshake or record failure */
+#define SIMUL_HTTP_ECERT            (-3107)  /* the server's certificate did not verify */
+#define SIMUL_HTTP_ETIMEOUT_POOL    (-3108)  /* no pool slot within timeouts.pool */
+#define SIMUL_HTTP_ETIMEOUT_CONNECT (-3109)  /* not connected within timeouts.connect */
+#define SIMUL_HTTP_ETIMEOUT_READ    (-3110)  /* no byte for timeouts.read */
+#define SIMUL_HTTP_ETIMEOUT_TOTAL   (-3111)  /* not done within timeouts.total */
+#define SIMUL_HTTP_EREDIRECTS       (-3112)  /* more than max_redirects redirects (a loop) */
+#define SIMUL_HTTP_EREDIRECT        (-3113)  /* a redirect to a scheme other than http/https */
+#define SIMUL_HTTP_EPROTO           (-3114)  /* malformed response (status line, headers, chunks) */
+#define SIMUL_HTTP_EBODY            (-3115)  /* the body exceeds max_body */
+#define SIMUL_HTTP_EDECODE          (-3116)  /* Content-Encoding could not be decoded */
+#define SIMUL_HTTP_ESTATUS          (-3117)  /* raise_for_status: HTTP status >= 400 */
+#define SIMUL_HTTP_EPROXY           (-3118)  /* the proxy failed (resolve, connect, CONNECT) */
+#define SIMUL_HTTP_EFAIL            (-3199)  /* another libcurl failure: see the detail line */
+
+/*
  * PostgreSQL (<simul/pg.h>) errors, -3200..-3299: a server error is not a
  * transport error is not a bad argument. simul_pg_last_error() has the
  * server's SQLSTATE, message, detail and hint, or libpq's message.
