@@ -151,7 +151,15 @@ static int map_curl(simul_http_response *r, CURLcode cc)
     curl_off_t pre = 0;
     switch (cc) {
     case CURLE_OK:                   return 0;
-    case CURLE_OUT_OF_MEMORY:        return -ENOMEM;
+    case CURLE_OUT_OF_MEMORY:
+        /* libcurl's header buffer refuses a line over CURL_MAX_HTTP_HEADER
+         * (100 KiB) with this code and no message: a server's fault */
+        if (r->status && !r->final) {
+            if (!r->errbuf[0])
+                snprintf(r->errbuf, sizeof r->errbuf, "response header line too large");
+            return SIMUL_HTTP_EPROTO;
+        }
+        return -ENOMEM;
     case CURLE_URL_MALFORMAT:        return SIMUL_HTTP_EURL;
     case CURLE_UNSUPPORTED_PROTOCOL:
         /* a refused redirect, a response that is not HTTP (0.9) after
@@ -168,8 +176,12 @@ static int map_curl(simul_http_response *r, CURLcode cc)
         curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
         return oserr == ECONNREFUSED ? SIMUL_HTTP_EREFUSED : SIMUL_HTTP_ECONNECT;
     case CURLE_OPERATION_TIMEDOUT:   return SIMUL_HTTP_ETIMEOUT_CONNECT;  /* ours are total/read */
-    case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
+        /* a failed recv has its errno; libcurl's parsers (bad chunked
+         * encoding, oversized headers) give this code without one */
+        curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
+        return oserr ? SIMUL_HTTP_ERESET : SIMUL_HTTP_EPROTO;
+    case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:          return SIMUL_HTTP_ERESET;
     case CURLE_PARTIAL_FILE:         return SIMUL_HTTP_EINCOMPLETE;
     case CURLE_PEER_FAILED_VERIFICATION:

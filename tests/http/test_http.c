@@ -154,6 +154,33 @@ static int route(srv *sv, simul_stream *st, const char *path, const char *req)
         wait_close(st);
         return 0;
     }
+    if (!strcmp(path, "/bigheader") || !strcmp(path, "/manyheaders")) {
+        put(st, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+        if (!strcmp(path, "/bigheader")) {
+            static char big[1 << 20];
+            memset(big, 'a', sizeof big);
+            put(st, "X-Big: ");
+            simul_stream_write(st, big, sizeof big);
+            put(st, "\r\n");
+        } else {
+            for (int i = 0; i < 1500; i++) {
+                snprintf(buf, sizeof buf, "X-H%d: %d\r\n", i, i);
+                put(st, buf);
+            }
+        }
+        put(st, "\r\nok");
+        return simul_stream_drain(st) < 0 ? 0 : 1;
+    }
+    if (!strcmp(path, "/badchunk")) {
+        put(st, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n");
+        simul_stream_drain(st);
+        return 0;
+    }
+    if (!strcmp(path, "/chunked")) {
+        put(st, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
+        return simul_stream_drain(st) < 0 ? 0 : 1;
+    }
     if (!strcmp(path, "/garbage")) {
         put(st, "garbage here\r\nfoo\r\n\r\n");
         simul_stream_drain(st);
@@ -659,6 +686,26 @@ CASE(garbage_status)
 {
     simul_http_response *r;
     CHECK_EQ(simul_http_get(H, URL("/garbage"), NULL, &r), SIMUL_HTTP_EPROTO);
+}
+
+CASE(malformed_responses)
+{
+    simul_http_response *r;
+    char err[256];
+    simul_http_request_opts o = {.error = err, .error_cap = sizeof err};
+    int rc = simul_http_get(H, URL("/bigheader"), &o, &r);
+    CHECK_EQ(rc, SIMUL_HTTP_EPROTO);
+    CHECK(strstr(err, "header") != NULL);
+    CHECK_EQ(simul_http_get(H, URL("/manyheaders"), NULL, &r), SIMUL_HTTP_EPROTO);
+    CHECK_EQ(body_result(URL("/badchunk"), NULL), SIMUL_HTTP_EPROTO);
+    /* a good chunked body, with a trailer that is not a header */
+    CHECK_EQ(simul_http_get(H, URL("/chunked"), NULL, &r), 0);
+    const void *b;
+    size_t n;
+    CHECK_EQ(simul_http_response_read(r, &b, &n), 0);
+    CHECK(n == 11 && !memcmp(b, "hello world", 11));
+    CHECK(simul_http_response_header(r, "x-trailer", 0) == NULL);
+    simul_http_response_free(r);
 }
 
 CASE(never_answers)
