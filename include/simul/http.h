@@ -233,7 +233,8 @@ SIMUL_API const char *simul_http_response_url(const simul_http_response *r);
  * (name as sent, value with surrounding whitespace removed); 0, or -ENOENT
  * past the end. Strings are owned by r and NUL-terminated. These are the
  * final response's headers (not those of redirects or 1xx); at most 1 MiB
- * and 1000 lines (more is SIMUL_HTTP_EPROTO from the request).
+ * and 1000 lines, a line at most 100 KiB (libcurl's limit): more is
+ * SIMUL_HTTP_EPROTO from the request.
  */
 SIMUL_API const char *simul_http_response_header(const simul_http_response *r,
                                                  const char *name, size_t index);
