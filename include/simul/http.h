@@ -53,9 +53,10 @@ typedef struct simul_http_response simul_http_response;
  *           to the last byte of the body; default 300 s. Unlike aiohttp it
  *           does not count the wait for a pool slot.
  *  connect  DNS + TCP + TLS of a new connection; default: none (total).
- *  read     no byte received for this long once connected (aiohttp's
- *           sock_read); not counted while the reader is the slow one (the
- *           transfer is paused). Default: none.
+ *  read     no byte received on the connection for this long once
+ *           connected (aiohttp's sock_read; a header dribbled a byte at a
+ *           time keeps it alive: total bounds that); not counted while the
+ *           reader is the slow one (the transfer is paused). Default: none.
  *  pool     the wait for a pool slot (aiohttp's connect minus sock_connect);
  *           default: none.
  * Each expiry has its own error: SIMUL_HTTP_ETIMEOUT_TOTAL, _CONNECT,

@@ -45,6 +45,7 @@ typedef struct http_sock {
     simul_http_session  *s;
     simul_watch         *w;
     curl_socket_t        fd;
+    int64_t              last_rx;  /* loop ns of its last readable event */
 } http_sock;
 
 static void collect_done(simul_http_session *s);
@@ -55,8 +56,10 @@ static void on_ready(simul_watch *w, int revents, void *arg)
     simul_http_session *s = k->s;
     int flags = 0, running;
     (void)w;
-    if (revents & (SIMUL_READABLE | SIMUL_HANGUP))
+    if (revents & (SIMUL_READABLE | SIMUL_HANGUP)) {
         flags |= CURL_CSELECT_IN;
+        k->last_rx = s->loop->now;
+    }
     if (revents & SIMUL_WRITABLE)
         flags |= CURL_CSELECT_OUT;
     if (revents & SIMUL_ERROR)
@@ -69,7 +72,11 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sp)
 {
     simul_http_session *s = ud;
     http_sock *k = sp;
-    (void)easy;
+    simul_http_response *r = NULL;
+    /* the transfer that wants this socket (CURLINFO_ACTIVESOCKET is only
+     * set for finished or connect-only transfers): for its read timeout */
+    if (easy && curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r) == CURLE_OK && r)
+        r->sock = fd;
     if (what == CURL_POLL_REMOVE) {
         if (k) {
             simul_watch_free(k->w);
@@ -426,6 +433,24 @@ static void collect_done(simul_http_session *s)
     }
 }
 
+/* The callbacks see whole header lines and body chunks only; bytes of a
+ * line still arriving (slowloris headers) show on the socket. So before a
+ * read timeout, the last readable event of the transfer's socket counts
+ * too (for HTTP/2, any stream's bytes: a live connection, as aiohttp's
+ * sock_read measures it). Only looked up when the timeout seems due. */
+static int64_t sock_rx(simul_http_response *r)
+{
+    int64_t t = r->last_rx;
+    if (r->sock < 0)
+        return t;
+    for (simul__list *n = r->s->socks.next; n != &r->s->socks; n = n->next) {
+        http_sock *k = simul__container_of(n, http_sock, node);
+        if (k->fd == r->sock && k->last_rx > t)
+            t = k->last_rx;
+    }
+    return t;
+}
+
 /* The transfer's own timer: total deadline and read inactivity. */
 static void on_xfer_timer(simul__tnode *n)
 {
@@ -446,7 +471,9 @@ static void on_xfer_timer(simul__tnode *n)
         curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
         if (r->paused || (connects && !pre))
             r->last_rx = now;   /* our reader is slow, or still connecting */
-        else if (now - r->last_rx >= r->read_ns) {
+        else if (now - r->last_rx >= r->read_ns)
+            r->last_rx = sock_rx(r);
+        if (now - r->last_rx >= r->read_ns) {
             snprintf(r->errbuf, sizeof r->errbuf, "no data received for %.3f s",
                      (double)r->read_ns / 1e9);
             simul__http_fail(r, SIMUL_HTTP_ETIMEOUT_READ);
@@ -774,6 +801,7 @@ int simul_http_request(simul_http_session *s, const char *method, const char *ur
     if (!r)
         return -ENOMEM;
     r->s = s;
+    r->sock = -1;
     s->nresp++;
     r->max_body = o->max_body ? o->max_body : s->max_body;
     simul__buf_init(&r->body, r->max_body < SIZE_MAX ? r->max_body + 1 : SIZE_MAX);

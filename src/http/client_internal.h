@@ -48,6 +48,7 @@ struct simul_http_response {
     int                 wait;       /* HTTP_WAIT_*: what it waits for */
     simul__tnode        timer;      /* total and read timeouts */
     int64_t             total_deadline, read_ns, last_rx;
+    int                 sock;       /* the socket libcurl last watched for it, or -1 */
     unsigned            in_multi : 1, has_slot : 1, final : 1, done : 1,
                         paused : 1, wants_all : 1, follow : 1, block_location : 1;
     int                 err;        /* sticky error, 0 */

@@ -181,6 +181,15 @@ static int route(srv *sv, simul_stream *st, const char *path, const char *req)
                 "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
         return simul_stream_drain(st) < 0 ? 0 : 1;
     }
+    if (!strcmp(path, "/slowloris")) {   /* a header byte every 20 ms, forever */
+        put(st, "HTTP/1.1 200 OK\r\nX-Slow: ");
+        while (simul_stream_write(st, "a", 1) >= 0 && simul_stream_drain(st) >= 0 &&
+               simul_sleep(0.02) == 0) {
+        }
+        return 0;
+    }
+    if (!strcmp(path, "/429"))
+        return reply(st, 429, "Too Many Requests", "Retry-After: 7\r\n", "slow down");
     if (!strcmp(path, "/garbage")) {
         put(st, "garbage here\r\nfoo\r\n\r\n");
         simul_stream_drain(st);
@@ -705,6 +714,27 @@ CASE(malformed_responses)
     CHECK_EQ(simul_http_response_read(r, &b, &n), 0);
     CHECK(n == 11 && !memcmp(b, "hello world", 11));
     CHECK(simul_http_response_header(r, "x-trailer", 0) == NULL);
+    simul_http_response_free(r);
+}
+
+CASE(slowloris_headers)
+{
+    /* bytes keep coming, so no read timeout; the total one ends it */
+    simul_http_response *r;
+    simul_http_request_opts o = {.timeouts = {.total = 0.3, .read = 0.2}};
+    double t0 = simul_now();
+    CHECK_EQ(simul_http_get(H, URL("/slowloris"), &o, &r), SIMUL_HTTP_ETIMEOUT_TOTAL);
+    CHECK(simul_now() - t0 < 1.5);
+}
+
+CASE(too_many_requests)
+{
+    simul_http_response *r;
+    CHECK_EQ(simul_http_get(H, URL("/429"), NULL, &r), 0);
+    CHECK_EQ(simul_http_raise_for_status(r), SIMUL_HTTP_ESTATUS);
+    CHECK_EQ(simul_http_response_status(r), 429);
+    CHECK(!strcmp(simul_http_response_reason(r), "Too Many Requests"));
+    CHECK(!strcmp(simul_http_response_header(r, "retry-after", 0), "7"));
     simul_http_response_free(r);
 }
 
