@@ -3,7 +3,9 @@
     fuzz/seeds.py OUTDIR [TESTDATA]
 OUTDIR/seed-url: FLAGS-BYTE BASE '\\n' REF files from WHATWG's urltestdata.json,
 RFC 3986 5.4 and the urljoin table; OUTDIR/seed-links: our tricky pages,
-html5lib tokenizer inputs and a few pages of the Python documentation.
+html5lib tokenizer inputs and a few pages of the Python documentation;
+OUTDIR/seed-text: FLAGS-BYTE [CONTENT-TYPE '\\n'] BODY files - metas, BOMs,
+legacy and broken bytes, the heads of a few documentation pages.
 """
 import glob
 import hashlib
@@ -50,3 +52,14 @@ for path in glob.glob(os.path.join(src, "tests", "http", "*.html")):
     put("links", open(path, "rb").read())
 for path in sorted(glob.glob("/usr/share/doc/python3.11/html/library/a*.html"))[:8]:
     put("links", open(path, "rb").read()[:65536])
+
+TEXT = [b"<meta charset=koi8-r>\xf0\xd2\xc9", b"\xef\xbb\xbf<meta charset=gbk>x",
+        b"\xff\xfe<\x00p\x00\x3d\xd8\x00\xde", b"<!-- <meta charset=latin1> --><meta charset=big5>",
+        b"<meta http-equiv=content-type content='text/html; charset=shift_jis'>\x93\xfa\x82",
+        b"<?xml version='1.0' encoding='euc-jp'?>\xc6\xfc", b"\xe0\x80\xed\xa0\x80\xf4\x90\xc0\xaf",
+        b"\x1b$B$3$s\x1b(B\x1b$", b"caf\xe9 \x80\x81", b"<\x00?\x00x\x00m\x00l\x00"]
+for i, body in enumerate(TEXT):
+    put("text", bytes([i * 17 % 256]) + body)
+    put("text", bytes([i]) + b"text/html; charset=\"x-user-defined\"\n" + body)
+for path in sorted(glob.glob("/usr/share/doc/python3.11/html/library/b*.html"))[:4]:
+    put("text", b"\x01" + open(path, "rb").read()[:4096])

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "entities.h"
+#include "utf8.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -146,36 +147,6 @@ static int target_of(int tag, int attr)
 
 /* ---- character references (HTML 13.2.5.72-80, in an attribute) -------- */
 
-static size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 63));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 63));
-        o[2] = (char)(0x80 | (cp & 63));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 63));
-    o[2] = (char)(0x80 | ((cp >> 6) & 63));
-    o[3] = (char)(0x80 | (cp & 63));
-    return 4;
-}
-
-/* Numeric references 0x80..0x9F name windows-1252 characters. */
-static const uint16_t c1_map[32] = {
-    0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
-    0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178};
-
 static bool alnum(unsigned char c)
 {
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
@@ -233,7 +204,7 @@ static size_t decode_attr(const char *s, size_t n, char *o)
             continue;
         }
         if (c == 0) {
-            w += put_utf8(o + w, 0xFFFD);
+            w += simul__utf8_put(o + w, 0xFFFD);
             i++;
             continue;
         }
@@ -267,8 +238,8 @@ static size_t decode_attr(const char *s, size_t n, char *o)
             if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
                 v = 0xFFFD;
             else if (v >= 0x80 && v <= 0x9F)
-                v = c1_map[v - 0x80];
-            w += put_utf8(o + w, v);
+                v = simul__cp1252_c1[v - 0x80];
+            w += simul__utf8_put(o + w, v);
             i = k;
             continue;
         }

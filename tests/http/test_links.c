@@ -11,7 +11,6 @@
 
 #include <simul/html.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -274,14 +273,7 @@ TEST_T(html5lib_references_in_attributes, 60)
 static void compare_pages(char **paths, int n)
 {
     /* One python run for all the pages. */
-    size_t cmdcap = 256;
-    for (int i = 0; i < n; i++)
-        cmdcap += strlen(paths[i]) + 3;
-    char *cmd = malloc(cmdcap);
-    int w = sprintf(cmd, "/usr/bin/python3 %s/tests/http/links_html5lib.py", SIMUL_SRCDIR);
-    for (int i = 0; i < n; i++)
-        w += sprintf(cmd + w, " '%s'", paths[i]);
-    FILE *py = popen(cmd, "r");
+    FILE *py = testdata_python("links_html5lib.py", paths, n);
     CHECK(py);
     sink *want = calloc((size_t)n, sizeof *want);
     char *line = NULL;
@@ -343,33 +335,10 @@ TEST_T(html5lib_tricky_pages, 60)
     compare_pages(paths, 2);
 }
 
-static void find_pages(const char *dir, char **paths, int *n)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) && *n < MAX_PAGES) {
-        if (e->d_name[0] == '.' || e->d_name[0] == '_')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        size_t l = strlen(p);
-        if (l > 5 && !strcmp(p + l - 5, ".html"))
-            paths[(*n)++] = strdup(p);
-        else if (e->d_type == DT_DIR || e->d_type == DT_LNK)
-            find_pages(p, paths, n);
-    }
-    closedir(d);
-}
-
 TEST_T(html5lib_python_docs, 300)
 {
     static char *paths[MAX_PAGES];
-    int n = 0;
-    find_pages("/usr/share/doc/python3-doc/html", paths, &n);
-    if (n == 0)
-        find_pages("/usr/share/doc/python3.11/html", paths, &n);
+    int n = testdata_python_docs(paths, MAX_PAGES);
     printf("# Python documentation pages found: %d\n", n);
     fflush(stdout);
     CHECK(n >= 100);   /* scripts/deps.sh installs python3-doc */

@@ -4,6 +4,7 @@
  */
 #include "testdata.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,52 @@ char *testdata_read_local(const char *rel)
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/http/%s", SIMUL_SRCDIR, rel);
     return testdata_read_file(path, NULL);
+}
+
+static void find_pages(const char *dir, char **paths, int max, int *n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && *n < max) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        size_t l = strlen(p);
+        if (l > 5 && !strcmp(p + l - 5, ".html"))
+            paths[(*n)++] = strdup(p);
+        else if ((e->d_type == DT_DIR || e->d_type == DT_LNK) && e->d_name[0] != '_')
+            /* not _static, _sources, _images: pages like _thread.html count */
+            find_pages(p, paths, max, n);
+    }
+    closedir(d);
+}
+
+int testdata_python_docs(char **paths, int max)
+{
+    int n = 0;
+    find_pages("/usr/share/doc/python3-doc/html", paths, max, &n);
+    if (n == 0)
+        find_pages("/usr/share/doc/python3.11/html", paths, max, &n);
+    return n;
+}
+
+FILE *testdata_python(const char *script, char **paths, int n)
+{
+    size_t cap = strlen(SIMUL_SRCDIR) + strlen(script) + 64;
+    for (int i = 0; i < n; i++)
+        cap += strlen(paths[i]) + 3;
+    char *cmd = malloc(cap);
+    if (!cmd)
+        return NULL;
+    int w = sprintf(cmd, "/usr/bin/python3 %s/tests/http/%s", SIMUL_SRCDIR, script);
+    for (int i = 0; i < n; i++)
+        w += sprintf(cmd + w, " '%s'", paths[i]);
+    FILE *f = popen(cmd, "r");
+    free(cmd);
+    return f;
 }
 
 typedef struct { const char *p; } jp;

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Reads testdata file `rel` (e.g. "url/urltestdata.json") from
  * $SIMUL_TESTDATA, or ../shared/testdata beside the source tree (as CI
@@ -21,6 +22,14 @@ char *testdata_read_file(const char *path, size_t *len);
 
 /* Reads tests/http/REL from the source tree (checked-in tables). */
 char *testdata_read_local(const char *rel);
+
+/* The pages of Debian's Python documentation (python3-doc): fills paths
+ * with up to max malloc'd file names (readdir order); returns how many. */
+int testdata_python_docs(char **paths, int max);
+
+/* Runs /usr/bin/python3 tests/http/SCRIPT (may carry arguments) with the
+ * n paths appended, quoted; returns popen's stream (pclose it), or NULL. */
+FILE *testdata_python(const char *script, char **paths, int n);
 
 typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype;
 typedef struct jval jval;
