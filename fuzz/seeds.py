@@ -5,7 +5,8 @@ OUTDIR/seed-url: FLAGS-BYTE BASE '\\n' REF files from WHATWG's urltestdata.json,
 RFC 3986 5.4 and the urljoin table; OUTDIR/seed-links: our tricky pages,
 html5lib tokenizer inputs and a few pages of the Python documentation;
 OUTDIR/seed-text: FLAGS-BYTE [CONTENT-TYPE '\\n'] BODY files - metas, BOMs,
-legacy and broken bytes, the heads of a few documentation pages.
+legacy and broken bytes, the heads of a few documentation pages;
+OUTDIR/seed-robots: AGENT-LEN AGENT BODY from the robotparser table.
 """
 import glob
 import hashlib
@@ -63,3 +64,6 @@ for i, body in enumerate(TEXT):
     put("text", bytes([i]) + b"text/html; charset=\"x-user-defined\"\n" + body)
 for path in sorted(glob.glob("/usr/share/doc/python3.11/html/library/b*.html"))[:4]:
     put("text", b"\x01" + open(path, "rb").read()[:4096])
+for case in json.load(open(os.path.join(src, "tests", "http", "robots_py.json"))):
+    agent = enc(case["agent"])
+    put("robots", bytes([len(agent)]) + agent + enc(case["robots"]))

@@ -21,15 +21,16 @@ if ! command -v "$cc" >/dev/null; then
     echo "FAIL fuzz: no $cc (make deps installs clang)"
     exit 1
 fi
-[[ -d $out/seed-url && -d $out/seed-text ]] || python3 fuzz/seeds.py "$out" >/dev/null 2>&1 ||
+[[ -d $out/seed-url && -d $out/seed-text && -d $out/seed-robots ]] || python3 fuzz/seeds.py "$out" >/dev/null 2>&1 ||
     echo "fuzz: no seeds (fuzz/seeds.py failed); starting empty" >&2
 
 declare -A srcs=(
     [url_fuzz]="fuzz/url_fuzz.c src/http/url.c"
     [links_fuzz]="fuzz/links_fuzz.c src/http/links.c src/http/url.c"
     [text_fuzz]="fuzz/text_fuzz.c src/http/text.c src/core/buf.c"
+    [robots_fuzz]="fuzz/robots_fuzz.c src/http/robots.c src/http/url.c src/core/buf.c"
 )
-for t in url_fuzz links_fuzz text_fuzz; do
+for t in url_fuzz links_fuzz text_fuzz robots_fuzz; do
     name=${t%_fuzz}
     # shellcheck disable=SC2086
     if ! "$cc" "${flags[@]}" ${srcs[$t]} "${libs[@]}" -o "$out/$t" 2>"$out/$t.build.log"; then
