@@ -359,12 +359,10 @@ static int admit(simul_http_session *s, simul_http_response *r, int64_t deadline
     if (a.granted) {
         if (rc >= 0)
             return 0;
-        slot_release(r);   /* granted, but the cancel came first */
-        return rc;
+        slot_release(r);   /* granted, but the cancel or deadline came first */
+    } else {
+        simul__list_remove(&a.node);
     }
-    simul__list_remove(&a.node);
-    if (rc >= 0)
-        rc = -EINTR;   /* not reached: only pump wakes us */
     return rc == -ETIMEDOUT ? SIMUL_HTTP_ETIMEOUT_POOL : rc;
 }
 
@@ -408,11 +406,8 @@ static void finish(simul_http_response *r, CURLcode cc)
         return;
     if (cc != CURLE_OK && !r->err)
         r->err = map_curl(r, cc);
-    if (cc == CURLE_OK && !r->final) {
-        /* finished without a final block (e.g. headers without a blank
-         * line before the close): take what we have */
-        r->final = 1;
-    }
+    if (cc == CURLE_OK && !r->final && simul__http_make_final(r) < 0 && !r->err)
+        r->err = -ENOMEM;   /* finished without a blank line after the headers */
     simul__http_detach(r);
     r->done = 1;
     wake_waiter(r);

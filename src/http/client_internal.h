@@ -106,6 +106,9 @@ int  simul__http_check(const simul_http_session *s);
 /* response.c */
 size_t simul__http_on_header(char *p, size_t size, size_t n, void *ud);
 size_t simul__http_on_write(char *p, size_t size, size_t n, void *ud);
+/* The current block is the final response: its URL kept, the request's
+ * task woken. 0 or -ENOMEM. */
+int    simul__http_make_final(simul_http_response *r);
 /* Frees what the response holds itself (strings, headers, body). */
 void   simul__http_response_release(simul_http_response *r);
 

@@ -166,7 +166,7 @@ static void wake_if(simul_http_response *r, int wait)
     }
 }
 
-static int make_final(simul_http_response *r)
+int simul__http_make_final(simul_http_response *r)
 {
     char *u = NULL;
     r->final = 1;
@@ -198,7 +198,7 @@ static int block_end(simul_http_response *r)
         h[r->nhist++].status = code;
         return 0;
     }
-    return make_final(r);
+    return simul__http_make_final(r);
 }
 
 size_t simul__http_on_header(char *p, size_t size, size_t n, void *ud)
@@ -228,7 +228,7 @@ size_t simul__http_on_write(char *p, size_t size, size_t n, void *ud)
     simul_http_response *r = ud;
     n *= size;
     r->last_rx = r->s->loop->now;
-    if (!r->final && make_final(r) < 0) {
+    if (!r->final && simul__http_make_final(r) < 0) {
         r->err = -ENOMEM;
         return 0;
     }
