@@ -208,6 +208,26 @@ SIMUL_API int simul_http_response_read(simul_http_response *r, const void **body
 SIMUL_API int simul_http_response_read_chunk(simul_http_response *r, void *buf, size_t cap);
 
 /*
+ * await resp.text(): the whole body (as simul_http_response_read) decoded
+ * to UTF-8 the way a browser decodes a page (simul_text_decode,
+ * <simul/text.h>): a byte order mark, else the Content-Type charset, else
+ * for HTML a <meta charset> / http-equiv in the first 1024 bytes, else
+ * UTF-8; invalid bytes become U+FFFD, so a mislabelled page is never an
+ * error (aiohttp's strict decode raises there). encoding (a WHATWG label,
+ * e.g. "latin1") overrides the choice as aiohttp's text(encoding=) does,
+ * except a BOM; NULL sniffs. Stores the NUL-terminated text in *text
+ * (owned by r, valid until simul_http_response_free or the next text
+ * call), its length in *len (NULs in the body stay), and, if used is not
+ * NULL, the canonical name of the encoding used ("windows-1252"; static).
+ * Cancel: as simul_http_response_read. Errors: read's, -EINVAL (NULL
+ * text/len, an unknown encoding label), SIMUL_HTTP_EBODY (the text
+ * would exceed 3 x max_body), SIMUL_HTTP_EDECODE (the C library cannot
+ * decode that encoding), -ENOMEM.
+ */
+SIMUL_API int simul_http_response_text(simul_http_response *r, const char *encoding,
+                                       const char **text, size_t *len, const char **used);
+
+/*
  * resp.raise_for_status(): 0 if the status is below 400, else
  * SIMUL_HTTP_ESTATUS; the response stays whole and readable (status,
  * reason, headers, body). Does not suspend. -EINVAL for NULL.

@@ -55,6 +55,7 @@ struct simul_http_response {
     int                 status, version;
     char               *reason;
     char               *url;        /* final URL */
+    char               *text;       /* the last simul_http_response_text */
     /* headers of the current block: "name\0value\0" pairs at offsets */
     char               *hmem;
     size_t              hlen, hcap;

@@ -10,6 +10,8 @@
  */
 #include "client_internal.h"
 
+#include <simul/text.h>
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +257,7 @@ size_t simul__http_on_write(char *p, size_t size, size_t n, void *ud)
 void simul__http_response_release(simul_http_response *r)
 {
     free(r->reason);
+    free(r->text);
     free(r->url);
     free(r->hmem);
     free(r->hoff);
@@ -316,6 +319,37 @@ int simul_http_response_read_chunk(simul_http_response *r, void *buf, size_t cap
         if (rc == -ECANCELED)
             return rc;
     }
+}
+
+/* ---- text ----------------------------------------------------------------- */
+
+int simul_http_response_text(simul_http_response *r, const char *encoding, const char **text,
+                             size_t *len, const char **used)
+{
+    if (!r || !text || !len)
+        return -EINVAL;
+    const void *body;
+    size_t n;
+    int rc = simul_http_response_read(r, &body, &n);
+    if (rc < 0)
+        return rc;
+    /* UTF-8 from a legacy encoding grows up to 3x; the cap follows the body's */
+    simul_text_opts o = {.encoding = encoding,
+                         .max = r->max_body <= SIZE_MAX / 3 ? r->max_body * 3 : SIZE_MAX};
+    char *t = NULL;
+    size_t tl = 0;
+    const char *enc = NULL;
+    rc = simul_text_decode_opts(body, n, simul_http_response_header(r, "content-type", 0), &o,
+                                &t, &tl, &enc);
+    if (rc < 0)
+        return rc == -EFBIG ? SIMUL_HTTP_EBODY : rc == -ENOTSUP ? SIMUL_HTTP_EDECODE : rc;
+    free(r->text);
+    r->text = t;
+    *text = t;
+    *len = tl;
+    if (used)
+        *used = enc;
+    return 0;
 }
 
 /* ---- accessors ------------------------------------------------------------ */

@@ -7,7 +7,8 @@
  * refused), faults (reset mid-headers and mid-body, never answering,
  * stalling, short body, garbage status line), timeouts per phase, the body
  * cap (a gzip bomb), streaming with a slow reader (the transfer pauses),
- * cancelling 1,000 requests in flight, raise_for_status, repeated headers.
+ * cancelling 1,000 requests in flight, raise_for_status, repeated headers,
+ * text() (header charset, <meta>, an override, invalid UTF-8).
  * Traffic stays on loopback.
  */
 #include "harness.h"
@@ -188,6 +189,13 @@ static int route(srv *sv, simul_stream *st, const char *path, const char *req)
         }
         return 0;
     }
+    if (!strcmp(path, "/latin1"))
+        return reply(st, 200, "OK", "Content-Type: text/plain; charset=ISO-8859-1\r\n", "caf\xe9");
+    if (!strcmp(path, "/meta"))
+        return reply(st, 200, "OK", "Content-Type: text/html\r\n",
+                     "<html><head><meta charset=\"windows-1252\"></head>caf\xe9</html>");
+    if (!strcmp(path, "/badutf8"))
+        return reply(st, 200, "OK", "Content-Type: text/plain; charset=utf-8\r\n", "a\xff" "b");
     if (!strcmp(path, "/429"))
         return reply(st, 429, "Too Many Requests", "Retry-After: 7\r\n", "slow down");
     if (!strcmp(path, "/garbage")) {
@@ -946,6 +954,35 @@ CASE(cancel_by_scope)
     size_t n;
     CHECK_EQ(simul_http_response_read(r, &b, &n), -ECANCELED);
     CHECK_EQ(simul_scope_exit(&sc), -ETIMEDOUT);
+    simul_http_response_free(r);
+}
+
+/* ---- text() ---------------------------------------------------------------- */
+
+CASE(text_decoding)
+{
+    simul_http_response *r;
+    const char *t, *enc;
+    size_t n;
+    /* the header's charset */
+    CHECK_EQ(simul_http_get(H, URL("/latin1"), NULL, &r), 0);
+    CHECK_EQ(simul_http_response_text(r, NULL, &t, &n, &enc), 0);
+    CHECK(!strcmp(t, "caf\xc3\xa9") && n == 5);
+    CHECK(!strcmp(enc, "windows-1252"));
+    /* an override, as text(encoding=) */
+    CHECK_EQ(simul_http_response_text(r, "utf-8", &t, &n, &enc), 0);
+    CHECK(!strcmp(t, "caf\xef\xbf\xbd"));
+    CHECK_EQ(simul_http_response_text(r, "no-such-charset", &t, &n, &enc), -EINVAL);
+    simul_http_response_free(r);
+    /* <meta charset> in the page */
+    CHECK_EQ(simul_http_get(H, URL("/meta"), NULL, &r), 0);
+    CHECK_EQ(simul_http_response_text(r, NULL, &t, &n, &enc), 0);
+    CHECK(strstr(t, "caf\xc3\xa9") != NULL);
+    simul_http_response_free(r);
+    /* invalid UTF-8: U+FFFD, never an error */
+    CHECK_EQ(simul_http_get(H, URL("/badutf8"), NULL, &r), 0);
+    CHECK_EQ(simul_http_response_text(r, NULL, &t, &n, NULL), 0);
+    CHECK(!strcmp(t, "a\xef\xbf\xbd" "b"));
     simul_http_response_free(r);
 }
 
