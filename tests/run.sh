@@ -83,6 +83,10 @@ tally packages tests/packages.sh
 # What libsimul.so exports: the public API only (in the first, normal build).
 tally exports tests/exports.sh "${1:-build}"
 
+# The HTTP tests' servers checked with curl: nginx (tests/http/nginx.sh:
+# HTTP/1.1, TLS with a CA made at start, HTTP/2, gzip) and the corpus.
+tally http-nginx tests/http/nginx_test.sh
+
 # The README's install path: make install into a temporary prefix, build
 # its first program with pkg-config, run it.
 if [[ -x tests/install.sh && -f Makefile ]]; then
