@@ -21,9 +21,10 @@ fi
 what=${1:-test}
 
 # libidn2-dev, libunistring-dev: URLs (IDNA hosts; NFKC for Python's urljoin).
-# libcurl4-openssl-dev: the HTTP client; libpq-dev: the PostgreSQL client.
+# libcurl4-openssl-dev: the HTTP client; libpq-dev: the PostgreSQL client;
+# zlib1g-dev: the HTTP tests' fault server (its gzip bomb).
 pkgs=(gcc libc6-dev make meson ninja-build pkg-config liburing-dev libidn2-dev
-      libunistring-dev libcurl4-openssl-dev libpq-dev)
+      libunistring-dev libcurl4-openssl-dev libpq-dev zlib1g-dev)
 # nginx serves python3-doc's HTML pages (the corpus areq and the crawler fetch).
 run_pkgs=(nginx python3-doc python3)
 case $what in
@@ -37,8 +38,9 @@ case $what in
     test)  pkgs+=(valgrind g++ python3 python3-html5lib python3-doc clang
                   libclang-rt-14-dev "${run_pkgs[@]}" openssl curl python3-aiohttp
                   python3-aiofiles postgresql) ;;
+    # time: /usr/bin/time for the HTTP clients' CPU and peak RSS.
     bench) pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
-                  python3-matplotlib "${run_pkgs[@]}" curl python3-aiohttp) ;;
+                  python3-matplotlib "${run_pkgs[@]}" curl python3-aiohttp time) ;;
     *)     echo "usage: $0 [--check] [build|run|test|bench]" >&2; exit 2 ;;
 esac
 

@@ -74,6 +74,8 @@ for dir in "$@"; do
         [[ -x $script && -d "$dir/examples" ]] || continue
         tally "$dir/$(basename "$(dirname "$script")")-examples" "$script" "$dir"
     done
+    # The HTTP tests' fault server (DIR/tests/faultd) as curl sees it.
+    tally "$dir/http-faultd" tests/http/faultd_test.sh "$dir"
 done
 
 # Every public header alone, as C11 and as C++ (no build directory needed).
@@ -83,8 +85,8 @@ tally packages tests/packages.sh
 # What libsimul.so exports: the public API only (in the first, normal build).
 tally exports tests/exports.sh "${1:-build}"
 
-# The HTTP tests' servers checked with curl: nginx (tests/http/nginx.sh:
-# HTTP/1.1, TLS with a CA made at start, HTTP/2, gzip) and the corpus.
+# The HTTP tests' nginx (tests/http/nginx.sh: HTTP/1.1, TLS with a CA
+# made at start, HTTP/2, gzip) and the corpus, checked with curl.
 tally http-nginx tests/http/nginx_test.sh
 
 # The README's install path: make install into a temporary prefix, build
