@@ -14,6 +14,7 @@ SUITES=(
     coordination  # run-coordination.sh: queue, ping-pong, semaphore vs Go/asyncio/uvloop
     io      # run-io.sh: echo server, 100 and 1000 connections, vs libuv/Go/uvloop/asyncio
     io-sys  # run-io-sys.sh: thread pool round trip, file appends vs asyncio/uvloop/aiofiles
+    http    # run-http.sh: fetching 10,600 pages from nginx vs curl -Z/aiohttp/Go (wrk: ceiling); areq vs areq.py
 )
 
 sel=("$@")

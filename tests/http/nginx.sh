@@ -17,7 +17,9 @@
 #                     by openssl at start, valid two days; pass it as the
 #                     client's CA file (curl --cacert)
 #   NGINX_PID         the master's pid
-# CPU (optional) pins nginx to that CPU (taskset -c), for the benchmarks.
+# CPU (optional) pins nginx to that CPU (taskset -c), for the benchmarks;
+# NGINX_GZIP=off turns compression off (the benchmarks: every client then
+# gets the same bytes whatever Accept-Encoding it sends).
 #
 # What it serves, on both ports: ROOT (symlinks followed), gzip on for
 # text/html and other text types down to 32 bytes, keep-alive for 100000
@@ -97,7 +99,7 @@ http {
     tcp_nopush on;
     keepalive_requests 100000;
     keepalive_timeout 65s;
-    gzip on;
+    gzip ${NGINX_GZIP:-on};
     gzip_min_length 32;
     gzip_types text/plain text/css application/javascript application/json;
     server {
