@@ -31,9 +31,13 @@
 #
 # A caller sets a trap so nginx never outlives it:
 #   trap 'tests/http/nginx.sh stop "$dir"' EXIT
+# and a caller that may die without running it (a C test program that
+# crashes) sets NGINX_WATCH_PID=its pid: a watchdog then stops nginx
+# within a second of that process's end (and ends itself on stop).
 set -uo pipefail
 
 NGINX=${NGINX:-/usr/sbin/nginx}
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 PY=/usr/bin/python3
 die() { echo "nginx.sh: $*" >&2; exit 1; }
 
@@ -161,6 +165,12 @@ NGINX_CA=$d/ca.pem
 NGINX_PID=$pid
 EOF
                 cat "$d/env"
+                if [[ -n ${NGINX_WATCH_PID:-} ]]; then
+                    (while kill -0 "$NGINX_WATCH_PID" 2>/dev/null &&
+                           [[ -s $d/nginx.pid ]]; do sleep 0.5; done
+                     "$SELF" stop "$d") </dev/null >/dev/null 2>&1 &
+                    disown
+                fi
                 return 0
             fi
         fi
