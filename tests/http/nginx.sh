@@ -37,7 +37,6 @@
 set -uo pipefail
 
 NGINX=${NGINX:-/usr/sbin/nginx}
-SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 PY=/usr/bin/python3
 die() { echo "nginx.sh: $*" >&2; exit 1; }
 
@@ -132,6 +131,13 @@ location = /404 { return 404; }
 EOF
 }
 
+# A process that exists and is not a zombie (kill -0 succeeds on one).
+alive() { # pid
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n $st && ${st%% *} != Z ]]
+}
+
 start() { # dir root [cpu]
     local d=$1 root=$2 cpu=${3:-} p tp try pin=()
     [[ -x $NGINX ]] || die "no $NGINX (Debian package nginx: scripts/deps.sh test)"
@@ -166,9 +172,12 @@ NGINX_PID=$pid
 EOF
                 cat "$d/env"
                 if [[ -n ${NGINX_WATCH_PID:-} ]]; then
-                    (while kill -0 "$NGINX_WATCH_PID" 2>/dev/null &&
-                           [[ -s $d/nginx.pid ]]; do sleep 0.5; done
-                     "$SELF" stop "$d") </dev/null >/dev/null 2>&1 &
+                    # Until the watched process ends or stop (or rm -rf)
+                    # takes the pid file away; then this nginx goes.
+                    (while alive "$NGINX_WATCH_PID" && [[ -s $d/nginx.pid ]]; do
+                         sleep 0.5
+                     done
+                     stop_pid "$pid" "$d") </dev/null >/dev/null 2>&1 &
                     disown
                 fi
                 return 0
@@ -182,11 +191,12 @@ EOF
     die "no free port pair after 10 tries"
 }
 
-stop() { # dir
-    local d=$1 pid kids
-    pid=$(cat "$d/nginx.pid" 2>/dev/null) || return 0
-    [[ -n $pid ]] || return 0
-    kill -0 "$pid" 2>/dev/null || { rm -f "$d/nginx.pid"; return 0; }
+# Stops the master pid of nginx DIR (if it is still that nginx): TERM,
+# then KILL for it and its workers if it lingers.
+stop_pid() { # pid dir
+    local pid=$1 d=$2 kids
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    grep -qF -- "$d/nginx.conf" "/proc/$pid/cmdline" 2>/dev/null || return 0
     # The workers, in case the master has to be killed (they would stay).
     kids=$(pgrep -P "$pid" 2>/dev/null | tr '\n' ' ')
     kill -TERM "$pid" 2>/dev/null
@@ -194,9 +204,7 @@ stop() { # dir
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.03
     done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" $kids 2>/dev/null
-    fi
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" $kids 2>/dev/null
     for k in $kids; do
         for _ in $(seq 50); do
             kill -0 "$k" 2>/dev/null || break
@@ -204,6 +212,13 @@ stop() { # dir
         done
         kill -KILL "$k" 2>/dev/null
     done
+    return 0
+}
+
+stop() { # dir
+    local d
+    d=$(cd "$1" 2>/dev/null && pwd) || return 0
+    stop_pid "$(cat "$d/nginx.pid" 2>/dev/null)" "$d"
     rm -f "$d/nginx.pid"
     return 0
 }

@@ -5,7 +5,6 @@
  * whose env file gives the ports and the CA. Everything started is stopped
  * at exit.
  */
-#define _GNU_SOURCE
 #include "servers.h"
 
 #include <errno.h>
@@ -28,7 +27,7 @@
 #define MAX_CHILDREN 8
 static pid_t children[MAX_CHILDREN];
 static int nchildren;
-static char nginx_dirs[MAX_CHILDREN][256];
+static char nginx_dirs[MAX_CHILDREN][64];   /* the mkdtemp directories */
 static int nnginx;
 static int registered;
 
@@ -58,13 +57,15 @@ void servers_stop_all(void)
             int null = open("/dev/null", O_WRONLY);
             if (null >= 0)
                 dup2(null, 1);
-            execl("/bin/bash", "bash", SIMUL_NGINX_SH, "stop", nginx_dirs[i], (char *)NULL);
+            char srv[300];
+            snprintf(srv, sizeof srv, "%.63s/srv", nginx_dirs[i]);
+            execl("/bin/bash", "bash", SIMUL_NGINX_SH, "stop", srv, (char *)NULL);
             _exit(127);
         }
         if (p > 0)
             waitpid(p, NULL, 0);
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", nginx_dirs[i]);
+        char cmd[320];
+        snprintf(cmd, sizeof cmd, "rm -rf '%.63s'", nginx_dirs[i]);
         if (system(cmd) != 0)
             fprintf(stderr, "servers: cannot remove %s\n", nginx_dirs[i]);
     }
@@ -148,7 +149,7 @@ int servers_nginx_start(const char *root, servers_nginx *out)
         fprintf(stderr, "servers: nginx.sh start failed\n");
         return -1;
     }
-    char path[300], line[600];
+    char path[300], line[512];
     snprintf(path, sizeof path, "%s/env", out->dir);
     FILE *f = fopen(path, "r");
     if (!f)
