@@ -5,7 +5,8 @@
  * (simul_http_response_read_chunk), as the peers do. Prints one JSON line:
  * pages, errors, bytes, seconds (first request to last body's end).
  *
- *     http_fetch URLS_FILE [W]     W defaults to 50
+ *     http_fetch URLS_FILE [W] [read]   W defaults to 50; "read": whole
+ *                                       bodies (simul_http_response_read)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ static size_t nurls, next;
 static long pages, errors;
 static long long bytes;
 static simul_http_session *session;
+static int whole;   /* read whole bodies instead of streaming them */
 
 static int worker(void *arg)
 {
@@ -33,8 +35,15 @@ static int worker(void *arg)
         }
         long long n = 0;
         int k;
-        while ((k = simul_http_response_read_chunk(r, sink, sizeof sink)) > 0)
-            n += k;
+        if (whole) {
+            const void *body;
+            size_t len;
+            k = simul_http_response_read(r, &body, &len);
+            n = (long long)len;
+        } else {
+            while ((k = simul_http_response_read_chunk(r, sink, sizeof sink)) > 0)
+                n += k;
+        }
         if (k < 0 || simul_http_response_status(r) != 200) {
             errors++;
         } else {
@@ -77,6 +86,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int w = argc > 2 ? atoi(argv[2]) : 50;
+    whole = argc > 3 && strcmp(argv[3], "read") == 0;
     if (w < 1)
         w = 1;
     FILE *f = fopen(argv[1], "r");

@@ -4,7 +4,7 @@
 # same pages from the same nginx in one run; and areq (examples/areq.c)
 # beside the walkthrough's areq.py.
 #
-#   bench/run-http.sh [--quick] [--impls wrk,curl,aiohttp,go,simul,areq]
+#   bench/run-http.sh [--quick] [--impls wrk,curl,aiohttp,go,simul,simul-read,areq]
 #
 # The corpus is Debian's Python documentation mirrored 20 times
 # (scripts/corpus.sh: 530 pages x 20 = 10,600 URLs) served by the private
@@ -22,8 +22,10 @@
 #            50 worker tasks (Debian's python3-aiohttp, plain asyncio)
 #   go       bench/peers/http_go: net/http, MaxConnsPerHost 50, 50
 #            goroutines, GOMAXPROCS=1
-#   simul    bench/http_fetch.c: one session (limit 50), 50 tasks; built
-#            only once include/simul/http.h exists (until then: pending)
+#   simul    bench/http_fetch.c: one session (limit 50), 50 tasks, bodies
+#            streamed (read_chunk); built only when include/simul/http.h
+#            exists (until then: pending). simul-read: the same reading
+#            whole bodies (simul_http_response_read, as aiohttp's read())
 #   areq     build/examples/areq over the 10,600 URLs (default session
 #            limit 100, as aiohttp's) beside the walkthrough's areq.py
 #            (taken from ../shared/walkthrough) over the first
@@ -53,7 +55,7 @@ mirrors=${HTTP_MIRRORS:-20}
 conns=${HTTP_CONNS:-50}
 wrk_secs=${HTTP_WRK_SECONDS:-5}
 areq_py_urls=${HTTP_AREQ_PY_URLS:-1000}
-impls="wrk,curl,aiohttp,go,simul,areq"
+impls="wrk,curl,aiohttp,go,simul,simul-read,areq"
 while (($#)); do
     case $1 in
     --quick) rounds=1; wrk_secs=2 ;;
@@ -209,6 +211,8 @@ for round in $(seq "$rounds"); do
     want aiohttp && measure aiohttp json $PY bench/peers/http_aiohttp.py "$urls" "$conns"
     want go && [[ -x $OUT/http_go ]] && measure go json env GOMAXPROCS=1 "$OUT/http_go" "$urls" "$conns"
     want simul && [[ -x $OUT/http_fetch ]] && measure simul json "$OUT/http_fetch" "$urls" "$conns"
+    want simul-read && [[ -x $OUT/http_fetch ]] &&
+        measure simul-read json "$OUT/http_fetch" "$urls" "$conns" read
     if ((have_areq)); then
         rm -f "$tmp/areq-c/foundurls.txt"
         (cd "$tmp/areq-c" && measure areq areq "$ROOT/build/examples/areq")
@@ -256,12 +260,12 @@ load = os.getloadavg()
 print(f"\nHTTP fetch: {npages} URLs (Python docs x {mirrors}), {conns} connections, "
       f"nginx on CPU 0, client on CPU 1; medians of {rounds} round(s); "
       f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-print(f"{'client':<10}{'pages/s':>10}{'CPU ms/page':>13}{'peak RSS MB':>13}{'pages':>8}{'errors':>8}")
-order = ["wrk", "curl", "aiohttp", "go", "simul", "areq", "areq.py"]
+print(f"{'client':<11}{'pages/s':>10}{'CPU ms/page':>13}{'peak RSS MB':>13}{'pages':>8}{'errors':>8}")
+order = ["wrk", "curl", "aiohttp", "go", "simul", "simul-read", "areq", "areq.py"]
 for c in sorted(table, key=lambda c: order.index(c) if c in order else 99):
     t = table[c]
     cpu = f"{t['cpu_ms_per_page']:.3f}" if t["cpu_ms_per_page"] is not None else "-"
-    print(f"{c:<10}{t['pages_per_s']:>10,.0f}{cpu:>13}{t['rss_mb']:>13.1f}"
+    print(f"{c:<11}{t['pages_per_s']:>10,.0f}{cpu:>13}{t['rss_mb']:>13.1f}"
           f"{t['pages']:>8.0f}{t['errors']:>8.0f}")
 if "simul" not in table:
     print(f"simul     {simul_status}")
