@@ -254,6 +254,161 @@ SIMUL_API int simul_pg_get_bytea(const simul_pg_result *r, int row, int col, voi
 SIMUL_API int simul_pg_get_uuid(const simul_pg_result *r, int row, int col, uint8_t uuid[16]);
 SIMUL_API int simul_pg_get_time(const simul_pg_result *r, int row, int col, int64_t *usec);
 
+/* ------------------------------------------------------------------------ */
+/* Row streams (a cursor's iteration: `async for row in conn.cursor(sql)`)  */
+
+/*
+ * Runs sql in libpq's single-row mode: rows come one at a time, so a large
+ * result never sits in memory whole. _open sends it (unnamed, not cached)
+ * and holds c until _close (other calls on c: -EBUSY). _next stores the
+ * next row as a one-row result in *row (the caller frees it) and returns
+ * 1; 0 at the end; SIMUL_PG_ESERVER if the statement failed (rows already
+ * returned stand); after 0 or an error, only _close. _close ends it: rows
+ * not read are cancelled on the server and drained (0, or
+ * SIMUL_PG_EBROKEN if the connection had to be closed). Cancel in _next:
+ * -ECANCELED, the query cancelled on the server as for simul_pg_query (the
+ * stream has ended: _close it). Errors: as simul_pg_query; -EINVAL (no
+ * stream of this kind open on c).
+ */
+SIMUL_API int simul_pg_stream_open(simul_pg *c, const char *sql, const simul_pg_param *params,
+                                   int n, int flags);
+SIMUL_API int simul_pg_stream_next(simul_pg *c, simul_pg_result **row);
+SIMUL_API int simul_pg_stream_close(simul_pg *c);
+
+/* ------------------------------------------------------------------------ */
+/* COPY (conn.copy_records_to_table / copy_from_query)                      */
+
+enum { SIMUL_PG_COPY_IN = 1, SIMUL_PG_COPY_OUT = 2 };
+
+/*
+ * Starts "COPY ... FROM STDIN" (returns SIMUL_PG_COPY_IN) or "COPY ... TO
+ * STDOUT" (SIMUL_PG_COPY_OUT); c is held until simul_pg_copy_close. A
+ * statement that is not such a COPY runs and gives SIMUL_PG_EPROTO (c is
+ * free again). Errors as simul_pg_query.
+ *
+ * _write (COPY FROM): hands n bytes of COPY data (any cut: rows need not be
+ * whole) to libpq; returns 0. Backpressure: once 256 KiB are unsent, it
+ * waits until the socket has taken them, so a fast producer is held to the
+ * server's pace with bounded memory. Cancel: the COPY is ended with an
+ * error (the server rolls it back; the connection stays usable) and
+ * -ECANCELED returned. -EPIPE once the COPY has failed or ended.
+ *
+ * _read (COPY TO): the next row (a whole line of COPY data, not
+ * NUL-terminated) in *data, valid until the next call on c; returns its
+ * length (> 0), 0 at the end, or an error. Cancel: the COPY is cancelled
+ * on the server and its remaining rows drained; -ECANCELED.
+ *
+ * _close ends the COPY: for COPY FROM, PQputCopyEnd - with errmsg NULL the
+ * data is committed and the number of rows copied returned (>= 0); with an
+ * errmsg the server aborts it (SIMUL_PG_ESERVER, SQLSTATE 57014) - even in
+ * a cancelled task; for COPY TO, rows not read are cancelled and drained
+ * (0). Then c is free. Errors: SIMUL_PG_ESERVER (bad data: the COPY is
+ * rolled back), SIMUL_PG_EBROKEN, -EINVAL (no COPY open on c).
+ */
+SIMUL_API int simul_pg_copy_open(simul_pg *c, const char *sql);
+SIMUL_API int simul_pg_copy_write(simul_pg *c, const void *buf, size_t n);
+SIMUL_API int simul_pg_copy_read(simul_pg *c, const char **data);
+SIMUL_API int simul_pg_copy_close(simul_pg *c, const char *errmsg);
+
+/* ------------------------------------------------------------------------ */
+/* Transactions (async with conn.transaction())                             */
+
+/*
+ * _begin: BEGIN, or inside a transaction begun this way a SAVEPOINT (so
+ * they nest as asyncpg's do). _commit: COMMIT, or RELEASE SAVEPOINT for a
+ * nested one. _rollback: ROLLBACK, or ROLLBACK TO SAVEPOINT for a nested
+ * one; it runs even in a cancelled task (clean-up: shielded, bounded by
+ * SIMUL_PG_CANCEL_TIMEOUT). Each pairs with one _begin. Errors as
+ * simul_pg_query; -EINVAL for _commit/_rollback without a _begin. A failed
+ * COMMIT still ends the transaction (PostgreSQL rolled it back); a failed
+ * RELEASE leaves the level open: roll it back.
+ */
+SIMUL_API int simul_pg_begin(simul_pg *c);
+SIMUL_API int simul_pg_commit(simul_pg *c);
+SIMUL_API int simul_pg_rollback(simul_pg *c);
+
+/* ------------------------------------------------------------------------ */
+/* LISTEN / NOTIFY (conn.add_listener)                                      */
+
+typedef struct simul_pg_notify {
+    char *channel;      /* NUL-terminated; in the same allocation */
+    char *payload;
+    int   pid;          /* the notifying backend */
+} simul_pg_notify;
+
+/*
+ * After "LISTEN channel" (simul_pg_exec), waits for the next notification
+ * on c until `deadline` (absolute, simul_now() clock; INFINITY for none)
+ * and stores it in *out (the caller frees it with simul_pg_notify_free).
+ * Notifications that arrived during other calls are queued by libpq and
+ * returned first, in order; they are kept until read, so a listener must
+ * keep reading. Holds c while it waits (other calls: -EBUSY). Cancel:
+ * -ECANCELED, nothing lost. Errors: -ETIMEDOUT, SIMUL_PG_EBROKEN, -EBUSY,
+ * -EINVAL (NULL, NaN), -EPERM, -ENOMEM.
+ */
+SIMUL_API int  simul_pg_notify_wait_until(simul_pg *c, double deadline, simul_pg_notify **out);
+SIMUL_API void simul_pg_notify_free(simul_pg_notify *n);
+
+/* ------------------------------------------------------------------------ */
+/* Pool (asyncpg.create_pool)                                               */
+
+typedef struct simul_pg_pool simul_pg_pool;
+
+/* Zero-initialise; zero fields take the defaults shown. */
+typedef struct simul_pg_pool_opts {
+    int         min_size;         /* connections made by _open: 0 (at most max) */
+    int         max_size;         /* connections at most: 10 (1..1024) */
+    double      connect_timeout;  /* per connect: 60 s */
+    const char *reset_sql;        /* run on release: NULL = asyncpg's reset
+                                     ("CLOSE ALL; UNLISTEN *; RESET ALL;
+                                     SELECT pg_advisory_unlock_all()");
+                                     "" = none */
+} simul_pg_pool_opts;
+
+/*
+ * asyncpg.create_pool(dsn, min_size, max_size): copies conninfo and opts
+ * (opts may be NULL), connects min_size connections (in the caller, which
+ * suspends), and stores the pool in *out; the caller frees it with
+ * simul_pg_pool_close. Errors: simul_pg_connect's for the first of the
+ * min_size connections that fails (none is left open), -EINVAL (bad
+ * sizes, NULL), -EPERM outside a task, -ENOMEM.
+ */
+SIMUL_API int simul_pg_pool_open(const char *conninfo, const simul_pg_pool_opts *opts,
+                                 simul_pg_pool **out);
+
+/*
+ * Closes the idle connections and frees the pool. -EBUSY while connections
+ * are acquired or a task waits in _acquire (nothing is closed then),
+ * -EINVAL for NULL. Does not suspend.
+ */
+SIMUL_API int simul_pg_pool_close(simul_pg_pool *p);
+
+/*
+ * pool.acquire(timeout=...): waits (FIFO) until fewer than max_size
+ * connections are out, then hands out an idle one - checked first: an idle
+ * connection the server dropped (restart, pg_terminate_backend) is closed
+ * and replaced - or connects a new one. `timeout` (seconds, INFINITY for
+ * none) bounds the wait and the connect. Stores the connection in *out;
+ * give it back with simul_pg_pool_release (never simul_pg_close).
+ * Errors: -ETIMEDOUT, -ECANCELED, simul_pg_connect's, -EINVAL, -EPERM.
+ */
+SIMUL_API int simul_pg_pool_acquire(simul_pg_pool *p, double timeout, simul_pg **out);
+
+/*
+ * Gives c back: a lost connection, one in pipeline mode, or one that
+ * still holds a stream or COPY is closed (the pool makes a new one when
+ * needed); otherwise an open transaction is rolled back, the reset
+ * statement runs, and c goes back to the idle list - if either fails, c is
+ * closed instead. Works in a cancelled task (clean-up: shielded, bounded by
+ * SIMUL_PG_CANCEL_TIMEOUT). 0, -EINVAL (NULL, or c not acquired from p),
+ * -EPERM outside a task.
+ */
+SIMUL_API int simul_pg_pool_release(simul_pg_pool *p, simul_pg *c);
+
+/* Connections open (idle + acquired), and idle. -EINVAL for NULL. */
+SIMUL_API int simul_pg_pool_size(const simul_pg_pool *p);
+SIMUL_API int simul_pg_pool_idle(const simul_pg_pool *p);
+
 #ifdef __cplusplus
 }
 #endif

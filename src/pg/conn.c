@@ -108,6 +108,15 @@ int simul__pg_broken(simul_pg *c)
     return SIMUL_PG_EBROKEN;
 }
 
+static void notice(void *arg, const char *msg)
+{
+    (void)arg;
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        n--;
+    simul__log(SIMUL_LOG_DEBUG, "pg: %.*s", (int)n, msg);
+}
+
 int simul_pg_connect(const char *conninfo, double timeout, simul_pg **out)
 {
     if (!conninfo || !out || isnan(timeout) || timeout < 0)
@@ -140,6 +149,9 @@ int simul_pg_connect(const char *conninfo, double timeout, simul_pg **out)
         free(c);
         return -ENOMEM;
     }
+    /* libpq's default prints NOTICEs and WARNINGs to stderr: the library
+     * never prints, so they go to the log hook (debug level) */
+    PQsetNoticeProcessor(c->pg, notice, NULL);
     int64_t deadline = simul__deadline_ns(simul_now() + timeout);
     simul_loop *l = simul__loop();
     int r = 0;
@@ -185,7 +197,7 @@ int simul_pg_close(simul_pg *c)
 {
     if (!c)
         return -EINVAL;
-    if (c->inside || c->npending)
+    if (c->inside || c->npending || c->busy)
         return -EBUSY;
     hang_up(c);
     for (int i = 0; i < c->nstmts; i++)
@@ -267,14 +279,24 @@ int simul__pg_flush(simul_pg *c)
     }
 }
 
+int simul__pg_read(simul_pg *c, int64_t deadline)
+{
+    if (c->fd < 0)
+        return simul__pg_broken(c);
+    int ev = simul__fd_wait(c->fd, SIMUL_READABLE, deadline, 0);
+    if (ev == -EBADF)
+        return simul__pg_broken(c);
+    if (ev < 0)
+        return ev;
+    return PQconsumeInput(c->pg) ? 0 : simul__pg_broken(c);
+}
+
 int simul__pg_await(simul_pg *c)
 {
     while (PQisBusy(c->pg)) {
-        int ev = wait_sock(c, SIMUL_READABLE);
-        if (ev < 0)
-            return ev;
-        if (!PQconsumeInput(c->pg))
-            return simul__pg_broken(c);
+        int r = simul__pg_read(c, SIMUL__NO_DEADLINE);
+        if (r < 0)
+            return r;
     }
     return 0;
 }
@@ -284,9 +306,7 @@ static int is_error(ExecStatusType st)
     return st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR;
 }
 
-/* The next result of the command in progress: 1 and *res, 0 when there is
- * none left, or an error of the wait. */
-static int next_result(simul_pg *c, PGresult **res)
+int simul__pg_next(simul_pg *c, PGresult **res)
 {
     int r = simul__pg_await(c);
     if (r < 0)
@@ -299,7 +319,7 @@ int simul__pg_collect(simul_pg *c, PGresult **out)
 {
     PGresult *keep = NULL, *err = NULL, *res;
     int r;
-    while ((r = next_result(c, &res)) > 0) {
+    while ((r = simul__pg_next(c, &res)) > 0) {
         ExecStatusType st = PQresultStatus(res);
         if (is_error(st)) {
             if (err)
@@ -354,6 +374,14 @@ static void *cancel_job(void *arg)
     return (void *)(intptr_t)ok;
 }
 
+int simul__pg_cancel_request(simul_pg *c)
+{
+    PGcancel *cn = PQgetCancel(c->pg);
+    void *ok = NULL;
+    int r = cn ? simul_to_thread(cancel_job, cn, &ok) : -ENOMEM;
+    return r == 0 && !ok ? -EIO : r;
+}
+
 int simul__pg_cancel(simul_pg *c)
 {
     simul_scope sc;
@@ -364,16 +392,13 @@ int simul__pg_cancel(simul_pg *c)
     }
     /* a query half-sent must be sent whole before it can be cancelled */
     r = simul__pg_flush(c);
-    if (r == 0 && PQisBusy(c->pg)) {
-        PGcancel *cn = PQgetCancel(c->pg);
-        void *ok = NULL;
-        r = cn ? simul_to_thread(cancel_job, cn, &ok) : -ENOMEM;
-        if (r == 0 && !ok)
-            r = -EIO;
-    }
+    /* ACTIVE until the server's ReadyForQuery arrived: rows already
+     * buffered (a row stream) do not mean the command has ended */
+    if (r == 0 && PQtransactionStatus(c->pg) == PQTRANS_ACTIVE)
+        r = simul__pg_cancel_request(c);
     /* drain: the cancelled query's error (57014) or its results */
     PGresult *res;
-    while (r == 0 && (r = next_result(c, &res)) > 0) {
+    while (r == 0 && (r = simul__pg_next(c, &res)) > 0) {
         ExecStatusType st = PQresultStatus(res);
         PQclear(res);
         r = st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH

@@ -47,8 +47,12 @@ struct simul_pg {
     int            io_events;   /* what io is registered for (0: not linked) */
     int            io_wflush;   /* libpq holds output the socket refused */
     simul__task   *drainer;     /* pipeline_exit waiting for npending == 0 */
+    int            stream;      /* PG_STREAM_*: a row stream or COPY holds c */
+    int            stream_done; /* ... and its command has ended */
+    size_t         copy_unflushed;  /* COPY FROM bytes since the last full flush */
     void          *copy_buf;    /* COPY TO's last row (PQfreemem'd on the next) */
-    int            depth;       /* transaction nesting (tx.c) */
+    int            depth;       /* simul_pg_begin nesting (query.c) */
+    simul_pg_pool *pool;        /* the pool that handed c out, while it is out */
 };
 
 /* Records a failure on c (and the thread's last error) and returns code:
@@ -62,6 +66,9 @@ void simul__pg_sync_fd(simul_pg *c);
 /* Sends everything libpq holds (PQflush), reading input meanwhile so the
  * server never blocks on us. 0 or an error. */
 int  simul__pg_flush(simul_pg *c);
+/* Waits until the socket is readable (or `deadline`, loop ns) and reads
+ * what came (PQconsumeInput). 0 or an error. */
+int  simul__pg_read(simul_pg *c, int64_t deadline);
 /* Waits until PQgetResult would not block. 0 or an error (-ECANCELED
  * included: the caller cancels the query). */
 int  simul__pg_await(simul_pg *c);
@@ -69,6 +76,12 @@ int  simul__pg_await(simul_pg *c);
  * request), drains its results and returns -ECANCELED; closes c when that
  * fails or takes over SIMUL_PG_CANCEL_TIMEOUT. Runs shielded. */
 int  simul__pg_cancel(simul_pg *c);
+/* Sends the cancel request only (a pool thread runs PQcancel; the caller
+ * waits for it). 0, -EIO (refused), -ECANCELED, -ENOMEM. */
+int  simul__pg_cancel_request(simul_pg *c);
+/* The next result of the command in progress: 1 and *res, 0 when there is
+ * none left, or an error of the wait. */
+int  simul__pg_next(simul_pg *c, PGresult **res);
 /* Collects the results of the command just sent: the first error, else the
  * last result, into *out (may be NULL). 0, SIMUL_PG_ESERVER, or as await. */
 int  simul__pg_collect(simul_pg *c, PGresult **out);
@@ -76,6 +89,13 @@ int  simul__pg_collect(simul_pg *c, PGresult **out);
  * SIMUL_PG_EBROKEN, -EPERM outside a task, -EINVAL. _leave undoes it. */
 int  simul__pg_enter(simul_pg *c);
 void simul__pg_leave(simul_pg *c);
+
+enum { PG_STREAM_NONE = 0, PG_STREAM_ROWS, PG_STREAM_COPY_IN, PG_STREAM_COPY_OUT };
+
+/* query.c: sends sql with parameters unnamed (PQsendQueryParams). 0, or
+ * SIMUL_PG_EBROKEN / -ENOMEM. c is held by the caller. */
+int  simul__pg_send_params(simul_pg *c, const char *sql, const simul_pg_param *params, int n,
+                           int rfmt);
 
 /* pipeline.c */
 int  simul__pg_pipeline_query(simul_pg *c, const char *sql, int n, const char *const *vals,

@@ -4,10 +4,12 @@
  * per-connection prepared-statement cache (an open-addressing table keyed
  * by the SQL text's hash; full: statements run unnamed), and
  * simul_pg_query itself: send, flush, collect - or, in pipeline mode,
- * hand the query to pipeline.c.
+ * hand the query to pipeline.c. Also the statements built on it:
+ * transactions with savepoints for nesting, and waiting for NOTIFY.
  */
 #include "pg_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,6 +258,19 @@ sent:
     return simul__pg_collect(c, out);
 }
 
+int simul__pg_send_params(simul_pg *c, const char *sql, const simul_pg_param *params, int n,
+                          int rfmt)
+{
+    pg_args a;
+    int r = args_init(&a, params, n);
+    if (r < 0)
+        return r;
+    if (!PQsendQueryParams(c->pg, sql, n, a.types, a.vals, a.lens, a.fmts, rfmt))
+        r = simul__pg_broken(c);
+    free(a.heap);
+    return r;
+}
+
 int simul_pg_query_ex(simul_pg *c, const char *sql, const simul_pg_param *params, int n,
                       int flags, simul_pg_result **out)
 {
@@ -301,4 +316,110 @@ int simul_pg_exec(simul_pg *c, const char *sql)
     long long n = simul_pg_affected(r);
     simul_pg_result_free(r);
     return n > 0x7fffffff ? 0x7fffffff : (int)n;
+}
+
+/* ---- transactions ----------------------------------------------------------- */
+
+/* Runs a transaction-control statement; rollbacks run shielded (they are
+ * clean-up, also in a cancelled task) with the cancel timeout. */
+static int tx_stmt(simul_pg *c, const char *sql, int cleanup)
+{
+    simul_scope sc;
+    if (cleanup)
+        simul_scope_enter_shielded(&sc, simul_now() + SIMUL_PG_CANCEL_TIMEOUT);
+    int r = simul_pg_query(c, sql, NULL, 0, NULL);
+    if (cleanup)
+        simul_scope_exit(&sc);
+    return r;
+}
+
+int simul_pg_begin(simul_pg *c)
+{
+    if (!c)
+        return -EINVAL;
+    char sql[48];
+    if (c->depth == 0)
+        snprintf(sql, sizeof sql, "BEGIN");
+    else
+        snprintf(sql, sizeof sql, "SAVEPOINT simul_sp_%d", c->depth);
+    int r = tx_stmt(c, sql, 0);
+    if (r == 0)
+        c->depth++;
+    return r;
+}
+
+int simul_pg_commit(simul_pg *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (c->depth == 0)
+        return -EINVAL;
+    char sql[48];
+    if (c->depth == 1)
+        snprintf(sql, sizeof sql, "COMMIT");
+    else
+        snprintf(sql, sizeof sql, "RELEASE SAVEPOINT simul_sp_%d", c->depth - 1);
+    int r = tx_stmt(c, sql, 0);
+    /* COMMIT ends the block whatever it says (a failed block rolls back) */
+    if (r == 0 || c->depth == 1)
+        c->depth--;
+    return r;
+}
+
+int simul_pg_rollback(simul_pg *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (c->depth == 0)
+        return -EINVAL;
+    char sql[96];
+    if (c->depth == 1)
+        snprintf(sql, sizeof sql, "ROLLBACK");
+    else
+        snprintf(sql, sizeof sql, "ROLLBACK TO SAVEPOINT simul_sp_%d; RELEASE SAVEPOINT simul_sp_%d",
+                 c->depth - 1, c->depth - 1);
+    int r = tx_stmt(c, sql, 1);
+    c->depth--;
+    return r;
+}
+
+/* ---- LISTEN / NOTIFY ------------------------------------------------------- */
+
+int simul_pg_notify_wait_until(simul_pg *c, double deadline, simul_pg_notify **out)
+{
+    if (!out || isnan(deadline))
+        return -EINVAL;
+    *out = NULL;
+    int r = simul__pg_enter(c);
+    if (r < 0)
+        return r;
+    int64_t dl = simul__deadline_ns(deadline);
+    for (;;) {
+        PGnotify *n = PQnotifies(c->pg);
+        if (n) {
+            size_t lc = strlen(n->relname) + 1, lp = strlen(n->extra) + 1;
+            simul_pg_notify *m = malloc(sizeof *m + lc + lp);
+            if (!m) {
+                r = -ENOMEM;
+            } else {
+                m->channel = (char *)(m + 1);
+                m->payload = m->channel + lc;
+                memcpy(m->channel, n->relname, lc);
+                memcpy(m->payload, n->extra, lp);
+                m->pid = n->be_pid;
+                *out = m;
+            }
+            PQfreemem(n);
+            break;
+        }
+        if ((r = simul__pg_read(c, dl)) < 0)
+            break;
+    }
+    simul__pg_leave(c);
+    return r;
+}
+
+void simul_pg_notify_free(simul_pg_notify *n)
+{
+    free(n);
 }

@@ -33,9 +33,20 @@ case $cmd in
 start)
     mkdir -p "$dir"
     [[ $(id -u) -eq 0 ]] && chown nobody:nogroup "$dir" && chmod 755 "$dir"
-    as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -N -E UTF8 \
-        --locale=C >"$dir/initdb.log" 2>&1 ||
-        { echo "pgserver: initdb failed: $(tail -n 3 "$dir/initdb.log")" >&2; exit 1; }
+    # initdb once per machine and PostgreSQL build into a template (made
+    # aside and renamed, so concurrent starts never see half of one); each
+    # server gets a copy (initdb takes seconds, a copy a fraction of one)
+    tmpl=${TMPDIR:-/tmp}/simul-pg-template-$(id -u)-$("$bin/postgres" -V | awk "{print \$3}")
+    if [[ ! -f $tmpl/PG_VERSION ]]; then
+        work=$(mktemp -d "$tmpl.XXXXXX")
+        [[ $(id -u) -eq 0 ]] && chown nobody:nogroup "$work"
+        as_owner "$bin/initdb" -D "$work/data" -U postgres --auth=trust -N -E UTF8 \
+            --locale=C >"$dir/initdb.log" 2>&1 ||
+            { echo "pgserver: initdb failed: $(tail -n 3 "$dir/initdb.log")" >&2; rm -rf "$work"; exit 1; }
+        mv -T "$work/data" "$tmpl" 2>/dev/null || true   # another start may have won
+        rm -rf "$work"
+    fi
+    cp -a "$tmpl" "$dir/data"
     # the password role first: pg_hba.conf takes the first matching line
     { echo "host all pw_user 127.0.0.1/32 scram-sha-256"
       echo "local all all trust"

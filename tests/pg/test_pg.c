@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <simul.h>
@@ -605,4 +606,391 @@ static int main_pipeline(void *a)
 TEST_T(pipeline_of_10000_with_an_error_in_the_middle, 60)
 {
     CHECK_EQ(simul_run(main_pipeline, NULL), 0);
+}
+
+/* ---- row streams ------------------------------------------------------------ */
+
+static int main_stream(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_stream_open(c, "SELECT g, 'row ' || g FROM generate_series(1, 20000) g",
+                                  NULL, 0, 0), 0);
+    CHECK_EQ(simul_pg_exec(c, "SELECT 1"), -EBUSY);
+    simul_pg_result *row;
+    int r, n = 0, bad = 0;
+    while ((r = simul_pg_stream_next(c, &row)) == 1) {
+        int64_t v;
+        bad += simul_pg_nrows(row) != 1 || simul_pg_get_int(row, 0, 0, &v) != 0 || v != n + 1;
+        n++;
+        simul_pg_result_free(row);
+    }
+    CHECK_EQ(r, 0);
+    CHECK_EQ(n, 20000);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(simul_pg_stream_close(c), 0);
+    /* left early: the rest is cancelled and drained */
+    CHECK_EQ(simul_pg_stream_open(c, "SELECT generate_series(1, 50000000)", NULL, 0, 0), 0);
+    CHECK_EQ(simul_pg_stream_next(c, &row), 1);
+    simul_pg_result_free(row);
+    double t0 = simul_now();
+    CHECK_EQ(simul_pg_stream_close(c), 0);
+    CHECK(simul_now() - t0 < 5);
+    CHECK_EQ(one_int(c, "SELECT 21"), 21);
+    /* an error after some rows */
+    CHECK_EQ(simul_pg_stream_open(c, "SELECT 10 / (3 - g) FROM generate_series(1, 5) g", NULL, 0, 0), 0);
+    n = 0;
+    while ((r = simul_pg_stream_next(c, &row)) == 1) {
+        n++;
+        simul_pg_result_free(row);
+    }
+    CHECK_EQ(r, SIMUL_PG_ESERVER);
+    CHECK(n <= 2);
+    simul_pg_error e;
+    CHECK_EQ(simul_pg_last_error(c, &e), 0);
+    CHECK(strcmp(e.sqlstate, "22012") == 0);
+    CHECK_EQ(simul_pg_stream_close(c), 0);
+    CHECK_EQ(one_int(c, "SELECT 22"), 22);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST_T(row_stream_in_single_row_mode, 60)
+{
+    CHECK_EQ(simul_run(main_stream, NULL), 0);
+}
+
+/* ---- COPY ------------------------------------------------------------------- */
+
+/* The issue's million rows; a tenth under the sanitizers (several times
+ * slower, and every row is a libpq call either way). */
+#if defined(__SANITIZE_ADDRESS__)
+#define COPY_N 100000
+#else
+#define COPY_N 1000000
+#endif
+
+static int main_copy(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_exec(c, "CREATE TEMP TABLE cp(id int, name text)"), 0);
+    CHECK_EQ(simul_pg_copy_open(c, "COPY cp FROM STDIN"), SIMUL_PG_COPY_IN);
+    CHECK_EQ(simul_pg_exec(c, "SELECT 1"), -EBUSY);
+    size_t cap = 64 * 1024, used = 0;
+    char *buf = malloc(cap);
+    for (int i = 0; i < COPY_N; i++) {
+        used += (size_t)snprintf(buf + used, cap - used, "%d\tname %d\n", i, i);
+        if (used > cap - 64 || i == COPY_N - 1) {
+            CHECK_EQ(simul_pg_copy_write(c, buf, used), 0);
+            used = 0;
+        }
+    }
+    free(buf);
+    CHECK_EQ(simul_pg_copy_close(c, NULL), COPY_N);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM cp"), COPY_N);
+    CHECK_EQ(one_int(c, "SELECT sum(id) FROM cp"), (int64_t)COPY_N * (COPY_N - 1) / 2);
+
+    /* and out again */
+    CHECK_EQ(simul_pg_copy_open(c, "COPY cp TO STDOUT"), SIMUL_PG_COPY_OUT);
+    const char *d;
+    int r, n = 0;
+    long long bytes = 0;
+    while ((r = simul_pg_copy_read(c, &d)) > 0) {
+        n++;
+        bytes += r;
+    }
+    CHECK_EQ(r, 0);
+    CHECK_EQ(n, COPY_N);
+    CHECK(bytes > COPY_N * 8);
+    CHECK_EQ(simul_pg_copy_close(c, NULL), 0);
+
+    /* bad data rolls the COPY back, with the server's error */
+    CHECK_EQ(simul_pg_copy_open(c, "COPY cp FROM STDIN"), SIMUL_PG_COPY_IN);
+    CHECK_EQ(simul_pg_copy_write(c, "1\tok\nnot-a-number\tx\n", 21), 0);
+    CHECK_EQ(simul_pg_copy_close(c, NULL), SIMUL_PG_ESERVER);
+    simul_pg_error e;
+    CHECK_EQ(simul_pg_last_error(c, &e), 0);
+    CHECK(strcmp(e.sqlstate, "22P02") == 0);
+    /* aborted by the client */
+    CHECK_EQ(simul_pg_copy_open(c, "COPY cp FROM STDIN"), SIMUL_PG_COPY_IN);
+    CHECK_EQ(simul_pg_copy_write(c, "1\tok\n", 5), 0);
+    CHECK_EQ(simul_pg_copy_close(c, "changed my mind"), SIMUL_PG_ESERVER);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM cp"), COPY_N);
+    /* a COPY TO left early */
+    CHECK_EQ(simul_pg_copy_open(c, "COPY (SELECT generate_series(1, 50000000)) TO STDOUT"),
+             SIMUL_PG_COPY_OUT);
+    CHECK(simul_pg_copy_read(c, &d) > 0);
+    CHECK_EQ(simul_pg_copy_close(c, NULL), 0);
+    CHECK_EQ(one_int(c, "SELECT 31"), 31);
+    /* not a COPY */
+    CHECK_EQ(simul_pg_copy_open(c, "SELECT 1"), SIMUL_PG_EPROTO);
+    CHECK_EQ(one_int(c, "SELECT 32"), 32);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST_T(copy_of_a_million_rows_in_and_out, 120)
+{
+    CHECK_EQ(simul_run(main_copy, NULL), 0);
+}
+
+/* A COPY writer cancelled mid-way: the COPY is ended with an error and the
+ * connection stays usable. */
+static int copy_forever(void *a)
+{
+    simul_pg *c = a;
+    int r = simul_pg_copy_open(c, "COPY cp2 FROM STDIN");
+    if (r != SIMUL_PG_COPY_IN)
+        return -1000;
+    char buf[8192];
+    memset(buf, 0, sizeof buf);
+    for (size_t i = 0; i < sizeof buf; i += 8)
+        memcpy(buf + i, "1234567\n", 8);
+    while ((r = simul_pg_copy_write(c, buf, sizeof buf)) == 0)
+        ;
+    int r2 = simul_pg_copy_close(c, NULL);
+    return r == -ECANCELED && r2 == 0 ? -ECANCELED : -2000 + r2;
+}
+
+static int main_copy_cancel(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_exec(c, "CREATE TEMP TABLE cp2(id int)"), 0);
+    simul_task *t = simul_spawn(copy_forever, c);
+    simul_sleep(0.3);
+    simul_cancel(t);
+    CHECK_EQ(simul_join(t), -ECANCELED);
+    CHECK_EQ(simul_pg_status(c), SIMUL_PG_OK);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM cp2"), 0);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST_T(copy_writer_cancelled_rolls_back, 30)
+{
+    CHECK_EQ(simul_run(main_copy_cancel, NULL), 0);
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+static int main_tx(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_exec(c, "CREATE TEMP TABLE tx(v int)"), 0);
+    CHECK_EQ(simul_pg_commit(c), -EINVAL);
+    CHECK_EQ(simul_pg_begin(c), 0);
+    CHECK_EQ(simul_pg_exec(c, "INSERT INTO tx VALUES (1)"), 1);
+    CHECK_EQ(simul_pg_begin(c), 0);                         /* savepoint */
+    CHECK_EQ(simul_pg_exec(c, "INSERT INTO tx VALUES (2)"), 1);
+    CHECK_EQ(simul_pg_exec(c, "INSERT INTO tx VALUES (1/0)"), SIMUL_PG_ESERVER);
+    CHECK_EQ(simul_pg_rollback(c), 0);                      /* to the savepoint */
+    CHECK_EQ(simul_pg_transaction_status(c), 2);
+    CHECK_EQ(simul_pg_begin(c), 0);
+    CHECK_EQ(simul_pg_exec(c, "INSERT INTO tx VALUES (3)"), 1);
+    CHECK_EQ(simul_pg_commit(c), 0);                        /* release */
+    CHECK_EQ(simul_pg_commit(c), 0);
+    CHECK_EQ(simul_pg_transaction_status(c), 0);
+    CHECK_EQ(one_int(c, "SELECT sum(v) FROM tx"), 4);
+    /* rollback works in a cancelled task (clean-up) */
+    CHECK_EQ(simul_pg_begin(c), 0);
+    CHECK_EQ(simul_pg_exec(c, "INSERT INTO tx VALUES (100)"), 1);
+    simul_scope sc;
+    simul_scope_enter(&sc, simul_now() + 0.05);
+    CHECK_EQ(simul_pg_exec(c, "SELECT pg_sleep(5)"), -ECANCELED);
+    CHECK_EQ(simul_pg_rollback(c), 0);
+    CHECK_EQ(simul_scope_exit(&sc), -ETIMEDOUT);
+    CHECK_EQ(one_int(c, "SELECT sum(v) FROM tx"), 4);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST(transactions_nest_with_savepoints)
+{
+    CHECK_EQ(simul_run(main_tx, NULL), 0);
+}
+
+/* ---- LISTEN / NOTIFY --------------------------------------------------------- */
+
+#define NOTIFY_N 10000
+
+static int notifier(void *a)
+{
+    simul_pg *c = connect_ok(conninfo);
+    (void)a;
+    /* a storm: delivered at commit, all at once */
+    int r = simul_pg_exec(c, "SELECT pg_notify('storm', g::text) FROM generate_series(1, 10000) g");
+    simul_pg_close(c);
+    return r < 0 ? r : 0;
+}
+
+static int main_notify(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_exec(c, "LISTEN storm"), 0);
+    simul_pg_notify *n = NULL;
+    double t0 = simul_now();
+    CHECK_EQ(simul_pg_notify_wait_until(c, simul_now() + 0.1, &n), -ETIMEDOUT);
+    CHECK(simul_now() - t0 >= 0.09);
+    simul_task *t = simul_spawn(notifier, NULL);
+    int bad = 0;
+    for (int i = 1; i <= NOTIFY_N; i++) {
+        int r = simul_pg_notify_wait_until(c, simul_now() + 10, &n);
+        if (r != 0) {
+            CHECK_EQ(r, 0);
+            break;
+        }
+        bad += strcmp(n->channel, "storm") != 0 || atoi(n->payload) != i || n->pid <= 0;
+        simul_pg_notify_free(n);
+    }
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(simul_join(t), 0);
+    /* notifications that come during a query are kept for the next wait */
+    CHECK_EQ(simul_pg_exec(c, "NOTIFY storm, 'mine'"), 0);
+    CHECK_EQ(simul_pg_notify_wait_until(c, simul_now() + 5, &n), 0);
+    CHECK(strcmp(n->payload, "mine") == 0);
+    simul_pg_notify_free(n);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST_T(listen_notify_storm_of_10000, 60)
+{
+    CHECK_EQ(simul_run(main_notify, NULL), 0);
+}
+
+/* ---- the library never prints --------------------------------------------- */
+
+static int main_notice(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_exec(c, "DROP TABLE IF EXISTS no_such_table"), 0);   /* a NOTICE */
+    CHECK_EQ(simul_pg_exec(c, "DO $$ BEGIN RAISE WARNING 'careful'; END $$"), 0);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+static int run_notice(void *a)
+{
+    return simul_run(main_notice, a);
+}
+TEST(notices_are_not_printed)
+{
+    char err[512];
+    int st = harness_child_stderr(run_notice, NULL, err, sizeof err);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(strstr(err, "NOTICE") == NULL && strstr(err, "careful") == NULL);
+}
+
+/* ---- the pool ---------------------------------------------------------------- */
+
+static int hold(void *a)
+{
+    simul_pg_pool *p = a;
+    simul_pg *c;
+    int r = simul_pg_pool_acquire(p, 5, &c);
+    if (r < 0)
+        return r;
+    simul_sleep(0.3);
+    return simul_pg_pool_release(p, c);
+}
+
+static int main_pool(void *a)
+{
+    (void)a;
+    simul_pg_pool_opts o = { .min_size = 2, .max_size = 3 };
+    simul_pg_pool *p = NULL;
+    CHECK_EQ(simul_pg_pool_open(conninfo, &o, &p), 0);
+    CHECK_EQ(simul_pg_pool_size(p), 2);
+    CHECK_EQ(simul_pg_pool_idle(p), 2);
+    simul_pg *c1, *c2, *c3, *c4;
+    CHECK_EQ(simul_pg_pool_acquire(p, 1, &c1), 0);
+    CHECK_EQ(simul_pg_pool_acquire(p, 1, &c2), 0);
+    CHECK_EQ(simul_pg_pool_acquire(p, 1, &c3), 0);
+    CHECK_EQ(simul_pg_pool_size(p), 3);
+    double t0 = simul_now();
+    CHECK_EQ(simul_pg_pool_acquire(p, 0.1, &c4), -ETIMEDOUT);
+    CHECK(simul_now() - t0 >= 0.09);
+    CHECK_EQ(simul_pg_pool_close(p), -EBUSY);
+    CHECK_EQ(simul_pg_pool_release(p, c3), 0);
+    CHECK_EQ(simul_pg_pool_release(p, c3), -EINVAL);   /* not out any more */
+
+    /* release resets: an open transaction is rolled back, settings reset */
+    CHECK_EQ(simul_pg_exec(c1, "SET application_name = 'dirty'"), 0);
+    CHECK_EQ(simul_pg_exec(c1, "BEGIN"), 0);
+    CHECK_EQ(simul_pg_exec(c1, "CREATE TABLE pool_t(v int)"), 0);
+    int pid1 = simul_pg_backend_pid(c1);
+    CHECK_EQ(simul_pg_pool_release(p, c1), 0);
+    CHECK_EQ(simul_pg_pool_acquire(p, 1, &c1), 0);
+    CHECK_EQ(simul_pg_backend_pid(c1), pid1);   /* the most recent idle one */
+    CHECK_EQ(simul_pg_transaction_status(c1), 0);
+    simul_pg_result *r = NULL;
+    CHECK_EQ(simul_pg_query(c1, "SHOW application_name", NULL, 0, &r), 0);
+    const char *s;
+    CHECK_EQ(simul_pg_get_text(r, 0, 0, &s, NULL), 0);
+    CHECK(strcmp(s, "dirty") != 0);
+    simul_pg_result_free(r);
+    CHECK_EQ(one_int(c1, "SELECT count(*) FROM pg_tables WHERE tablename = 'pool_t'"), 0);
+
+    /* a broken connection is dropped on release and replaced */
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)::int", simul_pg_backend_pid(c2));
+    CHECK_EQ(one_int(c1, sql), 1);
+    simul_sleep(0.1);
+    CHECK_EQ(simul_pg_exec(c2, "SELECT 1"), SIMUL_PG_EBROKEN);
+    CHECK_EQ(simul_pg_pool_release(p, c2), 0);
+    CHECK_EQ(simul_pg_pool_size(p), 2);
+    /* and one killed while idle is seen at acquire and replaced */
+    CHECK_EQ(simul_pg_pool_acquire(p, 1, &c2), 0);
+    int pid2 = simul_pg_backend_pid(c2);
+    CHECK_EQ(simul_pg_pool_release(p, c2), 0);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)::int", pid2);
+    CHECK_EQ(one_int(c1, sql), 1);
+    simul_sleep(0.1);
+    CHECK_EQ(simul_pg_pool_acquire(p, 1, &c2), 0);
+    CHECK(simul_pg_backend_pid(c2) != pid2);
+    CHECK_EQ(one_int(c2, "SELECT 41"), 41);
+    CHECK_EQ(simul_pg_pool_release(p, c2), 0);
+    CHECK_EQ(simul_pg_pool_release(p, c1), 0);
+
+    /* waiters queue for the max_size connections */
+    simul_task *t[6];
+    t0 = simul_now();
+    for (int i = 0; i < 6; i++)
+        t[i] = simul_spawn(hold, p);
+    CHECK_EQ(simul_gather(t, 6, NULL, SIMUL_GATHER_FAIL_FAST), 0);
+    double el = simul_now() - t0;
+    CHECK(el >= 0.55 && el < 1.5);   /* two rounds of 0.3 s: 3 at a time */
+    CHECK(simul_pg_pool_size(p) <= 3);
+    CHECK_EQ(simul_pg_pool_close(p), 0);
+    return 0;
+}
+TEST_T(pool_sizes_timeout_reset_and_broken_connections, 30)
+{
+    CHECK_EQ(simul_run(main_pool, NULL), 0);
+}
+
+/* The server restarted under a pool: every idle connection is stale; the
+ * next acquires replace them. Runs last (it restarts the shared server). */
+static int main_restart(void *a)
+{
+    (void)a;
+    simul_pg_pool_opts o = { .min_size = 3, .max_size = 3 };
+    simul_pg_pool *p = NULL;
+    CHECK_EQ(simul_pg_pool_open(conninfo, &o, &p), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s/tests/pg/pgserver.sh restart %s", SIMUL_SRCDIR, dir);
+    void *res = NULL;
+    CHECK_EQ(simul_to_thread((simul_thread_fn)(void *)system, cmd, &res), 0);
+    simul_pg *c[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(simul_pg_pool_acquire(p, 10, &c[i]), 0);
+        CHECK_EQ(one_int(c[i], "SELECT 51"), 51);
+    }
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(simul_pg_pool_release(p, c[i]), 0);
+    CHECK_EQ(simul_pg_pool_close(p), 0);
+    return 0;
+}
+TEST_T(zz_server_restarted_under_a_pool, 60)
+{
+    CHECK_EQ(simul_run(main_restart, NULL), 0);
 }
