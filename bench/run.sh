@@ -15,6 +15,7 @@ SUITES=(
     io      # run-io.sh: echo server, 100 and 1000 connections, vs libuv/Go/uvloop/asyncio
     io-sys  # run-io-sys.sh: thread pool round trip, file appends vs asyncio/uvloop/aiofiles
     http    # run-http.sh: fetching 10,600 pages from nginx vs curl -Z/aiohttp/Go (wrk: ceiling); areq vs areq.py
+    pg      # run-pg.sh: PostgreSQL vs asyncpg, psycopg 3 async and plain libpq
 )
 
 sel=("$@")

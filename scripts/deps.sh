@@ -9,7 +9,7 @@
 #     test    build + valgrind, g++ (headers compiled as C++), the servers the
 #             tests start (nginx, PostgreSQL) and the Python peers; the default
 #     bench   build + the benchmark peers (Go, Python asyncio/uvloop/aiohttp,
-#             libuv, wrk, curl, nginx)
+#             libuv, wrk, curl, nginx, PostgreSQL with asyncpg and psycopg)
 #   --check   install nothing: list what is missing and exit 1 if anything is
 set -euo pipefail
 
@@ -38,9 +38,11 @@ case $what in
     test)  pkgs+=(valgrind g++ python3 python3-html5lib python3-doc clang
                   libclang-rt-14-dev "${run_pkgs[@]}" openssl curl python3-aiohttp
                   python3-aiofiles postgresql) ;;
-    # time: /usr/bin/time for the HTTP clients' CPU and peak RSS.
+    # time: /usr/bin/time for the HTTP clients' CPU and peak RSS; postgresql,
+    # python3-asyncpg, python3-psycopg: bench/run-pg.sh's server and peers.
     bench) pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
-                  python3-matplotlib "${run_pkgs[@]}" curl python3-aiohttp time) ;;
+                  python3-matplotlib "${run_pkgs[@]}" curl python3-aiohttp time postgresql
+                  python3-asyncpg python3-psycopg) ;;
     *)     echo "usage: $0 [--check] [build|run|test|bench]" >&2; exit 2 ;;
 esac
 

@@ -176,6 +176,23 @@ SIMUL_API int simul_pg_exec(simul_pg *c, const char *sql);
  * 4096; statements already prepared stay). 0, -EINVAL. */
 SIMUL_API int simul_pg_set_cache(simul_pg *c, int size);
 
+/*
+ * conn.executemany(sql, rows): runs one statement for each of nrows rows of
+ * nparams parameters (rows[i * nparams + k] is row i's $k+1), pipelined -
+ * parsed once, every row bound and executed without waiting for the one
+ * before, one sync at the end - so the batch costs about one round trip.
+ * Atomic as asyncpg's: the rows run in one implicit transaction (or in the
+ * caller's open one), and an error in any row rolls all of them back and
+ * is returned (SIMUL_PG_ESERVER, simul_pg_last_error: the first failure).
+ * Memory stays bounded: results are read while rows are sent. Cancel: the
+ * batch is cancelled on the server (nothing of it stays) and -ECANCELED
+ * returned; the connection stays usable, or is closed if it cannot be
+ * drained within SIMUL_PG_CANCEL_TIMEOUT. 0 on success. Errors as
+ * simul_pg_query (not in pipeline mode: -EBUSY); -EINVAL for bad counts.
+ */
+SIMUL_API int simul_pg_executemany(simul_pg *c, const char *sql, const simul_pg_param *rows,
+                                   int nparams, int nrows);
+
 /* ------------------------------------------------------------------------ */
 /* Pipeline mode                                                            */
 
@@ -253,6 +270,21 @@ SIMUL_API int simul_pg_get_bytea(const simul_pg_result *r, int row, int col, voi
                                  size_t cap, size_t *len);
 SIMUL_API int simul_pg_get_uuid(const simul_pg_result *r, int row, int col, uint8_t uuid[16]);
 SIMUL_API int simul_pg_get_time(const simul_pg_result *r, int row, int col, int64_t *usec);
+
+/*
+ * Arrays of one dimension (int2/4/8, float4/8, text-like types), text or
+ * binary: _len gives the number of elements (>= 0); the others read
+ * element i (0-based) as the typed accessors do - 0, -ENOENT for a NULL
+ * element, -ERANGE past the end, -EINVAL for a value that is not a
+ * one-dimensional array of that kind (or a NULL array: -ENOENT). Text
+ * results are parsed on each call (O(length)). _text copies the element
+ * (unescaped) into buf, NUL-terminated; -ENOBUFS if it does not fit.
+ */
+SIMUL_API int simul_pg_array_len(const simul_pg_result *r, int row, int col);
+SIMUL_API int simul_pg_array_int(const simul_pg_result *r, int row, int col, int i, int64_t *v);
+SIMUL_API int simul_pg_array_double(const simul_pg_result *r, int row, int col, int i, double *v);
+SIMUL_API int simul_pg_array_text(const simul_pg_result *r, int row, int col, int i, char *buf,
+                                  size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Row streams (a cursor's iteration: `async for row in conn.cursor(sql)`)  */

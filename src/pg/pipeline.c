@@ -55,19 +55,23 @@ static pg_req *pop(simul_pg *c)
     return q;
 }
 
+/* The next complete result without waiting, or NULL when none has come
+ * yet; the NULL libpq puts between two statements' results is skipped. */
+static PGresult *ready_result(simul_pg *c)
+{
+    for (int nulls = 0; nulls < 2 && !PQisBusy(c->pg); nulls++) {
+        PGresult *res = PQgetResult(c->pg);
+        if (res)
+            return res;
+    }
+    return NULL;
+}
+
 /* Hands every complete result to its request, in order. */
 static void dispatch(simul_pg *c)
 {
-    int nulls = 0;
-    while (c->head && c->pg && !PQisBusy(c->pg)) {
-        PGresult *res = PQgetResult(c->pg);
-        if (!res) {
-            /* between two statements' results; twice: nothing more yet */
-            if (++nulls > 1)
-                break;
-            continue;
-        }
-        nulls = 0;
+    PGresult *res;
+    while (c->head && c->pg && (res = ready_result(c)) != NULL) {
         pg_req *q = c->head;
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_PIPELINE_SYNC) {
@@ -253,4 +257,129 @@ int simul__pg_pipeline_query(simul_pg *c, const char *sql, int n, const char *co
     }
     *out = res;
     return 0;
+}
+
+/* ---- executemany ------------------------------------------------------------ */
+
+/* Rows sent between two looks at the results: bounds libpq's buffers. */
+#define MANY_CHUNK 512
+
+/* Consumes whatever results are complete (without waiting), keeping the
+ * first error; *synced once the batch's sync has come back. */
+static void many_drain(simul_pg *c, PGresult **err, int *synced)
+{
+    PGresult *res;
+    while ((res = ready_result(c)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            *synced = 1;
+            PQclear(res);
+            break;
+        }
+        if (is_error(st) && !*err)
+            *err = res;
+        else
+            PQclear(res);
+    }
+}
+
+int simul_pg_executemany(simul_pg *c, const char *sql, const simul_pg_param *rows, int nparams,
+                         int nrows)
+{
+    if (!c || !sql || nparams < 0 || nparams > 65535 || nrows < 0 || (nrows && nparams && !rows))
+        return -EINVAL;
+    int r = simul__pg_enter(c);
+    if (r < 0)
+        return r;
+    if (nrows == 0) {
+        simul__pg_leave(c);
+        return 0;
+    }
+    /* libpq's arrays for one row at a time */
+    const char **vals = malloc(sizeof(char *) * (size_t)(nparams ? nparams : 1));
+    int *lens = malloc(sizeof(int) * (size_t)(nparams ? nparams : 1) * 2);
+    Oid *types = calloc((size_t)(nparams ? nparams : 1), sizeof(Oid));
+    PGresult *err = NULL;
+    int synced = 0, sync_sent = 0;
+    if (!vals || !lens || !types) {
+        r = -ENOMEM;
+        goto out;
+    }
+    int *fmts = lens + nparams;
+    for (int k = 0; k < nparams; k++)
+        types[k] = rows[k].type;
+    if (PQenterPipelineMode(c->pg) != 1) {
+        r = simul__pg_broken(c);
+        goto out;
+    }
+    /* one unnamed statement, parsed once; every row binds and executes it */
+    if (!PQsendPrepare(c->pg, "", sql, nparams, types)) {
+        r = simul__pg_broken(c);
+        goto leave;
+    }
+    for (int i = 0; i < nrows && r == 0; i++) {
+        const simul_pg_param *p = rows + (size_t)i * (size_t)nparams;
+        for (int k = 0; k < nparams; k++) {
+            vals[k] = p[k].value ? p[k].value
+                      : p[k].length >= 0 && p[k].format == 1 ? (const char *)p[k].inline_
+                                                             : NULL;
+            lens[k] = p[k].length < 0 ? 0 : p[k].length;
+            fmts[k] = p[k].format ? 1 : 0;
+        }
+        if (!PQsendQueryPrepared(c->pg, "", nparams, vals, lens, fmts, 0)) {
+            r = simul__pg_broken(c);
+            break;
+        }
+        if ((i + 1) % MANY_CHUNK == 0) {
+            /* let the socket take the chunk, reading answers meanwhile */
+            r = simul__pg_flush(c);
+            if (r == 0 && !PQconsumeInput(c->pg))
+                r = simul__pg_broken(c);
+            if (r == 0)
+                many_drain(c, &err, &synced);
+        }
+    }
+    if (r == 0) {
+        if (PQpipelineSync(c->pg))
+            sync_sent = 1;
+        else
+            r = simul__pg_broken(c);
+    }
+    if (r == 0)
+        r = simul__pg_flush(c);
+    while (r == 0 && !synced) {
+        r = simul__pg_await(c);
+        if (r == 0)
+            many_drain(c, &err, &synced);
+    }
+    if (r == -ECANCELED) {
+        /* the batch is one transaction: cancel it on the server, then read
+         * to its sync (shielded), or close the connection */
+        simul_scope sc;
+        simul_scope_enter_shielded(&sc, simul_now() + SIMUL_PG_CANCEL_TIMEOUT);
+        int q = sync_sent || PQpipelineSync(c->pg) ? simul__pg_flush(c) : -EIO;
+        if (q == 0)
+            q = simul__pg_cancel_request(c);
+        while (q == 0 && !synced) {
+            q = simul__pg_await(c);
+            if (q == 0)
+                many_drain(c, &err, &synced);
+        }
+        simul_scope_exit(&sc);
+        if (!synced && !c->broken)
+            simul__pg_broken(c);
+        r = -ECANCELED;
+    }
+leave:
+    if (!c->broken && PQexitPipelineMode(c->pg) != 1 && r == 0)
+        r = simul__pg_broken(c);
+    if (r == 0 && err)
+        r = simul__pg_fail(c, SIMUL_PG_ESERVER, err);
+out:
+    PQclear(err);
+    free(vals);
+    free(lens);
+    free(types);
+    simul__pg_leave(c);
+    return r;
 }

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum {
     OID_BOOL = 16, OID_BYTEA = 17, OID_CHAR = 18, OID_NAME = 19, OID_INT8 = 20,
@@ -390,4 +391,209 @@ int simul_pg_get_time(const simul_pg_result *r, int row, int col, int64_t *usec)
         return -EINVAL;
     }
     return parse_iso(c.p, usec);
+}
+
+/* ---- arrays (one dimension) --------------------------------------------- */
+
+/*
+ * Finds element i of a one-dimensional array value (i < 0: counts them).
+ * Binary: the array_send layout (ndim, has-null flag, element OID, then
+ * per dimension size and lower bound, then length-prefixed elements).
+ * Text: "{a,b,NULL,"quo\"ted"}". The element's bytes (unescaped) go to
+ * buf (cap; *len its length, NUL-terminated when room remains).
+ * Returns the count (i < 0), 0, -ENOENT (NULL element), -ERANGE (past the
+ * end), -EINVAL (not a one-dimensional array), -ENOBUFS.
+ */
+static int array_elem(const cell *c, int i, char *buf, size_t cap, size_t *len, Oid *etype)
+{
+    if (c->bin) {
+        if (c->n < 12)
+            return -EINVAL;
+        int32_t ndim = (int32_t)be_load(c->p, 4);
+        *etype = (Oid)be_load(c->p + 8, 4);
+        if (ndim == 0)
+            return i < 0 ? 0 : -ERANGE;
+        if (ndim != 1 || c->n < 20)
+            return -EINVAL;
+        int32_t count = (int32_t)be_load(c->p + 12, 4);
+        if (i < 0)
+            return count;
+        if (i >= count)
+            return -ERANGE;
+        const char *p = c->p + 20, *end = c->p + c->n;
+        for (int k = 0;; k++) {
+            if (end - p < 4)
+                return -EINVAL;
+            int32_t l = (int32_t)be_load(p, 4);
+            p += 4;
+            if (l > end - p)
+                return -EINVAL;
+            if (k == i) {
+                if (l < 0)
+                    return -ENOENT;
+                *len = (size_t)l;
+                if ((size_t)l >= cap)
+                    return -ENOBUFS;
+                memcpy(buf, p, (size_t)l);
+                buf[l] = '\0';
+                return 0;
+            }
+            if (l > 0)
+                p += l;
+        }
+    }
+    *etype = 0;
+    const char *p = c->p;
+    if (*p != '{')
+        return -EINVAL;
+    p++;
+    if (*p == '}')
+        return i < 0 ? 0 : -ERANGE;
+    for (int k = 0;; k++) {
+        size_t n = 0;
+        int quoted = *p == '"', null = 0;
+        if (*p == '{')
+            return -EINVAL;   /* more than one dimension */
+        if (quoted) {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+                if (k == i && n + 1 < cap)
+                    buf[n] = *p;
+                n++;
+            }
+            if (*p++ != '"')
+                return -EINVAL;
+        } else {
+            const char *s = p;
+            while (*p && *p != ',' && *p != '}')
+                p++;
+            n = (size_t)(p - s);
+            null = n == 4 && strncasecmp(s, "NULL", 4) == 0;
+            if (k == i && n < cap)
+                memcpy(buf, s, n);
+        }
+        if (k == i) {
+            if (null)
+                return -ENOENT;
+            *len = n;
+            if (n >= cap)
+                return -ENOBUFS;
+            buf[n] = '\0';
+            return 0;
+        }
+        if (*p == '}')
+            return i < 0 ? k + 1 : -ERANGE;
+        if (*p++ != ',')
+            return -EINVAL;
+    }
+}
+
+int simul_pg_array_len(const simul_pg_result *r, int row, int col)
+{
+    cell c;
+    int e = get_cell(r, row, col, &c);
+    if (e < 0)
+        return e;
+    size_t len;
+    Oid t;
+    return array_elem(&c, -1, NULL, 0, &len, &t);
+}
+
+/* Element i of a number array into buf (64 bytes): its length, the
+ * element type (binary) and the format. 0 or as array_elem. */
+static int array_number(const simul_pg_result *r, int row, int col, int i, char *buf, size_t *n,
+                        Oid *t, int *bin)
+{
+    cell c;
+    int e = get_cell(r, row, col, &c);
+    if (e < 0)
+        return e;
+    if (i < 0)
+        return -ERANGE;
+    *bin = c.bin;
+    e = array_elem(&c, i, buf, 64, n, t);
+    return e == -ENOBUFS ? -EINVAL : e;
+}
+
+int simul_pg_array_int(const simul_pg_result *r, int row, int col, int i, int64_t *v)
+{
+    char buf[64];
+    size_t n;
+    Oid t;
+    int bin, e = array_number(r, row, col, i, buf, &n, &t, &bin);
+    if (e < 0)
+        return e;
+    if (bin) {
+        if ((t == OID_INT2 && n == 2) || (t == OID_INT4 && n == 4) || (t == OID_INT8 && n == 8)) {
+            uint64_t u = be_load(buf, (int)n);
+            *v = n == 2 ? (int16_t)u : n == 4 ? (int32_t)u : (int64_t)u;
+            return 0;
+        }
+        return -EINVAL;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(buf, &end, 10);
+    if (end == buf || *end)
+        return -EINVAL;
+    if (errno == ERANGE)
+        return -ERANGE;
+    *v = x;
+    return 0;
+}
+
+int simul_pg_array_double(const simul_pg_result *r, int row, int col, int i, double *v)
+{
+    char buf[64];
+    size_t n;
+    Oid t;
+    int bin, e = array_number(r, row, col, i, buf, &n, &t, &bin);
+    if (e < 0)
+        return e;
+    if (bin) {
+        if (t == OID_FLOAT8 && n == 8) {
+            uint64_t u = be_load(buf, 8);
+            memcpy(v, &u, 8);
+            return 0;
+        }
+        if (t == OID_FLOAT4 && n == 4) {
+            uint32_t u = (uint32_t)be_load(buf, 4);
+            float f;
+            memcpy(&f, &u, 4);
+            *v = f;
+            return 0;
+        }
+        int64_t x;
+        if ((e = simul_pg_array_int(r, row, col, i, &x)) < 0)
+            return e;
+        *v = (double)x;
+        return 0;
+    }
+    char *end;
+    double x = strtod(buf, &end);
+    if (end == buf || *end)
+        return -EINVAL;
+    *v = x;
+    return 0;
+}
+
+int simul_pg_array_text(const simul_pg_result *r, int row, int col, int i, char *buf, size_t cap)
+{
+    cell c;
+    int e = get_cell(r, row, col, &c);
+    if (e < 0)
+        return e;
+    if (i < 0)
+        return -ERANGE;
+    if (!buf || cap == 0)
+        return -EINVAL;
+    size_t n;
+    Oid t;
+    if ((e = array_elem(&c, i, buf, cap, &n, &t)) < 0)
+        return e;
+    if (c.bin && t != OID_TEXT && t != OID_VARCHAR && t != OID_BPCHAR && t != OID_NAME &&
+        t != OID_JSON)
+        return -EINVAL;
+    return 0;
 }

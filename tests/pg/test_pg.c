@@ -278,6 +278,43 @@ static void check_types(simul_pg *c, int flags)
     simul_pg_result_free(r);
 }
 
+static void check_arrays(simul_pg *c, int flags)
+{
+    simul_pg_result *r = NULL;
+    CHECK_EQ(simul_pg_query_ex(c, "SELECT ARRAY[1, NULL, -3]::int4[], ARRAY[1.5, 2.5]::float8[], "
+                               "ARRAY['a', 'b,c', 'q\"x', NULL, 'NULL']::text[], '{}'::int8[], "
+                               "ARRAY[9000000000]::int8[], ARRAY[[1,2],[3,4]]::int2[], 5",
+                               NULL, 0, flags, &r), 0);
+    int64_t v;
+    double d;
+    char buf[16];
+    CHECK_EQ(simul_pg_array_len(r, 0, 0), 3);
+    CHECK_EQ(simul_pg_array_int(r, 0, 0, 0, &v), 0);
+    CHECK_EQ(v, 1);
+    CHECK_EQ(simul_pg_array_int(r, 0, 0, 1, &v), -ENOENT);
+    CHECK_EQ(simul_pg_array_int(r, 0, 0, 2, &v), 0);
+    CHECK_EQ(v, -3);
+    CHECK_EQ(simul_pg_array_int(r, 0, 0, 3, &v), -ERANGE);
+    CHECK_EQ(simul_pg_array_len(r, 0, 1), 2);
+    CHECK_EQ(simul_pg_array_double(r, 0, 1, 1, &d), 0);
+    CHECK(d == 2.5);
+    CHECK_EQ(simul_pg_array_len(r, 0, 2), 5);
+    CHECK_EQ(simul_pg_array_text(r, 0, 2, 1, buf, sizeof buf), 0);
+    CHECK(strcmp(buf, "b,c") == 0);
+    CHECK_EQ(simul_pg_array_text(r, 0, 2, 2, buf, sizeof buf), 0);
+    CHECK(strcmp(buf, "q\"x") == 0);
+    CHECK_EQ(simul_pg_array_text(r, 0, 2, 3, buf, sizeof buf), -ENOENT);
+    CHECK_EQ(simul_pg_array_text(r, 0, 2, 4, buf, sizeof buf), 0);   /* the string NULL */
+    CHECK(strcmp(buf, "NULL") == 0);
+    CHECK_EQ(simul_pg_array_text(r, 0, 2, 1, buf, 2), -ENOBUFS);
+    CHECK_EQ(simul_pg_array_len(r, 0, 3), 0);
+    CHECK_EQ(simul_pg_array_int(r, 0, 4, 0, &v), 0);
+    CHECK_EQ(v, 9000000000LL);
+    CHECK_EQ(simul_pg_array_len(r, 0, 5), -EINVAL);   /* two dimensions */
+    CHECK_EQ(simul_pg_array_len(r, 0, 6), -EINVAL);   /* not an array */
+    simul_pg_result_free(r);
+}
+
 static int main_types(void *a)
 {
     (void)a;
@@ -285,6 +322,8 @@ static int main_types(void *a)
     CHECK_EQ(simul_pg_exec(c, "SET TimeZone = 'UTC'"), 0);
     check_types(c, 0);
     check_types(c, SIMUL_PG_BINARY);
+    check_arrays(c, 0);
+    check_arrays(c, SIMUL_PG_BINARY);
 
     /* parameters both ways: binary (the constructors) and text */
     simul_pg_param p[8];
@@ -606,6 +645,70 @@ static int main_pipeline(void *a)
 TEST_T(pipeline_of_10000_with_an_error_in_the_middle, 60)
 {
     CHECK_EQ(simul_run(main_pipeline, NULL), 0);
+}
+
+/* ---- executemany ------------------------------------------------------------ */
+
+#define MANY_N 100000
+
+static int many_forever(void *a)
+{
+    simul_pg *c = a;
+    enum { ROWS = 200000 };
+    simul_pg_param *p = malloc(sizeof *p * ROWS);
+    for (int i = 0; i < ROWS; i++)
+        p[i] = simul_pg_int4(i);
+    int r = simul_pg_executemany(c, "INSERT INTO many2 SELECT $1::int FROM pg_sleep(0.0001)", p, 1,
+                                 ROWS);
+    free(p);
+    return r;
+}
+
+static int main_many(void *a)
+{
+    (void)a;
+    simul_pg *c = connect_ok(conninfo);
+    CHECK_EQ(simul_pg_exec(c, "CREATE TEMP TABLE many(id int, name text)"), 0);
+    simul_pg_param *p = malloc(sizeof *p * 2 * MANY_N);
+    char (*names)[16] = malloc(16 * (size_t)MANY_N);
+    for (int i = 0; i < MANY_N; i++) {
+        snprintf(names[i], 16, "n%d", i);
+        p[2 * i] = simul_pg_int4(i);
+        p[2 * i + 1] = simul_pg_text(names[i]);
+    }
+    CHECK_EQ(simul_pg_executemany(c, "INSERT INTO many VALUES ($1, $2)", p, 2, MANY_N), 0);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM many"), MANY_N);
+    CHECK_EQ(one_int(c, "SELECT count(DISTINCT name) FROM many WHERE name = 'n' || id"), MANY_N);
+    /* an error in the middle: nothing of the batch stays */
+    p[2 * (MANY_N / 2) + 1] = simul_pg_text("x");
+    CHECK_EQ(simul_pg_exec(c, "CREATE UNIQUE INDEX ON many(name)"), 0);
+    CHECK_EQ(simul_pg_exec(c, "DELETE FROM many WHERE id <> 0"), MANY_N - 1);
+    CHECK_EQ(simul_pg_exec(c, "UPDATE many SET name = 'x'"), 1);
+    CHECK_EQ(simul_pg_executemany(c, "INSERT INTO many VALUES ($1, $2)", p + 2, 2, MANY_N - 1),
+             SIMUL_PG_ESERVER);
+    simul_pg_error e;
+    CHECK_EQ(simul_pg_last_error(c, &e), 0);
+    CHECK(strcmp(e.sqlstate, "23505") == 0);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM many"), 1);
+    CHECK_EQ(simul_pg_executemany(c, "INSERT INTO many VALUES ($1, $2)", p, 2, 0), 0);
+    free(p);
+    free(names);
+    /* cancelled mid-batch: rolled back on the server, connection reusable */
+    CHECK_EQ(simul_pg_exec(c, "CREATE TEMP TABLE many2(id int)"), 0);
+    simul_task *t = simul_spawn(many_forever, c);
+    simul_sleep(0.3);
+    simul_cancel(t);
+    double t0 = simul_now();
+    CHECK_EQ(simul_join(t), -ECANCELED);
+    CHECK(simul_now() - t0 < 5);
+    CHECK_EQ(simul_pg_status(c), SIMUL_PG_OK);
+    CHECK_EQ(one_int(c, "SELECT count(*) FROM many2"), 0);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST_T(executemany_100000_rows_atomic_and_cancellable, 60)
+{
+    CHECK_EQ(simul_run(main_many, NULL), 0);
 }
 
 /* ---- row streams ------------------------------------------------------------ */
