@@ -6,7 +6,8 @@
 #
 #   simul   build/bench/pg simul ... (bench/pg.c on libsimul)
 #   libpq   build/bench/pg libpq ... (plain synchronous libpq: the floor)
-#   asyncpg bench/peers/pg_py.py asyncpg ... (python3-asyncpg 0.27)
+#   asyncpg bench/peers/pg_py.py asyncpg ... (python3-asyncpg 0.27), on
+#           asyncio and on uvloop (asyncpg+uvloop: python3-uvloop 0.17)
 #   psycopg bench/peers/pg_py.py psycopg ... (python3-psycopg 3.1, async)
 #
 # Benches (N): select1 (SELECT 1 round trips on one connection; 20,000),
@@ -46,8 +47,9 @@ sql() { PGOPTIONS="-c client_min_messages=warning" "$psql" "$ci" -qAt -c "$1" >/
 
 declare -A N=([select1]=20000 [params]=100000 [insert]=100000 [insert_tasks]=100000
               [fetch]=1000000 [copy]=1000000)
-impls="simul libpq asyncpg psycopg"
-$PY -c 'import asyncpg' 2>/dev/null || { log "python3-asyncpg missing: asyncpg left out"; impls=${impls/asyncpg/}; }
+impls="simul libpq asyncpg asyncpg+uvloop psycopg"
+$PY -c 'import asyncpg' 2>/dev/null || { log "python3-asyncpg missing: asyncpg left out"; impls=${impls//asyncpg+uvloop/}; impls=${impls/asyncpg/}; }
+$PY -c 'import uvloop' 2>/dev/null || { log "python3-uvloop missing: asyncpg+uvloop left out"; impls=${impls//asyncpg+uvloop/}; }
 $PY -c 'import psycopg' 2>/dev/null || { log "python3-psycopg missing: psycopg left out"; impls=${impls/psycopg/}; }
 
 raw=$(mktemp)
@@ -75,7 +77,7 @@ res = {}
 for r in rows:
     res.setdefault(r["bench"], {}).setdefault(r["impl"], []).append(r)
 out = {"server": "PostgreSQL 15 (Debian), TCP loopback, fsync off", "results": {}}
-print(f"{'bench':8} {'impl':8} {'N':>8} {'ops/s':>10} {'CPU us/op':>10} {'wall vs asyncpg':>16} {'CPU vs libpq':>13}")
+print(f"{'bench':12} {'impl':14} {'N':>8} {'ops/s':>10} {'CPU us/op':>10} {'asyncpg+uvloop wall / this':>27} {'CPU / libpq':>12}")
 for b, impls in res.items():
     med = {}
     for impl, rs in impls.items():
@@ -85,12 +87,12 @@ for b, impls in res.items():
         med[impl] = {"n": n, "wall_s": w, "cpu_s": c, "ops_per_s": n / w, "cpu_us_per_op": c / n * 1e6,
                      "runs": len(rs)}
     for impl, m in med.items():
-        a = med.get("asyncpg")
+        a = med.get("asyncpg+uvloop") or med.get("asyncpg")
         l = med.get("libpq")
         m["asyncpg_wall_over_this"] = a["wall_s"] / m["wall_s"] if a else None
         m["cpu_over_libpq"] = m["cpu_s"] / l["cpu_s"] if l and l["cpu_s"] > 0 else None
-        print(f"{b:8} {impl:8} {m['n']:8} {m['ops_per_s']:10.0f} {m['cpu_us_per_op']:10.2f} "
-              f"{(m['asyncpg_wall_over_this'] or 0):15.2f}x {(m['cpu_over_libpq'] or 0):12.2f}x")
+        print(f"{b:12} {impl:14} {m['n']:8} {m['ops_per_s']:10.0f} {m['cpu_us_per_op']:10.2f} "
+              f"{(m['asyncpg_wall_over_this'] or 0):26.2f}x {(m['cpu_over_libpq'] or 0):11.2f}x")
     out["results"][b] = med
 json.dump(out, open(sys.argv[2], "w"), indent=1)
 PY

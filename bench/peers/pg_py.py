@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """pg_py.py - the Python peers of bench/pg.c, the same statements:
 
-    python3 bench/peers/pg_py.py asyncpg|psycopg BENCH N DSN
+    python3 bench/peers/pg_py.py asyncpg|psycopg[+uvloop] BENCH N DSN
 
 asyncpg (python3-asyncpg) and psycopg 3's async API (python3-psycopg), on
-Debian's asyncio loop. Benches as in bench/pg.c: select1, params (10
+Debian's asyncio loop, or with "+uvloop" on uvloop (python3-uvloop), the
+loop asyncpg's own benchmarks use. Benches as in bench/pg.c: select1, params (10
 connections x N/10, gathered), insert (executemany in one transaction:
 asyncpg pipelines it; psycopg 3.1 uses libpq's pipeline mode), fetch (N
 rows, every value read), copy (asyncpg: copy_records_to_table, binary;
@@ -93,7 +94,10 @@ async def run_psycopg(bench, n, dsn):
 
 def main():
     impl, bench, n, dsn = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    fn = run_asyncpg if impl == "asyncpg" else run_psycopg
+    if impl.endswith("+uvloop"):
+        import uvloop
+        uvloop.install()
+    fn = run_asyncpg if impl.startswith("asyncpg") else run_psycopg
     wall, cpu = asyncio.run(fn(bench, n, dsn))
     print(json.dumps({"impl": impl, "bench": bench, "n": n, "wall_s": wall, "cpu_s": cpu}))
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # pgserver.sh - a throwaway PostgreSQL 15 for the tests and benchmarks:
-#   tests/pg/pgserver.sh start DIR   initdb into DIR/data, start postgres on a
+#   tests/pg/pgserver.sh start DIR [ssl]
+#                                    initdb into DIR/data, start postgres on a
 #                                    free loopback port with its Unix socket in
-#                                    DIR; prints the port
+#                                    DIR; prints the port. With `ssl`, TLS is
+#                                    on too (a throwaway self-signed P-256
+#                                    certificate, DIR/data/server.crt)
 #   tests/pg/pgserver.sh stop DIR    stops it (immediate) and removes DIR
 #   tests/pg/pgserver.sh restart DIR stops it (fast) and starts it again on
 #                                    the same port
@@ -13,7 +16,7 @@
 # wrong-password case. Durability is off (fsync, synchronous_commit): tests.
 set -euo pipefail
 bin=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
-cmd=${1:?start|stop|restart} dir=${2:?directory}
+cmd=${1:?start|stop|restart} dir=${2:?directory} ssl=${3:-}
 
 as_owner() {
     if [[ $(id -u) -eq 0 ]]; then
@@ -25,7 +28,7 @@ as_owner() {
 
 start_on() { # port
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
-        -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60" \
+        -o "-p $1 -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60 $(cat "$dir/options" 2>/dev/null)" \
         start >/dev/null 2>&1
 }
 
@@ -47,6 +50,14 @@ start)
         rm -rf "$work"
     fi
     cp -a "$tmpl" "$dir/data"
+    if [[ $ssl == ssl ]]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -subj /CN=127.0.0.1 -keyout "$dir/data/server.key" -out "$dir/data/server.crt" \
+            >/dev/null 2>&1 || { echo "pgserver: openssl failed" >&2; exit 1; }
+        chmod 600 "$dir/data/server.key"
+        [[ $(id -u) -eq 0 ]] && chown nobody:nogroup "$dir/data/server.key" "$dir/data/server.crt"
+        echo "-c ssl=on" >"$dir/options"
+    fi
     # the password role first: pg_hba.conf takes the first matching line
     { echo "host all pw_user 127.0.0.1/32 scram-sha-256"
       echo "local all all trust"

@@ -46,7 +46,8 @@ __attribute__((constructor(200))) static void start_server(void)
         exit(1);
     }
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "%s/tests/pg/pgserver.sh start %s", SIMUL_SRCDIR, dir);
+    /* with TLS: TCP connections (sslmode=prefer, libpq's default) use it */
+    snprintf(cmd, sizeof cmd, "%s/tests/pg/pgserver.sh start %s ssl", SIMUL_SRCDIR, dir);
     FILE *f = popen(cmd, "r");
     if (!f || fscanf(f, "%d", &port) != 1) {
         fprintf(stderr, "cannot start PostgreSQL (tests/pg/pgserver.sh)\n");
@@ -136,6 +137,33 @@ static int main_multihost(void *a)
 TEST(connect_multi_host_fallback)
 {
     CHECK_EQ(simul_run(main_multihost, NULL), 0);
+}
+
+/* TLS as libpq offers it: the handshake runs through PQconnectPoll's steps
+ * on the loop, after a refused first host too; sslmode=disable has none. */
+static int main_tls(void *a)
+{
+    (void)a;
+    char ci[600];
+    snprintf(ci, sizeof ci, "%s sslmode=require", conninfo);
+    simul_pg *c = connect_ok(ci);
+    CHECK_EQ(one_int(c, "SELECT ssl::int FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), 1);
+    CHECK_EQ(simul_pg_close(c), 0);
+    snprintf(ci, sizeof ci, "%s sslmode=disable", conninfo);
+    c = connect_ok(ci);
+    CHECK_EQ(one_int(c, "SELECT ssl::int FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), 0);
+    CHECK_EQ(simul_pg_close(c), 0);
+    /* a refused first host, then TLS on the second: both socket changes */
+    snprintf(ci, sizeof ci, "host=127.0.0.1,127.0.0.1 port=1,%d user=postgres dbname=postgres "
+             "sslmode=require", port);
+    c = connect_ok(ci);
+    CHECK_EQ(one_int(c, "SELECT 8"), 8);
+    CHECK_EQ(simul_pg_close(c), 0);
+    return 0;
+}
+TEST(connect_with_tls)
+{
+    CHECK_EQ(simul_run(main_tls, NULL), 0);
 }
 
 /* ---- connect failures ----------------------------------------------------- */
