@@ -319,9 +319,10 @@ enum { SIMUL_PG_COPY_IN = 1, SIMUL_PG_COPY_OUT = 2 };
  * free again). Errors as simul_pg_query.
  *
  * _write (COPY FROM): hands n bytes of COPY data (any cut: rows need not be
- * whole) to libpq; returns 0. Backpressure: once 256 KiB are unsent, it
- * waits until the socket has taken them, so a fast producer is held to the
- * server's pace with bounded memory. Cancel: the COPY is ended with an
+ * whole) to libpq; returns 0. Backpressure: past 256 KiB unsent it pushes
+ * what the socket takes; at 1 MiB unsent it waits until the socket has
+ * taken all, so a fast producer is held to the server's pace with bounded
+ * memory. Cancel: the COPY is ended with an
  * error (the server rolls it back; the connection stays usable) and
  * -ECANCELED returned. -EPIPE once the COPY has failed or ended.
  *

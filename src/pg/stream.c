@@ -5,14 +5,15 @@
  * connection from _open to _close. COPY FROM applies backpressure: at most
  * PG_COPY_UNFLUSHED bytes are handed to libpq (whose output buffer grows
  * without bound in non-blocking mode) before the writer waits for the
- * socket to take them.
+ * socket to take them: past 256 KiB each write pushes what the socket takes
+ * without waiting; at 1 MiB unsent it waits until all is sent.
  */
 #include "pg_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* COPY FROM: bytes accepted before waiting for the socket to drain. */
+/* COPY FROM: unsent bytes past which each write pushes (4x: waits). */
 #define PG_COPY_UNFLUSHED (256 * 1024)
 
 /* The stream's command is over: c is free for the next call. */
@@ -216,8 +217,17 @@ int simul_pg_copy_write(simul_pg *c, const void *buf, size_t n)
         r = 0;
         c->copy_unflushed += n;
         if (c->copy_unflushed >= PG_COPY_UNFLUSHED) {
-            r = simul__pg_flush(c);
-            c->copy_unflushed = 0;
+            /* push without waiting while under the cap, so the socket always
+             * has the next bytes; at the cap, wait until it took them all */
+            int f = PQflush(c->pg);
+            if (f < 0) {
+                r = simul__pg_broken(c);
+            } else if (f == 0) {
+                c->copy_unflushed = 0;
+            } else if (c->copy_unflushed >= 4 * PG_COPY_UNFLUSHED) {
+                r = simul__pg_flush(c);
+                c->copy_unflushed = 0;
+            }
         }
     } else if (r == -1) {
         r = simul__pg_broken(c);
