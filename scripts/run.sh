@@ -1,12 +1,61 @@
 #!/usr/bin/env bash
-# run.sh - `make run`: the main job. Until the crawler exists, it runs the
-# walkthrough's tutorial programs, each the C twin of a Python one.
+# run.sh - `make run`: the main job on an embedded default. Today that is
+# areq, the walkthrough's program: a private nginx on a free loopback port
+# (tests/http/nginx.sh) serves Python's HTML documentation (Debian's
+# python3-doc, which scripts/deps.sh installs); urls.txt lists its pages and
+# one URL that answers 404; build/examples/areq GETs them all concurrently,
+# logs as areq.py does, and writes the links it found to foundurls.txt.
+# The log is shown as it happens, then a summary and the first lines of
+# foundurls.txt; nginx is stopped whatever happens. The files stay in
+# BUILDDIR/run/ (urls.txt, foundurls.txt, areq.log).
+#
+#   scripts/run.sh [BUILDDIR]              areq over the documentation
+#   scripts/run.sh BUILDDIR tutorials      the tutorial programs' C twins
 set -euo pipefail
-b=${1:-build}/examples
-for ex in countasync countsync rand "chained 9 6 3" coro "asyncq -p 2 -c 5" mygen; do
-    set -- $ex
-    if [[ -x "$b/$1" ]]; then
-        echo "== $ex"
-        "$b/$@"
-    fi
-done
+cd "$(dirname "$0")/.."
+b=${1:-build}
+what=${2:-areq}
+
+if [[ $what == tutorials ]]; then
+    for ex in countasync countsync rand "chained 9 6 3" coro "asyncq -p 2 -c 5" mygen; do
+        set -- $ex
+        if [[ -x "$b/examples/$1" ]]; then
+            echo "== $ex"
+            "$b/examples/$@"
+        fi
+    done
+    exit 0
+fi
+
+docs=$(readlink -f /usr/share/doc/python3/html || true)
+[[ -d $docs ]] || { echo "run: no $docs (Debian's python3-doc): run 'make deps'" >&2; exit 1; }
+out=$b/run
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'tests/http/nginx.sh stop "$tmp/ng" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+ln -s "$docs" "$tmp/root"
+tests/http/nginx.sh start "$tmp/ng" "$tmp/root" >/dev/null
+# shellcheck disable=SC1091
+source "$tmp/ng/env"
+(cd "$docs" && find -L . -name '*.html' | sed "s|^\./|$NGINX_URL/|" | sort) >"$out/urls.txt"
+echo "$NGINX_URL/this-url-will-404.html" >>"$out/urls.txt"
+n=$(wc -l <"$out/urls.txt")
+
+echo "== areq: $n URLs (Python's documentation from nginx on $NGINX_URL, and one 404)"
+echo "== $b/examples/areq $out/urls.txt $out/foundurls.txt"
+start=$(date +%s.%N)
+set +e
+"$b/examples/areq" "$out/urls.txt" "$out/foundurls.txt" 2> >(tee "$out/areq.log" >&2)
+rc=$?
+set -e
+wait
+end=$(date +%s.%N)
+pages=$(grep -c 'INFO:areq: Got response' "$out/areq.log" || true)
+errors=$(grep -c 'ERROR:areq:' "$out/areq.log" || true)
+links=$(($(wc -l <"$out/foundurls.txt") - 1))
+echo
+printf '== %d pages fetched, %d errors, %d links written in %.2f s (exit %d)\n' \
+    "$pages" "$errors" "$links" "$(awk "BEGIN { print $end - $start }")" "$rc"
+echo "== the first lines of $out/foundurls.txt:"
+head -n 10 "$out/foundurls.txt"
+exit $rc
