@@ -12,6 +12,7 @@
  * Traffic stays on loopback.
  */
 #include "harness.h"
+#include "http/http_case.h"
 
 #include <simul.h>
 #include <simul/http.h>
@@ -304,16 +305,6 @@ static void run(void (*fn)(void))
     body_fn = fn;
     CHECK_EQ(simul_run(main_task, NULL), 0);
 }
-/* A case with session options set by `optset` (a statement on HO). */
-#define CASE_O(name, timeout, optset)                                    \
-    static void case_##name(void);                                       \
-    TEST_T(name, timeout)                                                \
-    {                                                                    \
-        memset(&HO, 0, sizeof HO);                                       \
-        optset;                                                          \
-        run(case_##name);                                                \
-    }                                                                    \
-    static void case_##name(void)
 #define CASE(name) CASE_O(name, 20, (void)0)
 
 /* GET url, read the whole body into a static buffer; returns the status or
