@@ -37,7 +37,7 @@ ln -s "$docs" "$tmp/root"
 tests/http/nginx.sh start "$tmp/ng" "$tmp/root" >/dev/null
 # shellcheck disable=SC1091
 source "$tmp/ng/env"
-(cd "$docs" && find -L . -name '*.html' | sed "s|^\./|$NGINX_URL/|" | sort) >"$out/urls.txt"
+scripts/corpus.sh pages | sed "s|^|$NGINX_URL/|" >"$out/urls.txt"
 echo "$NGINX_URL/this-url-will-404.html" >>"$out/urls.txt"
 n=$(wc -l <"$out/urls.txt")
 

@@ -128,7 +128,7 @@ done
 docs=$(readlink -f /usr/share/doc/python3/html)
 if [[ -d $docs ]]; then
     ln -s "$docs" "$r/docs"
-    (cd "$docs" && find -L . -name '*.html' | sed "s|^\./|$u/docs/|" | sort) >"$tmp/docs.txt"
+    scripts/corpus.sh pages | sed "s|^|$u/docs/|" >"$tmp/docs.txt"
     echo "$u/docs/this-url-will-404.html" >>"$tmp/docs.txt"
     n=$(($(wc -l <"$tmp/docs.txt") - 1))
     (cd "$r/c-$be" && timeout 120 "$OLDPWD/$b/examples/areq" -c 50 "$tmp/docs.txt" docs.tsv 2>"$tmp/docs.log")
