@@ -172,6 +172,49 @@ SIMUL_API void *simul_loop_data(const simul_loop *loop);
 SIMUL_API int  simul_loop_free(simul_loop *loop);
 
 /*
+ * Loops across cores: simul_run_loops(n, main_fn, arg, opts) runs n loops
+ * on n threads - loop 0 on the calling thread, loops 1..n-1 on threads it
+ * starts - each running main_fn(arg) as its main task (simul_loop_index()
+ * tells which), and returns when all have finished:
+ *  - 0 when every main returned >= 0, else the first failure in time: a
+ *    main returning < 0 cancels every other main (as a task group; a main
+ *    returning -ECANCELED is not a failure). With .signals (the default
+ *    when opts is NULL), loop 0 takes SIGINT as simul_run does: its main
+ *    is cancelled, the others too, and the result is -EINTR.
+ *  - A main that returns does not close its loop: the loop keeps running
+ *    (tasks left, spawn_on calls, channel wakeups) until every main has
+ *    returned; then each loop is freed on its thread, as simul_run frees
+ *    its loop (leftover tasks cancelled), and the threads are joined. So
+ *    while any main runs, simul_loop_at(i) of every loop is open; a loop
+ *    that has closed refuses calls with -ESHUTDOWN (its memory stays
+ *    until simul_run_loops returns).
+ *  - n = 0: one loop per CPU the process may run on (sched_getaffinity).
+ * Call it outside any loop. Errors: -EINVAL (NULL fn, n > SIMUL_LOOPS_MAX),
+ * -EBUSY (the thread runs a loop), the first loop's creation error
+ * (simul_loop_new; then no main runs), -EAGAIN and kin (pthread_create),
+ * -ENOMEM.
+ */
+#define SIMUL_LOOPS_MAX 1024
+typedef struct simul_loops_opts {
+    simul_loop_opts loop;  /* every loop's options; .signals applies to
+                              loop 0 only (handlers are process-wide) */
+    int             pin;   /* 1: loop i's thread is pinned to the i-th CPU
+                              (modulo the count) of the process's
+                              affinity set; 0: the scheduler places them */
+} simul_loops_opts;
+SIMUL_API int simul_run_loops(unsigned n, simul_fn main_fn, void *arg,
+                              const simul_loops_opts *opts);
+/* The calling thread's loop's index in its simul_run_loops group, and the
+ * group's size; a loop of its own (simul_run, simul_loop_new) is loop 0 of
+ * 1. -EPERM on a thread without a loop. */
+SIMUL_API int simul_loop_index(void);
+SIMUL_API int simul_loop_count(void);
+/* Loop i of the calling thread's group (the thread's own loop for i 0 of a
+ * lone loop), for simul_spawn_on and the like; NULL out of range or on a
+ * thread without a loop. Valid (not freed) until simul_run_loops returns. */
+SIMUL_API simul_loop *simul_loop_at(int i);
+
+/*
  * Log messages (the library prints nothing otherwise): a deadlock broken,
  * an environment variable ignored, a poll failure, a server's accept
  * trouble, debug-mode warnings. The handler gets a level and a one-line
@@ -637,6 +680,34 @@ SIMUL_API int simul_call_soon(void (*cb)(void *), void *arg);
  * while the caller holds a simul_loop_ref() (or the loop is known to be
  * running); calling with a loop whose memory is gone is not. */
 SIMUL_API int simul_call_soon_threadsafe(simul_loop *loop, void (*cb)(void *), void *arg);
+
+/*
+ * asyncio.run_coroutine_threadsafe(coro, loop): runs fn(arg) as a new task
+ * of `loop` (another thread's, or this one's) and hands back a future of
+ * the calling loop that completes with its outcome: await it with
+ * simul_future_wait (0 with value (void *)(intptr_t)r for fn's result
+ * r >= 0, r itself for r < 0). The caller owns *out and frees it with
+ * simul_future_free (also before it completes: fn runs on, its result is
+ * dropped). arg must stay valid until fn has finished with it.
+ * Cancel, both ways: cancelling the future (simul_future_cancel, or a task
+ * awaiting it being cancelled) cancels fn's task on `loop`; fn's task
+ * cancelled there completes the future as cancelled (-ECANCELED); a loop
+ * closing (simul_loop_free began) before or while fn runs completes it
+ * with -ESHUTDOWN. A task awaiting the future is not taken for a deadlock
+ * meanwhile. From a task or callback of a loop; `loop` must be valid
+ * memory (simul_loop_at, or held with simul_loop_ref). Errors: -EINVAL,
+ * -EPERM (the calling thread has no loop: use simul_run_on), -ESHUTDOWN
+ * (`loop` is closing or closed), -ENOMEM.
+ */
+SIMUL_API int simul_spawn_on(simul_loop *loop, simul_fn fn, void *arg, simul_future **out);
+/*
+ * The same for a thread that runs no loop: blocks it until fn(arg), run as
+ * a task of `loop`, has returned, and returns fn's result; -ESHUTDOWN if
+ * the loop is closing or closed (fn not run, or cancelled by the close),
+ * -EBUSY on a thread that runs a loop (it would stall it), -EINVAL,
+ * -ENOMEM. The wait cannot be cancelled.
+ */
+SIMUL_API int simul_run_on(simul_loop *loop, simul_fn fn, void *arg);
 
 /*
  * Wake handles (libuv's uv_async_t): the loop that owns one runs cb(arg) on

@@ -350,6 +350,99 @@ SIMUL_API int simul_gen_collect(simul_gen *g, int (*keep)(void *value, void *ctx
                                 void ***items, size_t *n);
 
 /* ------------------------------------------------------------------------ */
+/* Channels: bounded queues between loops (Go's buffered channels)           */
+
+/*
+ * A channel is the one object of this header that is NOT bound to a loop:
+ * any task of any loop (simul_run_loops, or loops of your own threads)
+ * sends and receives, and the calls that never wait (try_send, try_recv,
+ * close, len) work from any thread, loop or not. It holds up to `capacity`
+ * void * items in FIFO order (per sender: items one task sends arrive in
+ * the order it sent them); a sender waits while it is full, a receiver
+ * while it is empty - backpressure, and memory bounded by the capacity
+ * (capacity 0: unbuffered, every send waits for a receiver, as in Go).
+ * Items are handed over directly to a waiting receiver, and room goes to
+ * the longest-waiting sender (FIFO-fair on both sides).
+ *
+ * Wakeups are batched: a waiter of another loop is woken through that
+ * loop's thread-safe path (one lock and at most one eventfd write per
+ * batch: every waiter of one loop that a call satisfies goes in one post;
+ * nothing at all when nobody waits). The _many calls move a batch of items
+ * under one lock.
+ *
+ * Cancellation and deadlines (as every wait in simul; the sync.h rules):
+ * a sender that returns an error did NOT put its item: it is still the
+ * caller's; a sender that returns 0 put it, even when it was cancelled in
+ * the same instant (the cancel is then seen at its next suspension point).
+ * A receiver that returns an error took nothing; one that returns an item
+ * owns it. So an item is never lost nor duplicated by a cancel. The _many
+ * forms return how many went (a prefix of the array; the rest stays the
+ * caller's).
+ *
+ * Close: simul_chan_close() makes every later send fail with -ESHUTDOWN
+ * and wakes waiting senders with -ESHUTDOWN (their items stay theirs);
+ * receivers still get every item already in the channel, then -ESHUTDOWN
+ * (simul_chan_next and the _many receive: 0, the end).
+ *
+ * A task waiting on a channel is not taken for a deadlock by its loop (the
+ * other side may be another thread); a channel nobody will ever send on
+ * again therefore waits for ever: close it.
+ */
+typedef struct simul_chan simul_chan;
+
+/* Largest capacity (2^24 items: the ring is capacity pointers). */
+#define SIMUL_CHAN_CAP ((size_t)1 << 24)
+
+/* Any thread. The ring of `capacity` items is allocated here, once. NULL
+ * with errno EINVAL (capacity > SIMUL_CHAN_CAP) or ENOMEM. */
+SIMUL_API simul_chan *simul_chan_new(size_t capacity);
+/* Frees ch; any thread, once no task uses it or waits on it (close it and
+ * let the users finish first). Items still queued are forgotten (drain
+ * first if they own memory). NULL is ignored. */
+SIMUL_API void simul_chan_free(simul_chan *ch);
+
+/* Sends item, waiting while the channel is full. 0; -ESHUTDOWN (closed,
+ * also while waiting), -ECANCELED, -ETIMEDOUT (_until), -EPERM outside a
+ * task, -EINVAL. On error the item was not sent. */
+SIMUL_API int simul_chan_send(simul_chan *ch, void *item);
+SIMUL_API int simul_chan_send_until(simul_chan *ch, void *item, double deadline);
+/* Sends items[0..n) in order under as few locks as there is room for,
+ * waiting for room for the rest. Returns n, or k < n when an error ended
+ * the wait after items[0..k) went (k > 0), or the error when none went
+ * (send's errors). n = 0 returns 0. */
+SIMUL_API int simul_chan_send_many(simul_chan *ch, void *const *items, size_t n);
+SIMUL_API int simul_chan_send_many_until(simul_chan *ch, void *const *items, size_t n,
+                                         double deadline);
+
+/* Receives the next item into *item (item may be NULL), waiting while the
+ * channel is empty. 0; -ESHUTDOWN once closed and drained, -ECANCELED,
+ * -ETIMEDOUT (_until), -EPERM, -EINVAL. On error nothing was taken. */
+SIMUL_API int simul_chan_recv(simul_chan *ch, void **item);
+SIMUL_API int simul_chan_recv_until(simul_chan *ch, void **item, double deadline);
+/* The "next item" form: 1 with *item set, 0 at the end (closed and
+ * drained), < 0 as recv:
+ *     while ((r = simul_chan_next(ch, &item)) > 0) { ... } */
+SIMUL_API int simul_chan_next(simul_chan *ch, void **item);
+/* Waits until at least one item is there, then takes up to cap at once
+ * (in order) into items[]. Returns how many (> 0), 0 at the end, < 0 as
+ * recv. */
+SIMUL_API int simul_chan_recv_many(simul_chan *ch, void **items, size_t cap);
+SIMUL_API int simul_chan_recv_many_until(simul_chan *ch, void **items, size_t cap,
+                                         double deadline);
+
+/* Without waiting, from any thread: 0, -EAGAIN (full / empty), -ESHUTDOWN
+ * (closed; for try_recv: closed and drained), -EINVAL. */
+SIMUL_API int simul_chan_try_send(simul_chan *ch, void *item);
+SIMUL_API int simul_chan_try_recv(simul_chan *ch, void **item);
+/* Closes ch (see above); any thread; closing twice is harmless. 0, -EINVAL. */
+SIMUL_API int simul_chan_close(simul_chan *ch);
+/* Items queued now (a snapshot), the capacity, 1 if closed (-EINVAL for
+ * NULL). Any thread. */
+SIMUL_API size_t simul_chan_len(simul_chan *ch);
+SIMUL_API size_t simul_chan_cap(const simul_chan *ch);
+SIMUL_API int    simul_chan_closed(simul_chan *ch);
+
+/* ------------------------------------------------------------------------ */
 /* select: the first of several queues, events, tasks and a deadline         */
 
 enum {

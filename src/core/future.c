@@ -53,7 +53,8 @@ struct simul_future {
     struct fcb  *cbs, **cbs_tail;
     size_t       ncbs;
     int          cbs_scheduled;
-    int          freed;       /* simul_future_free came while refs > 0 */
+    atomic_int   freed;       /* simul_future_free came while refs > 0 */
+    atomic_int   dead;        /* destroy() claimed (once, by whoever is last) */
     atomic_int   refs;
 };
 
@@ -100,10 +101,14 @@ static void destroy(simul_future *f)
     simul__loop_release(l);
 }
 
-/* Drops one ref (on the loop's thread); frees a future already let go of. */
+/* Drops one ref; frees a future already let go of. On the loop's thread,
+ * or on any thread once the loop has closed (simul__future_drop): then
+ * the owner's free and the last ref may race, so whichever of them sees
+ * the other's mark claims the destroy (`dead`: exactly once). */
 static void unref(simul_future *f)
 {
-    if (atomic_fetch_sub(&f->refs, 1) == 1 && f->freed)
+    if (atomic_fetch_sub(&f->refs, 1) == 1 && atomic_load(&f->freed) &&
+        !atomic_exchange(&f->dead, 1))
         destroy(f);
 }
 
@@ -126,11 +131,9 @@ void simul_future_free(simul_future *f)
         return;
     /* Tasks still waiting hear that it is gone (as a freed queue's do). */
     wake_waiters(f, -EIDRM, NULL);
-    if (atomic_load(&f->refs) > 0) {
-        f->freed = 1;            /* the last ref frees it */
-        return;
-    }
-    destroy(f);
+    atomic_store(&f->freed, 1);  /* the last ref frees it, if one is held */
+    if (atomic_load(&f->refs) == 0 && !atomic_exchange(&f->dead, 1))
+        destroy(f);
 }
 
 /* ---- completion ----------------------------------------------------------------- */
@@ -222,9 +225,29 @@ static void apply_msg(void *arg)
     struct fmsg *m = arg;
     simul_future *f = m->f;
     /* A closing loop answers its posted nodes: nothing to complete there. */
-    if (!f->freed && !atomic_load_explicit(&f->loop->closed, memory_order_relaxed))
+    if (!atomic_load(&f->freed) && !atomic_load_explicit(&f->loop->closed, memory_order_relaxed))
         complete(f, m->kind, m->value, m->err);   /* -EALREADY: first set won */
     free(m);
+    unref(f);
+}
+
+/* ---- for the core's cross-loop calls (loops.c) -------------------------------- */
+
+void simul__future_hold(simul_future *f)
+{
+    atomic_fetch_add(&f->refs, 1);
+}
+
+void simul__future_settle(simul_future *f, int result, void *value)
+{
+    if (!atomic_load(&f->freed) && !atomic_load_explicit(&f->loop->closed, memory_order_relaxed))
+        complete(f, result >= 0 ? SET_RESULT : result == -ECANCELED ? SET_CANCEL : SET_ERROR,
+                 value, result);
+    unref(f);
+}
+
+void simul__future_drop(simul_future *f)
+{
     unref(f);
 }
 

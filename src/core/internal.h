@@ -407,6 +407,7 @@ struct simul_loop {
     simul__task      *main;         /* main task of the current run, or NULL */
     int               interrupted;  /* SIGINT cancelled main (result -EINTR) */
     int               running;      /* a run/run_once/free drives the loop */
+    atomic_int        stopping;     /* simul_loop_free began: remote spawns refused */
     void             *data;         /* simul_loop_set_data */
     simul_loop_opts   opts;         /* as given, zeros resolved to defaults */
 
@@ -631,6 +632,21 @@ void simul__remote_close(simul_loop *l);
  * returned). For objects owned by another loop (sync layer).
  */
 int  simul__xcall(simul_loop *owner, simul_fn fn, void *arg, const char *what, void *pc);
+
+/* Posts a chain of nodes (linked through run.next, NULL-terminated, all
+ * filled in) to l under one lock, with at most one eventfd write: a waker
+ * with several tasks of one loop to wake posts them as one batch. 0, or
+ * -ESHUTDOWN (nothing queued). */
+int  simul__post_chain(simul_loop *l, simul__callback *first);
+
+/* Futures held by the core's cross-loop calls (future.c, for loops.c):
+ * hold keeps f's memory past simul_future_free; settle, on f's loop's
+ * thread, completes f unless it was freed or its loop closed (result >= 0:
+ * value; -ECANCELED: cancelled; else the error) and drops the hold; drop
+ * only drops it (any thread, once f's loop has closed). */
+void simul__future_hold(simul_future *f);
+void simul__future_settle(simul_future *f, int result, void *value);
+void simul__future_drop(simul_future *f);
 
 /* ---- timers (timer.c) ------------------------------------------------- */
 

@@ -505,6 +505,7 @@ int simul_loop_free(simul_loop *l)
     if (r)
         return r;
     l->running = 1;
+    atomic_store(&l->stopping, 1);   /* simul_spawn_on: -ESHUTDOWN from now on */
     if (l->main) {             /* started, never finished: the run is over */
         simul__modules_run_end(l);
         l->main = NULL;

@@ -79,10 +79,19 @@ static void post_locked(simul_loop *l, simul__callback *c)
 
 int simul__post(simul_loop *l, simul__callback *c)
 {
+    c->run.next = NULL;
+    return simul__post_chain(l, c);
+}
+
+int simul__post_chain(simul_loop *l, simul__callback *first)
+{
     pthread_mutex_lock(&l->ts_lock);
     int closed = atomic_load_explicit(&l->closed, memory_order_relaxed);
-    if (!closed)
-        post_locked(l, c);
+    while (!closed && first) {
+        simul__callback *next = (simul__callback *)first->run.next;
+        post_locked(l, first);   /* the eventfd only on the first: ts_signalled */
+        first = next;
+    }
     pthread_mutex_unlock(&l->ts_lock);
     return closed ? -ESHUTDOWN : 0;
 }
