@@ -16,6 +16,7 @@ SUITES=(
     io-sys  # run-io-sys.sh: thread pool round trip, file appends vs asyncio/uvloop/aiofiles
     http    # run-http.sh: fetching 10,600 pages from nginx vs curl -Z/aiohttp/Go (wrk: ceiling); areq vs areq.py
     pg      # run-pg.sh: PostgreSQL vs asyncpg, psycopg 3 async and plain libpq
+    cores   # run-cores.sh: a channel between 2 loops vs Go's; echo on 2 loops vs libuv/Go
 )
 
 sel=("$@")

@@ -104,7 +104,7 @@ fi
 export TSAN_OPTIONS="halt_on_error=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
 if [[ -d build-tsan/tests ]]; then
     for be in $backends; do
-        for name in ${SIMUL_TSAN_TESTS:-test_threads test_loop test_signal test_future test_loops test_chan}; do
+        for name in ${SIMUL_TSAN_TESTS:-test_threads test_loop test_signal test_future test_loops test_chan test_server_loops}; do
             t=build-tsan/tests/$name
             [[ -x "$t" ]] || continue
             label="build-tsan/$name@$be"

@@ -5,11 +5,20 @@
  * message), uv_try_write first and uv_write (with a copy) only for what
  * the socket did not take.
  *
- *     echo_uv PORT      listens on 127.0.0.1:PORT
+ *     echo_uv PORT [LOOPS]   listens on 127.0.0.1:PORT
+ *
+ * With LOOPS > 1 (bench/run-cores.sh): that many threads, each with its own
+ * uv_loop_t and its own listening socket on the port with SO_REUSEPORT
+ * (Debian 12's libuv 1.44 has no UV_TCP_REUSEPORT, so the socket is made
+ * here and given to uv_tcp_open); the kernel spreads the connections.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 typedef struct {
@@ -76,19 +85,47 @@ static void on_conn(uv_stream_t *srv, int status)
     }
 }
 
+static int port, nloops = 1;
+
+static void *loop_thread(void *arg)
+{
+    (void)arg;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_tcp_t srv;
+    uv_tcp_init(&loop, &srv);
+    struct sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", port, &addr);
+    int bad;
+    if (nloops == 1) {
+        bad = uv_tcp_bind(&srv, (const struct sockaddr *)&addr, 0);
+    } else {
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        bad = fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+              uv_tcp_open(&srv, fd);
+    }
+    if (bad || uv_listen((uv_stream_t *)&srv, 1024, on_conn)) {
+        fprintf(stderr, "echo_uv: cannot listen\n");
+        exit(1);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2)
+    if (argc != 2 && argc != 3)
         return 2;
-    uv_loop_t *loop = uv_default_loop();
-    uv_tcp_t srv;
-    struct sockaddr_in addr;
-    uv_tcp_init(loop, &srv);
-    uv_ip4_addr("127.0.0.1", atoi(argv[1]), &addr);
-    if (uv_tcp_bind(&srv, (const struct sockaddr *)&addr, 0) ||
-        uv_listen((uv_stream_t *)&srv, 1024, on_conn)) {
-        fprintf(stderr, "echo_uv: cannot listen\n");
-        return 1;
-    }
-    return uv_run(loop, UV_RUN_DEFAULT);
+    port = atoi(argv[1]);
+    if (argc == 3)
+        nloops = atoi(argv[2]);
+    if (nloops < 1 || nloops > 64)
+        return 2;
+    pthread_t th;
+    for (int i = 1; i < nloops; i++)
+        pthread_create(&th, NULL, loop_thread, NULL);
+    loop_thread(NULL);
+    return 0;
 }

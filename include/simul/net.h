@@ -96,6 +96,15 @@ typedef struct simul_stream_opts {
     double close_timeout; /* servers only: seconds the implicit close after
                              a handler returns may wait to flush; then the
                              connection is aborted: 30. INFINITY: no bound */
+    int    reuseport;     /* servers only: 1 sets SO_REUSEPORT on the
+                             listening sockets, so a server per loop (see
+                             simul_run_loops) can listen on one port and the
+                             kernel spreads connections over them */
+    struct simul_chan *handoff; /* servers only: accepted sockets are not
+                             served here but sent, as (void *)(intptr_t)fd,
+                             on this channel (waiting while it is full:
+                             accepting pauses), for simul_start_chan_server
+                             on any loop; see there */
 } simul_stream_opts;
 
 /*
@@ -284,6 +293,26 @@ typedef int (*simul_conn_handler)(simul_stream *s, void *arg);
  */
 SIMUL_API int simul_start_server(const char *host, int port, simul_conn_handler handler,
                                  void *arg, const simul_stream_opts *opts, simul_server **out);
+
+/*
+ * A server without a listening socket: it serves the connections whose
+ * accepted sockets arrive on ch - as (void *)(intptr_t)fd, sent there by
+ * a server started with opts.handoff = ch on any loop (the fd handover),
+ * or by anyone - one handler task each, exactly as simul_start_server's
+ * (the server owns each socket from the moment it takes it; stats,
+ * close_timeout and simul_server_close as there). Several loops may serve
+ * one channel: a socket goes to whichever loop takes it first, so an idle
+ * loop takes more (explicit balancing; SO_REUSEPORT lets the kernel hash
+ * connections to listeners instead, with no hop between threads but no
+ * regard for load). The server stops taking sockets when ch is closed
+ * and drained, or at simul_server_close. Sockets still in ch when nobody
+ * serves it any more are the closer's to close (drain it with
+ * simul_chan_try_recv). Errors: -EINVAL (NULL ch, handler or out, bad
+ * close_timeout), -EPERM outside a task, -ENOMEM.
+ */
+SIMUL_API int simul_start_chan_server(struct simul_chan *ch, simul_conn_handler handler,
+                                      void *arg, const simul_stream_opts *opts,
+                                      simul_server **out);
 
 /* The same on a Unix socket at path (an existing socket file there is
  * replaced; the file is removed by simul_server_close). */

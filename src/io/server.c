@@ -30,7 +30,7 @@
 
 struct acceptor {
     simul_server *srv;
-    int           fd;
+    int           fd;             /* -1: a channel server's */
     simul_task   *task;
 };
 
@@ -40,7 +40,8 @@ struct simul_server {
     simul_stream_opts  opts;
     int                has_opts;
     int64_t            close_ns;      /* implicit close's bound; NO_DEADLINE */
-    int                port;          /* -1 for Unix servers */
+    int                port;          /* -1 for Unix and channel servers */
+    simul_chan        *chan;          /* simul_start_chan_server's source */
     char              *unix_path;
     int                nl;
     struct acceptor    acc[MAX_LISTEN];
@@ -113,6 +114,19 @@ fail:
     close(fd);
 }
 
+/* opts.handoff: the socket goes to whichever loop serves the channel. A
+ * full channel makes the acceptor wait (the backlog holds the rest). */
+static int hand_off(simul_server *srv, int fd)
+{
+    int r = simul_chan_send(srv->opts.handoff, (void *)(intptr_t)fd);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    srv->st.accepted++;
+    return 0;
+}
+
 static int accept_main(void *arg)
 {
     struct acceptor *a = arg;
@@ -127,7 +141,16 @@ static int accept_main(void *arg)
                     simul__log(SIMUL_LOG_INFO, "server: accepting again");
                     in_burst = 0;
                 }
-                spawn_conn(srv, fd);
+                if (srv->opts.handoff) {
+                    int r = hand_off(srv, fd);
+                    if (r == -ECANCELED)
+                        return 0;            /* simul_server_close */
+                    if (r < 0 && r != -ESHUTDOWN)
+                        simul__log(SIMUL_LOG_ERROR, "server: handing a connection over: %s",
+                                   simul_strerror(r));
+                } else {
+                    spawn_conn(srv, fd);
+                }
                 n++;
                 continue;
             }
@@ -153,6 +176,20 @@ static int accept_main(void *arg)
         if (r < 0)
             return 0;   /* cancelled by close, or the fd was closed */
     }
+}
+
+/* A channel server's acceptor: sockets from the channel until it ends. */
+static int chan_accept_main(void *arg)
+{
+    struct acceptor *a = arg;
+    void *item;
+    while (simul_chan_next(a->srv->chan, &item) > 0) {
+        int fd = (int)(intptr_t)item;
+        /* A number this loop saw before belonged to a closed file. */
+        simul__fd_forget(simul__loop(), fd);
+        spawn_conn(a->srv, fd);
+    }
+    return 0;
 }
 
 /* close_timeout as ns (0: the default; INFINITY: none); -1 if invalid. */
@@ -196,7 +233,8 @@ static int start_acceptors(simul_server *srv)
     for (int i = 0; i < srv->nl; i++) {
         srv->acc[i].srv = srv;
         simul_task_opts to = { .name = "accept" };
-        srv->acc[i].task = simul_spawn_opts(accept_main, &srv->acc[i], &to);
+        srv->acc[i].task = simul_spawn_opts(srv->chan ? chan_accept_main : accept_main,
+                                            &srv->acc[i], &to);
         if (!srv->acc[i].task) {
             int err = -errno;
             for (int j = 0; j < i; j++) {
@@ -209,7 +247,7 @@ static int start_acceptors(simul_server *srv)
     return 0;
 }
 
-static int listen_on(const struct sockaddr *sa, socklen_t len, int *fdp)
+static int listen_on(const struct sockaddr *sa, socklen_t len, int reuseport, int *fdp)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -218,6 +256,13 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, int *fdp)
     int one = 1;
     if (sa->sa_family != AF_UNIX)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* Several listeners on one port (one per loop): the kernel hashes
+     * each new connection to one of them. */
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
     /* Keep ::1 / :: from also claiming the IPv4 side of the port. */
     if (sa->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -268,7 +313,7 @@ int simul_start_server(const char *host, int port, simul_conn_handler handler,
                 ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)srv->port);
         }
         int fd;
-        r = listen_on(sa, ad.len[i], &fd);
+        r = listen_on(sa, ad.len[i], opts && opts->reuseport, &fd);
         /* A host without IPv6 (or IPv4) still serves the other family. */
         if (r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL) {
             if (i + 1 < ad.n || srv->nl)
@@ -319,7 +364,7 @@ int simul_start_unix_server(const char *path, simul_conn_handler handler,
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
     int fd;
-    r = listen_on((struct sockaddr *)&un, sizeof un, &fd);
+    r = listen_on((struct sockaddr *)&un, sizeof un, 0, &fd);
     if (r < 0)
         goto fail;
     srv->acc[srv->nl++].fd = fd;
@@ -333,6 +378,31 @@ int simul_start_unix_server(const char *path, simul_conn_handler handler,
 fail:
     server_discard(srv);
     return r;
+}
+
+int simul_start_chan_server(simul_chan *ch, simul_conn_handler handler, void *arg,
+                            const simul_stream_opts *opts, simul_server **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!simul__current())
+        return -EPERM;
+    if (!ch || !handler || close_ns_of(opts) < 0)
+        return -EINVAL;
+    simul_server *srv = server_new(handler, arg, opts);
+    if (!srv)
+        return -ENOMEM;
+    srv->opts.handoff = NULL;       /* this one serves what it takes */
+    srv->chan = ch;
+    srv->acc[srv->nl++].fd = -1;
+    int r = start_acceptors(srv);
+    if (r < 0) {
+        free(srv);
+        return r;
+    }
+    *out = srv;
+    return 0;
 }
 
 int simul_server_port(const simul_server *srv)
@@ -371,7 +441,8 @@ int simul_server_close(simul_server *srv, double timeout)
         simul_join(srv->acc[i].task);   /* waits even if we are cancelled */
     }
     for (int i = 0; i < srv->nl; i++)
-        simul_close(srv->acc[i].fd);
+        if (srv->acc[i].fd >= 0)
+            simul_close(srv->acc[i].fd);
     if (srv->unix_path)
         unlink(srv->unix_path);
 
