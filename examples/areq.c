@@ -71,65 +71,108 @@ static void logline(const char *level, const char *fmt, ...)
 
 /* ---- a set of strings (areq.py's set()) ----------------------------------- */
 
+/* The strings live back to back in one arena (NUL-terminated), in
+ * insertion order; the table holds entry numbers, and each entry keeps its
+ * hash, so a probe compares hashes before bytes and growing never hashes
+ * again. */
+typedef struct strentry {
+    uint64_t hash;
+    size_t   off, len;   /* in the arena */
+} strentry;
+
 typedef struct strset {
-    char  **slot;     /* open addressing, NULL = empty */
-    char  **order;    /* insertion order, for output */
-    size_t  n, cap;   /* cap: a power of two */
-    size_t  max;
+    uint32_t *slot;      /* open addressing: entry number + 1, 0 = empty */
+    strentry *ent;       /* insertion order */
+    char     *arena;
+    size_t    n, cap;    /* entries; slots (a power of two) */
+    size_t    used, size;/* arena bytes */
+    size_t    max;       /* entries allowed */
 } strset;
 
 static uint64_t hash(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;    /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
+    /* eight bytes a step, each mixed by a multiply and a shift */
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+static const char *set_at(const strset *s, size_t i)
+{
+    return s->arena + s->ent[i].off;
 }
 
 static void set_free(strset *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->order[i]);
     free(s->slot);
-    free(s->order);
+    free(s->ent);
+    free(s->arena);
+    size_t max = s->max;
     memset(s, 0, sizeof *s);
+    s->max = max;
 }
 
 /* Adds s[0..n) unless present: 1 added, 0 present, -ENOMEM, -E2BIG (max). */
 static int set_add(strset *s, const char *str, size_t n)
 {
-    if (s->n * 2 >= s->cap) {
-        if (s->n >= s->max)
-            return -E2BIG;
+    uint64_t h = hash(str, n);
+    size_t mask = s->cap - 1;
+    if (s->cap) {
+        for (size_t j = h & mask; s->slot[j]; j = (j + 1) & mask) {
+            const strentry *e = &s->ent[s->slot[j] - 1];
+            if (e->hash == h && e->len == n && !memcmp(s->arena + e->off, str, n))
+                return 0;
+        }
+    }
+    if (s->n >= s->max || s->n >= UINT32_MAX - 1)
+        return -E2BIG;
+    if (s->n * 2 >= s->cap) {   /* load at most 1/2: grow, re-place by kept hashes */
         size_t cap = s->cap ? s->cap * 2 : 64;
-        char **slot = calloc(cap, sizeof *slot);
-        char **order = realloc(s->order, cap / 2 * sizeof *order);
-        if (!slot || !order) {
+        uint32_t *slot = calloc(cap, sizeof *slot);
+        strentry *ent = realloc(s->ent, cap / 2 * sizeof *ent);
+        if (ent)
+            s->ent = ent;
+        if (!slot || !ent) {
             free(slot);
-            if (order)
-                s->order = order;
             return -ENOMEM;
         }
-        s->order = order;
         for (size_t i = 0; i < s->n; i++) {
-            size_t j = hash(order[i], strlen(order[i])) & (cap - 1);
+            size_t j = ent[i].hash & (cap - 1);
             while (slot[j])
                 j = (j + 1) & (cap - 1);
-            slot[j] = order[i];
+            slot[j] = (uint32_t)i + 1;
         }
         free(s->slot);
         s->slot = slot;
         s->cap = cap;
+        mask = cap - 1;
     }
-    size_t j = hash(str, n) & (s->cap - 1);
-    for (; s->slot[j]; j = (j + 1) & (s->cap - 1))
-        if (!strncmp(s->slot[j], str, n) && s->slot[j][n] == '\0')
-            return 0;
-    char *copy = strndup(str, n);
-    if (!copy)
-        return -ENOMEM;
-    s->slot[j] = copy;
-    s->order[s->n++] = copy;
+    if (n + 1 > s->size - s->used) {
+        size_t size = s->size ? s->size : 4096;
+        while (n + 1 > size - s->used)
+            size *= 2;
+        char *arena = realloc(s->arena, size);
+        if (!arena)
+            return -ENOMEM;
+        s->arena = arena;
+        s->size = size;
+    }
+    memcpy(s->arena + s->used, str, n);
+    s->arena[s->used + n] = '\0';
+    s->ent[s->n] = (strentry){h, s->used, n};
+    s->used += n + 1;
+    size_t j = h & mask;
+    while (s->slot[j])
+        j = (j + 1) & mask;
+    s->slot[j] = (uint32_t)++s->n;
     return 1;
 }
 
@@ -137,7 +180,8 @@ static int set_add(strset *s, const char *str, size_t n)
 
 static simul_http_session *session;
 static simul_sem *alive;         /* gates how many page tasks exist at once */
-static const char *out_path;
+static simul_file *out_file;     /* OUT, open for the whole run, unbuffered */
+static simul_lock *out_lock;     /* one page's write at a time */
 
 /* The regex href="(.*?)" over text[0..n): calls add for each capture. A
  * match needs its closing quote before the next newline; a failed start
@@ -211,22 +255,17 @@ static void parse(const char *url, strset *found)
     logline("INFO", "Found %zu links for %s", found->n, url);
 }
 
-/* Writes n bytes to f and closes it (the close flushes and reports a full
- * disk): 0 or the first error. */
+/* Writes n bytes to f: 0 or the first error. */
 static int write_all(simul_file *f, const char *buf, size_t n)
 {
-    int rc = 0;
     while (n > 0) {
         int w = simul_file_write(f, buf, n > INT32_MAX ? INT32_MAX : n);
-        if (w < 0) {
-            rc = w;
-            break;
-        }
+        if (w < 0)
+            return w;
         buf += w;
         n -= (size_t)w;
     }
-    int rc2 = simul_file_close(f);
-    return rc ? rc : rc2;
+    return 0;
 }
 
 /* areq.py's write_one: one append of every "url\tlink" line. */
@@ -238,25 +277,27 @@ static int write_one(void *arg)
     if (found.n > 0) {
         size_t ulen = strlen(url), total = 0;
         for (size_t i = 0; i < found.n; i++)
-            total += ulen + strlen(found.order[i]) + 2;
+            total += ulen + found.ent[i].len + 2;
         char *buf = total <= OUT_MAX ? malloc(total) : NULL;
         int rc = buf ? 0 : (total > OUT_MAX ? -EFBIG : -ENOMEM);
         if (buf) {
             char *w = buf;
             for (size_t i = 0; i < found.n; i++) {
-                size_t l = strlen(found.order[i]);
+                size_t l = found.ent[i].len;
                 memcpy(w, url, ulen);
                 w += ulen;
                 *w++ = '\t';
-                memcpy(w, found.order[i], l);
+                memcpy(w, set_at(&found, i), l);
                 w += l;
                 *w++ = '\n';
             }
-            simul_file *f;
-            rc = simul_file_open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0644, &f);
+            /* areq.py opens the file for each page; one open file, written
+             * unbuffered, puts the same bytes in the file at the same
+             * moment, and the lock keeps a page's lines together */
+            rc = simul_lock_acquire(out_lock);
             if (rc == 0) {
-                /* one write: a page's lines stay together in the file */
-                rc = write_all(f, buf, total);
+                rc = write_all(out_file, buf, total);
+                simul_lock_release(out_lock);
             }
             free(buf);
         }
@@ -312,18 +353,21 @@ static int amain(void *arg)
         return rc;
     }
     /* areq.py truncates the output and writes the header first */
-    simul_file *f;
-    rc = simul_file_open(a->out, O_WRONLY | O_CREAT | O_TRUNC, 0644, &f);
-    if (rc == 0) {
+    rc = simul_file_open(a->out, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644, &out_file);
+    if (rc == 0 && (rc = simul_file_set_buffer(out_file, 0)) == 0) {
         static const char header[] = "source_url\tparsed_url\n";
-        rc = write_all(f, header, sizeof header - 1);
+        rc = write_all(out_file, header, sizeof header - 1);
     }
+    out_lock = rc == 0 ? simul_lock_new() : NULL;
+    if (rc == 0 && !out_lock)
+        rc = -ENOMEM;
     if (rc < 0) {
         fprintf(stderr, "%s: %s: %s\n", prog, a->out, simul_strerror(rc));
+        if (out_file)
+            simul_file_close(out_file);
         set_free(&urls);
         return rc;
     }
-    out_path = a->out;
 
     simul_http_session_opts so = { .limit = a->limit };
     rc = simul_http_session_new(&so, &session);
@@ -338,7 +382,7 @@ static int amain(void *arg)
     if (rc == 0) {
         for (size_t i = 0; i < urls.n && rc == 0; i++) {
             rc = simul_sem_acquire(alive);
-            if (rc == 0 && !simul_group_spawn(&g, write_one, urls.order[i])) {
+            if (rc == 0 && !simul_group_spawn(&g, write_one, (void *)set_at(&urls, i))) {
                 rc = -errno;
                 simul_sem_release(alive);
             }
@@ -351,6 +395,12 @@ static int amain(void *arg)
     }
     simul_sem_free(alive);
     simul_http_session_free(session);
+    int rc3 = simul_file_close(out_file);
+    if (rc3 < 0)
+        fprintf(stderr, "%s: %s: %s\n", prog, a->out, simul_strerror(rc3));
+    if (rc == 0)
+        rc = rc3;
+    simul_lock_free(out_lock);
     set_free(&urls);
     if (rc < 0 && rc != -ECANCELED)
         fprintf(stderr, "%s: %s\n", prog, simul_strerror(rc));

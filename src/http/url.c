@@ -1518,38 +1518,64 @@ typedef struct {
     size_t      n;
 } sp;
 
-static bool sp_eq(sp a, const char *s)
-{
-    size_t i = 0;
-    for (; i < a.n && s[i]; i++)
-        if (lower(a.p[i]) != s[i])
-            return false;
-    return i == a.n && !s[i];
-}
-
-static bool sp_in(sp a, const char *const *list)
-{
-    for (; *list; list++)
-        if (sp_eq(a, *list))
-            return true;
-    return false;
-}
-
 static bool sp_has(sp a, char c) { return a.n && memchr(a.p, c, a.n); }
 
-static const char *const uses_relative[] = {
-    "", "ftp", "http", "gopher", "nntp", "imap", "wais", "file", "https", "shttp", "mms",
-    "prospero", "rtsp", "rtspu", "sftp", "svn", "svn+ssh", "ws", "wss", NULL};
-static const char *const uses_netloc[] = {
-    "", "ftp", "http", "gopher", "nntp", "telnet", "imap", "wais", "file", "mms", "https",
-    "shttp", "snews", "prospero", "rtsp", "rtspu", "rsync", "svn", "svn+ssh", "sftp", "nfs",
-    "git", "git+ssh", "ws", "wss", NULL};
-static const char *const uses_params[] = {
-    "", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtspu", "sip",
-    "sips", "mms", "sftp", "tel", NULL};
+/* urllib.parse's scheme lists, as one table of flags: a scheme is looked
+ * up once per parse (lowercased, length first), not once per list. */
+enum { USES_RELATIVE = 1, USES_NETLOC = 2, USES_PARAMS = 4 };
+static const struct {
+    const char   *name;
+    unsigned char len, uses;
+} py_schemes[] = {
+    /* http and https first: nearly every link */
+    {"http", 4, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"https", 5, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"", 0, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"ftp", 3, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"gopher", 6, USES_RELATIVE | USES_NETLOC},
+    {"nntp", 4, USES_RELATIVE | USES_NETLOC},
+    {"imap", 4, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"wais", 4, USES_RELATIVE | USES_NETLOC},
+    {"file", 4, USES_RELATIVE | USES_NETLOC},
+    {"shttp", 5, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"mms", 3, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"prospero", 8, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"rtsp", 4, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"rtspu", 5, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"sftp", 4, USES_RELATIVE | USES_NETLOC | USES_PARAMS},
+    {"svn", 3, USES_RELATIVE | USES_NETLOC},
+    {"svn+ssh", 7, USES_RELATIVE | USES_NETLOC},
+    {"ws", 2, USES_RELATIVE | USES_NETLOC},
+    {"wss", 3, USES_RELATIVE | USES_NETLOC},
+    {"telnet", 6, USES_NETLOC},
+    {"snews", 5, USES_NETLOC},
+    {"rsync", 5, USES_NETLOC},
+    {"nfs", 3, USES_NETLOC},
+    {"git", 3, USES_NETLOC},
+    {"git+ssh", 7, USES_NETLOC},
+    {"hdl", 3, USES_PARAMS},
+    {"sip", 3, USES_PARAMS},
+    {"sips", 4, USES_PARAMS},
+    {"tel", 3, USES_PARAMS},
+};
+
+/* The USES_* flags of a scheme (case-insensitive), 0 for any other. */
+static unsigned py_uses(sp scheme)
+{
+    char low[8];
+    if (scheme.n > sizeof low)
+        return 0;
+    for (size_t k = 0; k < scheme.n; k++)
+        low[k] = lower(scheme.p[k]);
+    for (size_t i = 0; i < sizeof py_schemes / sizeof py_schemes[0]; i++)
+        if (py_schemes[i].len == scheme.n && !memcmp(py_schemes[i].name, low, scheme.n))
+            return py_schemes[i].uses;
+    return 0;
+}
 
 typedef struct {
-    sp scheme, netloc, path, params, query, fragment;
+    sp       scheme, netloc, path, params, query, fragment;
+    unsigned uses;   /* py_uses(scheme) */
 } pyparts;
 
 /* Python's ipaddress.ip_address(h) is an IPv6 address (IPv4 or junk: no). */
@@ -1651,10 +1677,11 @@ static int py_urlparse(const char *s, size_t n, sp defscheme, pyparts *r)
             i = k + 1;
         }
     }
+    r->uses = py_uses(r->scheme);
     sp url = {s + i, n - i};
     if (url.n >= 2 && url.p[0] == '/' && url.p[1] == '/') {
         size_t e = 2;
-        while (e < url.n && !strchr("/?#", url.p[e]))
+        while (e < url.n && url.p[e] != '/' && url.p[e] != '?' && url.p[e] != '#')
             e++;
         r->netloc = (sp){url.p + 2, e - 2};
         url = (sp){url.p + e, url.n - e};
@@ -1677,7 +1704,7 @@ static int py_urlparse(const char *s, size_t n, sp defscheme, pyparts *r)
     int rc = py_checknetloc(r->netloc);
     if (rc < 0)
         return rc;
-    if (sp_in(r->scheme, uses_params) && sp_has(url, ';')) {   /* _splitparams */
+    if ((r->uses & USES_PARAMS) && sp_has(url, ';')) {   /* _splitparams */
         const char *sc;
         const char *sl = NULL;
         for (size_t k = url.n; k > 0; k--)
@@ -1750,7 +1777,7 @@ static void py_unparse(obuf *b, const pyparts *r, const sp *pieces, long npieces
     if (urllen >= 2 && !pathlen)
         second = r->params.p[0];
     bool scheme = r->scheme.n > 0;
-    if (r->netloc.n || (scheme && sp_in(r->scheme, uses_netloc) &&
+    if (r->netloc.n || (scheme && (r->uses & USES_NETLOC) &&
                         !(urllen >= 2 && first == '/' && second == '/'))) {
         if (scheme) {
             for (size_t k = 0; k < r->scheme.n; k++) {
@@ -1802,20 +1829,23 @@ static const char *py_clean(const char *s, size_t *n, char **scratch)
         (*n)--;
     }
     *scratch = NULL;
-    for (size_t k = 0; k < *n; k++)
-        if (s[k] == '\t' || s[k] == '\r' || s[k] == '\n') {
-            char *c = malloc(*n);
-            if (!c)
-                return NULL;
-            size_t m = 0;
-            for (size_t j = 0; j < *n; j++)
-                if (s[j] != '\t' && s[j] != '\r' && s[j] != '\n')
-                    c[m++] = s[j];
-            *n = m;
-            *scratch = c;
-            return c;
-        }
-    return s;
+    /* bytes 9, 10 and 13 as bits of one mask: a compare and a bit test a byte */
+    const uint32_t drop = 1u << '\t' | 1u << '\r' | 1u << '\n';
+    size_t k = 0;
+    while (k < *n && !((unsigned char)s[k] < 32 && (drop >> (unsigned char)s[k] & 1)))
+        k++;
+    if (k == *n)
+        return s;
+    char *c = malloc(*n);
+    if (!c)
+        return NULL;
+    size_t m = 0;
+    for (size_t j = 0; j < *n; j++)
+        if (s[j] != '\t' && s[j] != '\r' && s[j] != '\n')
+            c[m++] = s[j];
+    *n = m;
+    *scratch = c;
+    return c;
 }
 
 static int py_copy(char *out, size_t cap, const char *s, size_t n)
@@ -1856,11 +1886,11 @@ int simul_url_join_py(char *out, size_t cap, const char *base, size_t blen, cons
     bool same = R.scheme.n == B.scheme.n;
     for (size_t k = 0; same && k < R.scheme.n; k++)
         same = lower(R.scheme.p[k]) == lower(B.scheme.p[k]);
-    if (!same || !sp_in(R.scheme, uses_relative)) {
+    if (!same || !(R.uses & USES_RELATIVE)) {
         rc = py_copy(out, cap, ref, rlen);
         goto done;
     }
-    if (sp_in(R.scheme, uses_netloc)) {
+    if (R.uses & USES_NETLOC) {
         if (R.netloc.n) {
             py_unparse(&ob, &R, NULL, -1);
             goto out;
