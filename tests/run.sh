@@ -76,6 +76,8 @@ for dir in "$@"; do
     done
     # The HTTP tests' fault server (DIR/tests/faultd) as curl sees it.
     tally "$dir/http-faultd" tests/http/faultd_test.sh "$dir"
+    # DNS failure and no route, in a network namespace of their own.
+    tally "$dir/http-netns" tests/http/netns.sh "$dir"
     # areq beside the walkthrough's areq.py (nginx on loopback).
     tally "$dir/areq" tests/http/areq.sh "$dir"
 done
