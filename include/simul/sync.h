@@ -368,7 +368,10 @@ SIMUL_API int simul_gen_collect(simul_gen *g, int (*keep)(void *value, void *ctx
  * loop's thread-safe path (one lock and at most one eventfd write per
  * batch: every waiter of one loop that a call satisfies goes in one post;
  * nothing at all when nobody waits). The _many calls move a batch of items
- * under one lock.
+ * under one lock. A waiter whose peers run on other loops, on a loop with
+ * nothing else ready, spins briefly (at most 50 us, adaptive, yielding the
+ * CPU) before it parks, so a steady flow between loops keeps both threads
+ * awake instead of paying a thread wake-up per ring's worth of items.
  *
  * Cancellation and deadlines (as every wait in simul; the sync.h rules):
  * a sender that returns an error did NOT put its item: it is still the

@@ -24,18 +24,47 @@
  * point) and it waits, uncancellably, until the wake addressed to it has
  * been delivered, so no wake is left in flight towards a reused stack.
  *
+ * Spinning. Waking a task of another loop costs that loop's thread a trip
+ * through the scheduler (eventfd, epoll_wait returning): microseconds, an
+ * order of magnitude above moving an item. So a waiter whose peers are on
+ * other loops (the last operation on the other side came from another
+ * thread) and whose loop has nothing else ready spins briefly before it
+ * parks, flagged `spinning`: a waker that fires a spinning waiter hands it
+ * over under the lock and posts nothing - the spinner sees FIRED and goes
+ * on. The spin is bounded in time (a per-channel budget, 2-50 us, that
+ * doubles when a spin ends in a hand-over and halves when it runs out),
+ * so an idle channel costs a few microseconds per park; after a few
+ * dozen pauses the spinner yields the CPU at each turn (sched_yield), so
+ * on a busy machine the peer it waits for can run; and a waiter whose
+ * peers share its loop never spins (they cannot run while it does).
+ *
  * Deadlock breaker. A task waiting on a channel can be woken by another
  * thread: its loop counts it as `external` meanwhile.
  */
 #include "sync_internal.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CALLER() __builtin_return_address(0)
 
 enum { CW_WAITING = 0, CW_FIRED = 1 };
+
+/* Spin budget per channel, in ns: about a thread's wake-up latency at
+ * most, and never below a couple of cache-line round trips. */
+#define SPIN_MIN_NS 2000
+#define SPIN_MAX_NS 50000
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 struct cwaiter {
     simul__list     link;       /* in senders / receivers while WAITING */
@@ -44,7 +73,8 @@ struct cwaiter {
     void          **items;      /* send: read from; receive: written to */
     size_t          n;          /* items wanted (receive: at most) */
     size_t          done;       /* items transferred */
-    int             state;      /* CW_*, under the lock */
+    atomic_int      state;      /* CW_*; set under the lock, read by a spinner */
+    int             spinning;   /* under the lock: fire without posting */
     int             result;     /* 0, or -ESHUTDOWN when the close fired it */
     simul__callback post;       /* the wake when the task's loop is another */
     int             delivered;  /* the wake reached the task (its thread only) */
@@ -57,6 +87,8 @@ struct simul_chan {
     int             closed;
     simul__list     senders, receivers;
     void          **ring;
+    simul_loop     *last_sender, *last_receiver;  /* loops of the last calls */
+    atomic_int      spin;                         /* ns budget, see Spinning */
 };
 
 simul_chan *simul_chan_new(size_t capacity)
@@ -82,6 +114,7 @@ simul_chan *simul_chan_new(size_t capacity)
     pthread_mutexattr_destroy(&ma);
     ch->cap = capacity;
     ch->ring = ring;
+    atomic_init(&ch->spin, SPIN_MAX_NS / 2);
     simul__list_init(&ch->senders);
     simul__list_init(&ch->receivers);
     return ch;
@@ -103,8 +136,15 @@ void simul_chan_free(simul_chan *ch)
 static void fire(struct cwaiter *w, int result, struct cwaiter **fired)
 {
     simul__list_remove(&w->link);
-    w->state = CW_FIRED;
     w->result = result;
+    if (w->spinning) {
+        /* It watches `state`: nothing to post, and w must not be touched
+         * once the release below is seen. */
+        w->delivered = 1;
+        atomic_store_explicit(&w->state, CW_FIRED, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&w->state, CW_FIRED, memory_order_relaxed);
     w->next_fired = *fired;
     *fired = w;
 }
@@ -241,15 +281,50 @@ static size_t put(simul_chan *ch, void *const *items, size_t n, struct cwaiter *
  * of a many-item send went before).
  */
 static int wait_fired(simul_chan *ch, struct cwaiter *w, struct cwaiter *fired,
-                      int64_t deadline, const char *what, void *pc)
+                      simul_loop *peer, int64_t deadline, const char *what, void *pc)
 {
     simul_loop *l = w->loop;
+    /* Spin first when the other side runs on another thread and this loop
+     * has nothing else to do (see Spinning). */
+    int budget = peer != l && !l->rq_head ? atomic_load_explicit(&ch->spin, memory_order_relaxed)
+                                          : 0;
+    if (budget > 0) {
+        w->spinning = 1;
+        pthread_mutex_unlock(&ch->lock);
+        wake_fired(fired);
+        fired = NULL;
+        /* Pause-spin first; past that, yield the CPU at each turn, so a
+         * peer thread waiting for this core (a busy machine) gets it. */
+        int64_t t0 = simul__clock_ns(), now = t0;
+        for (unsigned i = 1; now - t0 < budget; i++) {
+            if (atomic_load_explicit(&w->state, memory_order_acquire) == CW_FIRED ||
+                atomic_load_explicit(&l->ts_signalled, memory_order_relaxed))
+                break;
+            if (i < 64) {
+                cpu_relax();
+                continue;
+            }
+            sched_yield();
+            now = simul__clock_ns();
+        }
+        pthread_mutex_lock(&ch->lock);
+        w->spinning = 0;
+        int got = atomic_load_explicit(&w->state, memory_order_relaxed) == CW_FIRED;
+        int b = got ? budget * 2 : budget / 2;
+        atomic_store_explicit(&ch->spin,
+                              b < SPIN_MIN_NS ? SPIN_MIN_NS : b > SPIN_MAX_NS ? SPIN_MAX_NS : b,
+                              memory_order_relaxed);
+        if (got) {
+            pthread_mutex_unlock(&ch->lock);   /* fired while spinning: delivered */
+            return 0;
+        }
+    }
     pthread_mutex_unlock(&ch->lock);
     wake_fired(fired);
     atomic_fetch_add_explicit(&l->external, 1, memory_order_relaxed);
     int r = simul__park_until(deadline, 0, what, pc);
     pthread_mutex_lock(&ch->lock);
-    int was_fired = w->state == CW_FIRED;
+    int was_fired = atomic_load_explicit(&w->state, memory_order_relaxed) == CW_FIRED;
     if (!was_fired)
         simul__list_remove(&w->link);
     pthread_mutex_unlock(&ch->lock);
@@ -292,6 +367,8 @@ int simul_chan_send_many_until(simul_chan *ch, void *const *items, size_t n, dou
         pthread_mutex_unlock(&ch->lock);
         return -ESHUTDOWN;
     }
+    ch->last_sender = self->loop;
+    simul_loop *peer = ch->last_receiver;
     size_t k = put(ch, items, n, &fired);
     if (k == n) {
         pthread_mutex_unlock(&ch->lock);
@@ -301,7 +378,8 @@ int simul_chan_send_many_until(simul_chan *ch, void *const *items, size_t n, dou
     struct cwaiter w = { .task = self, .loop = self->loop, .items = (void **)(items + k),
                          .n = n - k };
     simul__list_push(&ch->senders, &w.link);
-    int r = wait_fired(ch, &w, fired, simul__deadline_ns(deadline), "chan send", CALLER());
+    int r = wait_fired(ch, &w, fired, peer, simul__deadline_ns(deadline), "chan send",
+                       CALLER());
     size_t sent = k + w.done;
     if (r == 0 && w.result < 0)
         r = w.result;                /* closed while waiting */
@@ -338,6 +416,8 @@ int simul_chan_recv_many_until(simul_chan *ch, void **items, size_t cap, double 
         return -ECANCELED;
     struct cwaiter *fired = NULL;
     pthread_mutex_lock(&ch->lock);
+    ch->last_receiver = self->loop;
+    simul_loop *peer = ch->last_sender;
     size_t k = take(ch, items, cap, &fired);
     if (k > 0 || ch->closed) {
         pthread_mutex_unlock(&ch->lock);
@@ -347,7 +427,8 @@ int simul_chan_recv_many_until(simul_chan *ch, void **items, size_t cap, double 
     SIMUL__ASSERT(fired == NULL);
     struct cwaiter w = { .task = self, .loop = self->loop, .items = items, .n = cap };
     simul__list_push(&ch->receivers, &w.link);
-    int r = wait_fired(ch, &w, NULL, simul__deadline_ns(deadline), "chan recv", CALLER());
+    int r = wait_fired(ch, &w, NULL, peer, simul__deadline_ns(deadline), "chan recv",
+                       CALLER());
     if (r < 0)
         return r;
     return w.done > 0 ? (int)w.done : 0;   /* 0: closed, the end */
@@ -386,6 +467,7 @@ int simul_chan_try_send(simul_chan *ch, void *item)
         return -EINVAL;
     struct cwaiter *fired = NULL;
     pthread_mutex_lock(&ch->lock);
+    ch->last_sender = simul__loop();
     int r = ch->closed ? -ESHUTDOWN : put(ch, &item, 1, &fired) == 1 ? 0 : -EAGAIN;
     pthread_mutex_unlock(&ch->lock);
     wake_fired(fired);
@@ -399,6 +481,7 @@ int simul_chan_try_recv(simul_chan *ch, void **item)
     struct cwaiter *fired = NULL;
     void *it;
     pthread_mutex_lock(&ch->lock);
+    ch->last_receiver = simul__loop();
     int r = take(ch, &it, 1, &fired) == 1 ? 0 : ch->closed ? -ESHUTDOWN : -EAGAIN;
     pthread_mutex_unlock(&ch->lock);
     wake_fired(fired);
