@@ -178,20 +178,9 @@ PYEOF
 }
 
 # areq.py, from the walkthrough (the text the project is built from).
-# ../shared beside the source tree (for a worktree: beside the main one).
-walk=
-for d in "${SIMUL_SHARED:-}" "$ROOT/../shared" "$(git rev-parse --path-format=absolute \
-        --git-common-dir 2>/dev/null)/../../shared"; do
-    [[ -n $d && -f $d/walkthrough/async-io-in-python.txt ]] || continue
-    walk=$d/walkthrough/async-io-in-python.txt
-    break
-done
 have_areq_py=0
-if want areq && [[ -n $walk ]]; then
-    mkdir -p "$tmp/areq-py"
-    sed -n '/^# areq.py$/,/^    asyncio.run(bulk_crawl_and_write/p' "$walk" |
-        sed '1i #!/usr/bin/env python3' >"$tmp/areq-py/areq.py"
-    grep -q 'asyncio.run(bulk_crawl_and_write' "$tmp/areq-py/areq.py" && have_areq_py=1
+if want areq && bench/peers/areq_py.sh "$tmp/areq-py" 2>/dev/null; then
+    have_areq_py=1
     head -n "$areq_py_urls" "$urls" >"$tmp/areq-py/urls.txt"
 fi
 [[ $have_areq_py == 1 ]] || { want areq && log "no areq.py (../shared/walkthrough missing): its row is skipped"; }

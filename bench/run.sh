@@ -17,6 +17,7 @@ SUITES=(
     http    # run-http.sh: fetching 10,600 pages from nginx vs curl -Z/aiohttp/Go (wrk: ceiling); areq vs areq.py
     pg      # run-pg.sh: PostgreSQL vs asyncpg, psycopg 3 async and plain libpq
     cores   # run-cores.sh: a channel between 2 loops vs Go's; echo on 2 loops vs libuv/Go
+    crawl   # run-crawl.sh: crawling the 20x docs mirror vs wget2/Scrapy/areq.py/curl -Z
 )
 
 sel=("$@")

@@ -39,10 +39,11 @@ case $what in
                   libclang-rt-14-dev "${run_pkgs[@]}" openssl curl python3-aiohttp
                   python3-aiofiles postgresql) ;;
     # time: /usr/bin/time for the HTTP clients' CPU and peak RSS; postgresql,
-    # python3-asyncpg, python3-psycopg: bench/run-pg.sh's server and peers.
+    # python3-asyncpg, python3-psycopg: bench/run-pg.sh's server and peers;
+    # wget2, python3-scrapy, python3-html5lib: bench/run-crawl.sh's peers and truth.
     bench) pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
                   python3-matplotlib "${run_pkgs[@]}" curl python3-aiohttp time postgresql
-                  python3-asyncpg python3-psycopg) ;;
+                  python3-asyncpg python3-psycopg wget2 python3-scrapy python3-html5lib) ;;
     *)     echo "usage: $0 [--check] [build|run|test|bench]" >&2; exit 2 ;;
 esac
 

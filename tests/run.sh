@@ -80,6 +80,8 @@ for dir in "$@"; do
     tally "$dir/http-netns" tests/http/netns.sh "$dir"
     # areq beside the walkthrough's areq.py (nginx on loopback).
     tally "$dir/areq" tests/http/areq.sh "$dir"
+    # simul-crawl on the generated bad-input site (tests/crawl/run.sh).
+    tally "$dir/crawl" tests/crawl/run.sh "$dir"
 done
 
 # Every public header alone, as C11 and as C++ (no build directory needed).
