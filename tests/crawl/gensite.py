@@ -424,8 +424,9 @@ class Site:
         self.leaf(h, "/frames/a.html")
         self.leaf(h, "/frames/b.html")
         self.page(h, "/base/page.html", '<a href="x.html">x</a> <a href="../y.html">y</a>',
-                  [u("/base/other/"), u("/base/other/x.html"), u("/base/y.html")],
+                  [u("/base/other/x.html"), u("/base/y.html")],
                   head='<base href="/base/other/">')
+        # <base href> sets the base; it is no link to crawl.
         self.page(h, "/base/other/index.html", "<p>the base itself</p>", [])
         self.pages[u("/base/other/")] = self.pages.pop(u("/base/other/index.html"))
         self.leaf(h, "/base/other/x.html")
@@ -492,8 +493,9 @@ Crawl-delay: 0.3
         for p in blocked:
             self.forbid(h, p, file=False)
             path = unquote_to_bytes(p.split("?")[0]).decode()
-            self.write(h, path + ("index.html" if path.endswith("/") else ""),
-                       "<html><body>robots says no</body></html>\n")
+            path += "index.html" if path.endswith("/") else ""
+            if not os.path.exists(os.path.join(self.root, "h2", path.lstrip("/"))):
+                self.write(h, path, "<html><body>robots says no</body></html>\n")
         self.blocked_urls += [u(p) for p in blocked]
         self.crawl_delay = {self.host(2): 0.3}
 
@@ -518,7 +520,7 @@ Crawl-delay: 0.3
         h, u = 4, lambda p: self.url(4, p)
         self.page(h, "/index.html", '<a href="a.html">a</a>', [u("/a.html")])
         self.write(h, "/a.html", self.leaf_html())
-        self.blocked_urls.append(u("/index.html"))
+        self.unreachable_urls = [u("/index.html")]
         self.never.append([self.host(4), "/index.html"])
         self.never.append([self.host(4), "/a.html"])
 
@@ -531,7 +533,8 @@ Crawl-delay: 0.3
         s = urlsplit(url)
         if s.path == "/trap/cal":
             m = s.query.split("=", 1)[1]
-            return [self.url(1, f"/trap/cal?month={m}1"), self.url(1, f"/trap/cal?month={m}0")]
+            return [self.url(1, f"/trap/cal?month={m}1"), self.url(1, f"/trap/cal?month={m}0"),
+                    self.url(1, "/traps.html")]
         if s.path.startswith("/trap/deep/"):
             return [canon(urljoin(url, "x/"))]
         return None
@@ -540,17 +543,24 @@ Crawl-delay: 0.3
     def truth(self, seeds, depth):
         scope = {urlsplit(s).netloc for s in seeds}
         blocked = set(self.blocked_urls)
-        fetch, errors, hops, seen, page_links = {}, {}, [], set(), {}
+        fetch, errors, hops, seen, page_links, loop_hops = {}, {}, [], set(), {}, []
         frontier = [(canon(s), 0, None) for s in seeds]
         for s, _, _ in frontier:
             seen.add(s)
-        out_blocked = {}
+        out_blocked, alt_links = {}, {}
         i = 0
         while i < len(frontier):
             url, d, parent = frontier[i]
             i += 1
             if url in blocked:
                 out_blocked[url] = {"depth": d, "parent": parent}
+                continue
+            if url in self.unreachable_urls:
+                # robots.txt answered 5xx through every retry: nothing of
+                # the host is fetched, its URLs are recorded as such.
+                fetch[url] = {"depth": d, "parent": parent, "final_url": None, "status": None,
+                              "error": "robots_unreachable"}
+                errors[url] = "robots_unreachable"
                 continue
             final, chain = url, []
             while final in self.redirects and len(chain) < 6:
@@ -563,18 +573,20 @@ Crawl-delay: 0.3
             links = []
             if final in chain or len(chain) > 5:
                 rec.update(status=None, error="redirects")
-                hops.extend(chain[:2])
+                loop_hops.extend(chain)
             else:
                 hops.extend(chain)
                 p = self.pages.get(final)
                 tl = self.trap_links(final)
                 if tl is not None:
                     p = {"status": 200, "ctype": "text/html", "parsed": True, "links": tl}
-                if url.startswith(f"http://127.0.0.1:{self.a.fault_port}/"):
+                if url in self.fault_pages:
                     p = self.fault_pages[url]
                 if p is None:
                     p = {"status": 404, "ctype": "text/html", "parsed": False, "links": []}
                 rec.update(status=p["status"], ctype=p["ctype"], parsed=p["parsed"])
+                if p.get("status_any"):
+                    rec["status_any"] = True
                 if p.get("too_big"):
                     rec["error"] = "too_big"
                 if p.get("error"):
@@ -583,6 +595,7 @@ Crawl-delay: 0.3
                     rec["error"] = rec.get("error") or "http"
                 if p.get("links_alternatives"):
                     rec["alternatives"] = p["links_alternatives"]
+                    alt_links[final] = p["links_alternatives"]
                 links = p["links"] if p["parsed"] else []
                 if p["parsed"] and p["status"] == 200:
                     page_links[final] = sorted(set(links))
@@ -598,7 +611,8 @@ Crawl-delay: 0.3
                 seen.add(l)
                 frontier.append((l, d + 1, url))
         return {"fetch": fetch, "blocked": out_blocked, "errors": errors, "links": page_links,
-                "redirect_hops": sorted(set(hops)), "scope": sorted(scope)}
+                "redirect_hops": sorted(set(hops)), "loop_hops": sorted(set(loop_hops)),
+                "links_alt": alt_links, "scope": sorted(scope)}
 
     # ---- faultd (a sixth host) ------------------------------------------------
     def faults(self):
@@ -608,15 +622,18 @@ Crawl-delay: 0.3
             return []
         fu = lambda p: canon(f"http://127.0.0.1:{F}{p}")
         self.fault_pages = {
-            fu("/ok"): {"status": 200, "ctype": "text/html", "parsed": True, "links": []},
+            fu("/ok"): {"status": 200, "ctype": "text/html", "parsed": True,
+                        "links": [fu("/nolinks"), fu("/plain")]},
+            fu("/nolinks"): {"status": 200, "ctype": "text/html", "parsed": True, "links": []},
+            fu("/plain"): {"status": 200, "ctype": "text/plain", "parsed": False, "links": []},
             fu("/reset-body"): {"status": 200, "ctype": "text/html", "parsed": False,
-                                "links": [], "error": "transport"},
+                                "links": [], "error": "transport", "status_any": True},
             fu("/short-body"): {"status": 200, "ctype": "text/html", "parsed": False,
-                                "links": [], "error": "transport"},
+                                "links": [], "error": "transport", "status_any": True},
             fu("/garbage-status"): {"status": None, "ctype": None, "parsed": False,
                                     "links": [], "error": "transport"},
         }
-        return list(self.fault_pages)
+        return [fu(p) for p in ("/ok", "/reset-body", "/short-body", "/garbage-status")]
 
     # ---- nginx ---------------------------------------------------------------
     def nginx_conf(self):
@@ -675,7 +692,7 @@ error_log {out}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     types {{
-        text/html html htm;
+        text/html html htm cgi;
         application/xhtml+xml xhtml;
         text/css css;
         text/plain txt;

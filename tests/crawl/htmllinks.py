@@ -4,8 +4,9 @@ browser would follow from a page, found with html5lib's full HTML5 parse
 
     page_links(raw_bytes, page_url) -> [absolute URL, ...] in document order
 
-What carries a link: a/area href, link href, base href (the first one
-also sets the base), frame/iframe src, <meta http-equiv=refresh> URL.
+What carries a link: a/area href, link href, frame/iframe src, <meta
+http-equiv=refresh> URL; the first <base href> sets the base (it is no
+link to crawl: browsers and crawlers do not navigate to it).
 Values are resolved as WHATWG's URL parser does for the cases that matter
 here (leading and trailing C0/space stripped, tab and newline removed,
 then urllib.parse.urljoin); only http(s) results are returned, fragments
@@ -52,7 +53,7 @@ def page_links(raw, page_url):
     for el in doc.iter():
         tag = el.tag if isinstance(el.tag, str) else ""
         v = None
-        if tag in ("a", "area", "link", "base"):
+        if tag in ("a", "area", "link"):
             v = el.get("href")
         elif tag in ("frame", "iframe"):
             v = el.get("src")
@@ -60,7 +61,7 @@ def page_links(raw, page_url):
             v = _refresh_url(el.get("content"))
         if v is None:
             continue
-        u = urljoin(page_url if tag == "base" else base, _clean(v))
+        u = urljoin(base, _clean(v))
         if u.startswith(("http://", "https://")):
             out.append(urldefrag(u)[0])
     return out

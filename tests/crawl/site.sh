@@ -16,7 +16,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 PY=/usr/bin/python3
-die() { echo "site.sh: $*" >&2; exit 1; }
+# A failed start stops what it had started (set once DIR is known).
+started=
+die() {
+    echo "site.sh: $*" >&2
+    [[ -n $started ]] && stop "$started"
+    exit 1
+}
 
 free_port() {
     $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -27,6 +33,7 @@ start() {
     shift 2
     [[ ${1:-} == --meter ]] && { meter=1; shift; }
     mkdir -p "$d" && d=$(cd "$d" && pwd) || die "cannot create $1"
+    started=$d
     [[ -x $b/tests/faultd ]] || die "no $b/tests/faultd (ninja -C $b)"
     "$b/tests/faultd" >"$d/faultd.port" 2>"$d/faultd.log" &
     echo $! >"$d/faultd.pid"

@@ -98,7 +98,7 @@ for i in 1 2 3 4; do curl -s -o /dev/null "$u/kinds/rel.html"; sleep 0.3; done
 mkdir -p "$tmp/job"
 if $PY tests/crawl/check.py "$SITE_TRUTH" "$tmp/job" "$SITE_LOG" --delay 0.25 --only delay \
         --prefix x >/dev/null; then ok check.delay-kept; else fail check.delay-kept "0.3 s gaps fail --delay 0.25"; fi
-curl -s -Z -o /dev/null -o /dev/null -o /dev/null "$u/kinds/rel.html" "$u/kinds/abs-path.html" "$u/kinds/single.html"
+curl -s --no-progress-meter -Z -o /dev/null -o /dev/null -o /dev/null "$u/kinds/rel.html" "$u/kinds/abs-path.html" "$u/kinds/single.html"
 if $PY tests/crawl/check.py "$SITE_TRUTH" "$tmp/job" "$SITE_LOG" --delay 0.25 --only delay \
         --prefix x >/dev/null; then fail check.delay-broken "back-to-back requests pass --delay 0.25"; else ok check.delay-broken; fi
 exit $st
