@@ -48,7 +48,10 @@ KINDS = {
     "robots": {"robots"},
     "robots_unreachable": {"robots_unreachable"},
 }
-TOL = 0.03   # seconds of slack on timings measured at the server
+# Seconds of slack on gaps measured at the server: nginx times a request
+# from when it reads it, so its scheduling (on a loaded machine) can move
+# one start later than the next by a few milliseconds.
+TOL = 0.05
 
 
 class Checker:
@@ -265,10 +268,11 @@ class Checker:
             if len(f) == 5:
                 peak[f[2]] = max(peak.get(f[2], 0), int(f[4]))
         over = {h: p for h, p in peak.items() if p > self.a.per_host}
-        busy = max(peak.values()) if peak else 0
-        self.res("per_host", peak and not over,
+        if peak and not over:
+            # The peaks, for the reader: the limit used, not only kept.
+            return self.res(f"per_host (peaks {','.join(map(str, sorted(peak.values())))})", True)
+        self.res("per_host", False,
                  f"peaks {peak}: over {self.a.per_host} on {over}" if peak else "no connections metered")
-        return busy
 
     def found(self):
         p = os.path.join(self.a.job, "foundurls.tsv")
