@@ -2,7 +2,8 @@
  * test_loops.c - loops across cores: simul_run_loops starts N loops on N
  * threads (loop 0 on the caller's), gives each its index, joins them and
  * returns the first failure after cancelling the other mains; a loop whose
- * main returned keeps serving the others until every main is done.
+ * main returned keeps serving the others until every main is done; SIGINT
+ * (loop 0's) makes the group return -EINTR.
  * simul_spawn_on runs a function on another loop and completes a future of
  * the caller's loop with its result or error; cancellation goes both ways;
  * a loop that is closing answers -ESHUTDOWN; simul_run_on does the same for
@@ -14,6 +15,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -431,4 +433,27 @@ TEST(run_on_blocks_a_plain_thread_for_the_result)
     /* the loop has closed; its memory is held */
     CHECK_EQ(simul_run_on(ro.loop, remote_ok, NULL), -ESHUTDOWN);
     simul_loop_unref(ro.loop);
+}
+
+/* SIGINT reaches loop 0 (the only one with .signals): its main is
+ * cancelled, the group's result is -EINTR, and the other mains are
+ * cancelled - whichever thread the kernel gives the signal to. */
+static int sigint_main(void *arg)
+{
+    (void)arg;
+    if (simul_loop_index() == 1) {
+        simul_sleep(0.01);
+        kill(getpid(), SIGINT);
+    }
+    int r = simul_sleep(INFINITY);
+    if (r == -ECANCELED)
+        atomic_fetch_add(&g.cancelled, 1);
+    return r;
+}
+
+TEST(sigint_cancels_every_main_and_the_group_returns_eintr)
+{
+    memset(&g, 0, sizeof g);
+    CHECK_EQ(simul_run_loops(2, sigint_main, NULL, NULL), -EINTR);
+    CHECK_EQ(atomic_load(&g.cancelled), 2);
 }
