@@ -879,6 +879,7 @@ SIMUL_API const char *simul_strerror(int err);
 #define SIMUL_PG_ECONNINFO   (-3203)  /* the conninfo string or URI does not parse */
 #define SIMUL_PG_EPROTO      (-3204)  /* the server's answer does not fit the call
                                          (a COPY where rows were expected, ...) */
+/* -3300..-3399: Redis (SIMUL_REDIS_E*, defined in <simul/redis.h>). */
 
 /*
  * Prints every task of the current loop with its state, name and where it

@@ -3,11 +3,43 @@
  * every simul call returns, with wording for the ones simul gives a
  * specific meaning, for the resolver's own range (SIMUL_EAI_*, worded
  * as libuv's uv_strerror words its UV_EAI_* codes) and PostgreSQL's
- * (SIMUL_PG_E*).
+ * (SIMUL_PG_E*). Layers above the core that define a range of their own
+ * register its messages (simul__strerror_add), so the core names none of
+ * them.
  */
 #include "internal.h"
 
 #include <string.h>
+
+/* Registered ranges: a handful at most (one per client library); each
+ * slot is written once, by a compare-and-swap, and never cleared. */
+#define MAX_TABS 8
+static _Atomic(const simul__errtab *) tabs[MAX_TABS];
+
+void simul__strerror_add(const simul__errtab *t)
+{
+    for (int i = 0; i < MAX_TABS; i++) {
+        const simul__errtab *cur = NULL;
+        if (atomic_compare_exchange_strong(&tabs[i], &cur, t) || cur == t)
+            return;
+    }
+    SIMUL__ASSERT(!"simul__strerror_add: no free slot");
+}
+
+static const char *registered(int err)
+{
+    for (int i = 0; i < MAX_TABS; i++) {
+        const simul__errtab *t = atomic_load(&tabs[i]);
+        if (!t)
+            break;
+        if (-err <= t->hi && -err >= t->lo) {
+            const char *s = t->msg(-err);
+            if (s)
+                return s;
+        }
+    }
+    return NULL;
+}
 
 const char *simul_strerror(int err)
 {
@@ -60,7 +92,10 @@ const char *simul_strerror(int err)
     case -SIMUL_PG_ECONNINFO:   return "Invalid PostgreSQL connection string";
     case -SIMUL_PG_EPROTO:      return "Unexpected PostgreSQL result for this call";
     default: {
-        const char *s = strerrordesc_np(err);
+        const char *s = registered(err);
+        if (s)
+            return s;
+        s = strerrordesc_np(err);
         return s ? s : "Unknown error";
     }
     }

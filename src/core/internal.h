@@ -712,6 +712,18 @@ extern _Atomic size_t simul__default_stack;   /* relaxed loads and stores */
 void simul__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int  simul__log_enabled(int level);
 
+/* ---- error messages (error.c) ------------------------------------------ */
+
+/* A layer's own error range [lo, hi] (negative codes) and its messages:
+ * msg(code) returns a static string, or NULL for a code it does not know.
+ * Registered once per process (simul__strerror_add; repeats are no-ops, at
+ * most 8 tables), from any thread; simul_strerror consults it. */
+typedef struct simul__errtab {
+    int lo, hi;
+    const char *(*msg)(int code);
+} simul__errtab;
+void simul__strerror_add(const simul__errtab *t);
+
 /* ---- debug (debug.c) --------------------------------------------------- */
 
 void simul__debug_init(simul_loop *l);
