@@ -15,7 +15,7 @@ mkdir -p "$out"
 st=0
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -D_GNU_SOURCE -Iinclude -Isrc/http)
-libs=(-lidn2 -lunistring)
+libs=(-lidn2 -lunistring -lhiredis)
 
 if ! command -v "$cc" >/dev/null; then
     echo "FAIL fuzz: no $cc (make deps installs clang)"
@@ -29,8 +29,9 @@ declare -A srcs=(
     [links_fuzz]="fuzz/links_fuzz.c src/http/links.c src/http/url.c"
     [text_fuzz]="fuzz/text_fuzz.c src/http/text.c src/core/buf.c"
     [robots_fuzz]="fuzz/robots_fuzz.c src/http/robots.c src/http/url.c src/core/buf.c"
+    [redis_fuzz]="fuzz/redis_fuzz.c src/redis/url.c src/redis/reply.c src/core/error.c"
 )
-for t in url_fuzz links_fuzz text_fuzz robots_fuzz; do
+for t in url_fuzz links_fuzz text_fuzz robots_fuzz redis_fuzz; do
     name=${t%_fuzz}
     # shellcheck disable=SC2086
     if ! "$cc" "${flags[@]}" ${srcs[$t]} "${libs[@]}" -o "$out/$t" 2>"$out/$t.build.log"; then

@@ -85,6 +85,10 @@ int  simul__redis_error_code(const char *msg, size_t len);
 /* Registers the layer's messages with simul_strerror (idempotent). */
 void simul__redis_errors_register(void);
 
+/* url.c: url into c's host/port/path/user/password/db (malloc'd; the
+ * caller frees them even on failure). 0, SIMUL_REDIS_EURL, -ENOMEM. */
+int  simul__redis_parse_url(simul_redis *c, const char *url);
+
 /* conn.c: sends `bytes` (n commands' worth, `want` replies) as one
  * contiguous batch and waits for the replies (*out: the reply, or an
  * ARRAY of them when want > 1). */

@@ -258,6 +258,61 @@ TEST_T(ten_thousand_commands_from_100_tasks_on_one_connection, 60)
     CHECK_EQ(simul_run(main_pipelined, NULL), 0);
 }
 
+/* ---- large values: the drain path -------------------------------------------------------- */
+
+typedef struct big_arg {
+    simul_redis *c;
+    int          id, errors;
+} big_arg;
+
+static int big_task(void *arg)
+{
+    big_arg *b = arg;
+    size_t n = (size_t)1 << 20;   /* 20 of them at once: well over the 1 MiB high water */
+    char *v = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (char)(i * 13 + (size_t)b->id);
+    char k[32];
+    snprintf(k, sizeof k, "big:%d", b->id);
+    simul_redis_reply *r = NULL;
+    if (simul_redis_command(b->c, NULL, "SET %s %b", k, v, n) != 0)
+        b->errors++;
+    if (simul_redis_command(b->c, &r, "GET %s", k) != 0 || r->len != n || memcmp(r->str, v, n) != 0)
+        b->errors++;
+    simul_redis_reply_free(r);
+    free(v);
+    return 0;
+}
+
+static int main_big(void *a)
+{
+    (void)a;
+    simul_redis *c = connect_ok(url, NULL);
+    enum { N = 20 };
+    big_arg b[N];
+    simul_task *t[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = (big_arg){ c, i, 0 };
+        t[i] = simul_spawn(big_task, &b[i]);
+    }
+    CHECK_EQ(simul_gather(t, N, NULL, SIMUL_GATHER_FAIL_FAST), 0);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(b[i].errors, 0);
+    CHECK_EQ(simul_redis_close(c), 0);
+    /* a command over max_buffered is refused whole, and nothing is sent */
+    simul_redis_opts o = { .max_buffered = 4096 };
+    c = connect_ok(url, &o);
+    static char v[8192];
+    CHECK_EQ(simul_redis_command(c, NULL, "SET big:x %b", v, sizeof v), -EMSGSIZE);
+    CHECK_EQ(cmd_int(c, "EXISTS %s", "big:x"), 0);
+    CHECK_EQ(simul_redis_close(c), 0);
+    return 0;
+}
+TEST_T(large_values_from_many_tasks_and_max_buffered, 60)
+{
+    CHECK_EQ(simul_run(main_big, NULL), 0);
+}
+
 /* ---- cancelled waiters ------------------------------------------------------------------ */
 
 typedef struct incr_arg {
