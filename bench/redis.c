@@ -3,7 +3,13 @@
  * hiredis's (the C floor for one connection), in one program so both send
  * the same commands:
  *
- *     build/bench/redis simul|hiredis BENCH N PORT
+ *     build/bench/redis simul|hiredis|hiredis-async BENCH N PORT
+ *
+ * hiredis-async is the design not chosen (docs/design.md, "Redis"):
+ * hiredis's own async context on simul's loop through its adapter hooks
+ * (addRead/delRead/addWrite/delWrite/cleanup as one simul_watch), each
+ * command awaited by its task through a future - the pattern
+ * docs/guide.md shows under "Plugging C libraries in".
  *
  * BENCH: seq (N round trips on one connection, one at a time: SET k v and
  * GET k alternately), tasks (N SETs from 100 tasks sharing one connection,
@@ -17,6 +23,7 @@
 #include <simul.h>
 #include <simul/redis.h>
 
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,10 +215,170 @@ static int hiredis_main(void)
     return 0;
 }
 
+/* ---- hiredis's async context on the loop ------------------------------------ */
+
+typedef struct adapter {
+    redisAsyncContext *ac;
+    simul_watch       *w;
+    int                events;
+} adapter;
+
+static void on_io(simul_watch *w, int rev, void *arg)
+{
+    (void)w;
+    adapter *a = arg;
+    if (rev & SIMUL_WRITABLE)
+        redisAsyncHandleWrite(a->ac);
+    if (rev & (SIMUL_READABLE | SIMUL_ERROR | SIMUL_HANGUP))
+        redisAsyncHandleRead(a->ac);
+}
+
+static void set_ev(adapter *a, int on, int ev)
+{
+    a->events = on ? a->events | ev : a->events & ~ev;
+    simul_watch_set(a->w, a->events);
+}
+static void add_read(void *p) { set_ev(p, 1, SIMUL_READABLE); }
+static void del_read(void *p) { set_ev(p, 0, SIMUL_READABLE); }
+static void add_write(void *p) { set_ev(p, 1, SIMUL_WRITABLE); }
+static void del_write(void *p) { set_ev(p, 0, SIMUL_WRITABLE); }
+static void cleanup(void *p)
+{
+    adapter *a = p;
+    simul_fd_forget(simul_watch_fd(a->w));
+    simul_watch_free(a->w);
+    free(a);
+}
+
+static int attach(redisAsyncContext *ac)
+{
+    adapter *a = calloc(1, sizeof *a);
+    a->ac = ac;
+    a->w = simul_watch_new(ac->c.fd, on_io, a);
+    if (!a->w)
+        return -1;
+    ac->ev.data = a;
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
+    ac->ev.cleanup = cleanup;
+    return 0;
+}
+
+/* hiredis frees the reply when the callback returns: a caller that wants
+ * it must copy it here; the benchmark only needs the wake-up */
+static void on_reply(redisAsyncContext *ac, void *reply, void *f)
+{
+    (void)ac;
+    if (reply)
+        simul_future_set_result(f, NULL);
+    else
+        simul_future_set_error(f, -ECONNRESET);
+}
+
+static int async_command(redisAsyncContext *ac, int argc, const char **av, const size_t *lens)
+{
+    simul_future *f = simul_future_new();
+    if (redisAsyncCommandArgv(ac, on_reply, f, argc, av, lens) != REDIS_OK)
+        return -1;
+    void *v;
+    int r = simul_future_wait(f, &v);
+    simul_future_free(f);
+    return r;
+}
+
+static int async_set(redisAsyncContext *ac, int i)
+{
+    char k[24];
+    int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+    const char *av[3] = { "SET", k, val };
+    size_t lens[3] = { 3, (size_t)kl, sizeof val - 1 };
+    return async_command(ac, 3, av, lens);
+}
+
+typedef struct actx {
+    redisAsyncContext *ac;
+    int                from, count;
+} actx;
+
+static int async_set_task(void *arg)
+{
+    actx *t = arg;
+    for (int i = t->from; i < t->from + t->count; i++)
+        if (async_set(t->ac, i) < 0)
+            return -1;
+    return 0;
+}
+
+static int left;
+static simul_future *all_done;
+static void on_pipe_reply(redisAsyncContext *ac, void *reply, void *p)
+{
+    (void)ac;
+    (void)reply;
+    (void)p;
+    if (--left == 0)
+        simul_future_set_result(all_done, NULL);
+}
+
+static int async_main(void *arg)
+{
+    (void)arg;
+    redisAsyncContext *ac = redisAsyncConnect("127.0.0.1", port);
+    if (!ac || ac->err || attach(ac) < 0)
+        return 1;
+    /* connected once a first command came back */
+    const char *ping[1] = { "PING" };
+    if (async_command(ac, 1, ping, NULL) < 0)
+        return 1;
+    double w0 = now(), c0 = cpu();
+    if (strcmp(bench, "seq") == 0) {
+        for (int i = 0; i < n; i++) {
+            if (i % 2 == 0) {
+                if (async_set(ac, i) < 0)
+                    return 1;
+            } else {
+                char k[24];
+                int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+                const char *av[2] = { "GET", k };
+                size_t lens[2] = { 3, (size_t)kl };
+                if (async_command(ac, 2, av, lens) < 0)
+                    return 1;
+            }
+        }
+    } else if (strcmp(bench, "tasks") == 0) {
+        actx t[TASKS];
+        simul_task *h[TASKS];
+        for (int i = 0; i < TASKS; i++) {
+            t[i] = (actx){ ac, i * (n / TASKS), n / TASKS };
+            h[i] = simul_spawn(async_set_task, &t[i]);
+        }
+        if (simul_gather(h, TASKS, NULL, SIMUL_GATHER_FAIL_FAST) < 0)
+            return 1;
+    } else {
+        all_done = simul_future_new();
+        left = n;
+        for (int i = 0; i < n; i++) {
+            char k[24];
+            int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+            const char *av[3] = { "SET", k, val };
+            size_t lens[3] = { 3, (size_t)kl, sizeof val - 1 };
+            redisAsyncCommandArgv(ac, on_pipe_reply, NULL, 3, av, lens);
+        }
+        void *v;
+        simul_future_wait(all_done, &v);
+        simul_future_free(all_done);
+    }
+    report("hiredis-async", w0, c0);
+    redisAsyncFree(ac);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: %s simul|hiredis seq|tasks|pipe N PORT\n", argv[0]);
+        fprintf(stderr, "usage: %s simul|hiredis|hiredis-async seq|tasks|pipe N PORT\n", argv[0]);
         return 2;
     }
     bench = argv[2];
@@ -219,5 +386,7 @@ int main(int argc, char **argv)
     port = atoi(argv[4]);
     if (strcmp(argv[1], "hiredis") == 0)
         return hiredis_main();
+    if (strcmp(argv[1], "hiredis-async") == 0)
+        return simul_run(async_main, NULL) != 0;
     return simul_run(simul_main, NULL) < 0;
 }

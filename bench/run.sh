@@ -18,6 +18,7 @@ SUITES=(
     pg      # run-pg.sh: PostgreSQL vs asyncpg, psycopg 3 async and plain libpq
     cores   # run-cores.sh: a channel between 2 loops vs Go's; echo on 2 loops vs libuv/Go
     crawl   # run-crawl.sh: crawling the 20x docs mirror vs wget2/Scrapy/areq.py/curl -Z
+    redis   # run-redis.sh: Redis vs redis-benchmark, hiredis (sync, async), redis-py asyncio
 )
 
 sel=("$@")
