@@ -38,6 +38,10 @@
 #include <hiredis/hiredis.h>
 
 #define READ_CHUNK  (64 * 1024)
+/* hiredis 0.14 moves its unparsed bytes to the front each time 1 KiB was
+ * parsed: fed 64 KiB at once it would move about 32 bytes per byte; fed
+ * in slices of 4 KiB, about 2 */
+#define FEED_SLICE  4096
 #define HIGH_WATER  (1024 * 1024)
 #define MAX_ARGC    (1 << 20)
 
@@ -138,6 +142,32 @@ static inline int req_done(const rreq *q)
     return ((uintptr_t)q->task & 1) != 0;
 }
 
+/*
+ * Command timeouts. Every request of c has the same command_timeout and
+ * is queued in the order it was made, so the FIFO's deadlines grow from
+ * head to tail: one timer per connection, armed for the earliest live
+ * request, does what a timer per parked caller would, without a heap
+ * insert and removal per command. When it fires it wakes every caller
+ * whose deadline passed (they abandon their requests) and re-arms for the
+ * next live one; a request answered early leaves it armed too early,
+ * which costs one spurious firing.
+ */
+static void on_timeout(simul__tnode *n)
+{
+    simul_redis *c = (simul_redis *)((char *)n - offsetof(simul_redis, tmo));
+    int64_t now = c->loop->now;
+    for (rreq *q = c->head; q; q = q->next) {
+        if (!q->task || req_done(q))
+            continue;
+        if (q->deadline > now) {
+            if (q->deadline != SIMUL__NO_DEADLINE)
+                simul__timer_arm(c->loop, &c->tmo, q->deadline, on_timeout);
+            return;
+        }
+        simul__wake(q->task, SIMUL_REDIS_ETIMEOUT);
+    }
+}
+
 /* Fails every queued request with rc (the first with first_rc). */
 static void fail_all(simul_redis *c, int first_rc, int rc)
 {
@@ -217,6 +247,7 @@ static int connect_once(simul_redis *c)
     }
     c->rd->privdata = c;
     c->rd_bytes = 0;
+    c->rpos = c->rlen = 0;
     /* the handshake, one batch */
     simul__buf b;
     simul__buf_init(&b, c->o.max_buffered);
@@ -291,23 +322,29 @@ static int read_reply(simul_redis *c, simul_redis_reply **out)
             *out = rep;
             return 0;
         }
-        int n = simul_stream_read(c->s, c->rbuf, READ_CHUNK);
-        if (n == -ECANCELED)
-            return n;
-        if (n <= 0) {
-            if (n == 0)
-                set_err(c, "connection closed by the server");
-            else
-                set_err(c, "read: %s", simul_strerror(n));
-            return SIMUL_REDIS_ELOST;
+        if (c->rpos == c->rlen) {
+            int n = simul_stream_read(c->s, c->rbuf, READ_CHUNK);
+            if (n == -ECANCELED)
+                return n;
+            if (n <= 0) {
+                if (n == 0)
+                    set_err(c, "connection closed by the server");
+                else
+                    set_err(c, "read: %s", simul_strerror(n));
+                return SIMUL_REDIS_ELOST;
+            }
+            c->rpos = 0;
+            c->rlen = (size_t)n;
         }
-        c->rd_bytes += (size_t)n;
+        size_t k = c->rlen - c->rpos < FEED_SLICE ? c->rlen - c->rpos : FEED_SLICE;
+        c->rd_bytes += k;
         if (c->rd_bytes > c->o.max_reply) {
             set_err(c, "protocol error: a reply over max_reply (%zu bytes)", c->o.max_reply);
             return SIMUL_REDIS_EPROTO;
         }
-        if (redisReaderFeed(c->rd, c->rbuf, (size_t)n) != REDIS_OK)
+        if (redisReaderFeed(c->rd, c->rbuf + c->rpos, k) != REDIS_OK)
             return -ENOMEM;
+        c->rpos += k;
     }
 }
 
@@ -544,6 +581,7 @@ static int open_conn(const char *url, const simul_redis_opts *opts, simul_queue 
             c->db = o.db;
         c->o.user = c->o.password = c->o.client_name = NULL;   /* the fields own them */
         c->psq = q;
+        c->loop = simul__loop();
         c->seed = (uint64_t)(uintptr_t)c ^ (uint64_t)simul__clock_ns();
         simul__buf_init(&c->scratch, o.max_buffered);
         c->rbuf = malloc(READ_CHUNK);
@@ -610,6 +648,8 @@ int simul_redis_close(simul_redis *c)
     }
     c->closer = NULL;
     simul_scope_exit(&sc);
+    if (simul__timer_armed(&c->tmo))
+        simul__timer_disarm(c->loop, &c->tmo);
     /* tasks waiting for a reconnect wake with -EIDRM and return ECLOSED
      * without touching c */
     free_conn(c);
@@ -669,6 +709,8 @@ static int write_and_queue(simul_redis *c, const payload *pl, rreq *q)
         c->head = q;
     c->tail = q;
     c->npending++;
+    if (q->deadline != SIMUL__NO_DEADLINE && !simul__timer_armed(&c->tmo))
+        simul__timer_arm(c->loop, &c->tmo, q->deadline, on_timeout);
     return 0;
 }
 
@@ -712,7 +754,7 @@ static int send_slow(simul_redis *c, const payload *pl, rreq *q, double deadline
     return r;
 }
 
-static int wait_reply(simul_redis *c, rreq *q, int64_t deadline_ns, simul_redis_reply **out);
+static int wait_reply(rreq *q, simul_redis_reply **out);
 
 /* Sends one payload expecting `want` replies and waits for them. */
 static int send_payload(simul_redis *c, const payload *pl, size_t want, simul_redis_reply **out)
@@ -728,12 +770,16 @@ static int send_payload(simul_redis *c, const payload *pl, size_t want, simul_re
         return SIMUL_REDIS_ECLOSED;
     if (pl->n > c->o.max_buffered)
         return -EMSGSIZE;
-    double deadline = c->o.command_timeout >= 9.2e9 ? INFINITY
-                                                     : simul_now() + c->o.command_timeout;
+    /* the loop's cached clock: no clock read per command */
+    int64_t dl = c->o.command_timeout >= 9.2e9
+                     ? SIMUL__NO_DEADLINE
+                     : c->loop->now + simul__seconds_to_ns(c->o.command_timeout);
+    double deadline = dl == SIMUL__NO_DEADLINE ? INFINITY : (double)dl / 1e9;
     rreq *q = malloc(sizeof *q);
     if (!q)
         return -ENOMEM;
     q->task = t;
+    q->deadline = dl;
     q->want = want;
     q->got = 0;
     q->rc = 0;
@@ -780,23 +826,23 @@ static int send_payload(simul_redis *c, const payload *pl, size_t want, simul_re
         req_free(q);
         return r == -ETIMEDOUT ? SIMUL_REDIS_ETIMEOUT : r;
     }
-    return wait_reply(c, q, simul__deadline_ns(deadline), out);
+    return wait_reply(q, out);
 }
 
-/* Parks until q is done or the deadline; a caller that gives up leaves q
- * to the reader. Touches c only through q (c may be closed meanwhile). */
-static int wait_reply(simul_redis *c, rreq *q, int64_t deadline_ns, simul_redis_reply **out)
+/* Parks until q is done, its deadline passed (on_timeout wakes it with
+ * ETIMEOUT) or a cancel; a caller that gives up leaves q to the reader.
+ * Touches only q (c may be closed meanwhile). */
+static int wait_reply(rreq *q, simul_redis_reply **out)
 {
-    (void)c;
     int r = 0;
     while (!req_done(q)) {
-        r = simul__park_until(deadline_ns, 0, "redis reply", __builtin_return_address(0));
+        r = simul__park("redis reply", __builtin_return_address(0));
         if (r < 0)
             break;
     }
     if (!req_done(q)) {
         q->task = NULL;   /* abandoned: the reader frees it */
-        return r == -ETIMEDOUT ? SIMUL_REDIS_ETIMEOUT : r;
+        return r;
     }
     /* done, even if a timeout or cancel raced it: the reply is the caller's */
     r = q->rc;

@@ -31,6 +31,7 @@ typedef struct rreq {
     simul__task        *task;     /* NULL: abandoned, replies are dropped */
     simul_redis_reply  *reply;    /* want == 1: the reply; else an ARRAY */
     size_t              want, got;
+    int64_t             deadline; /* loop-clock ns; SIMUL__NO_DEADLINE */
     int                 rc;       /* set when done */
 } rreq;
 
@@ -59,6 +60,9 @@ struct simul_redis {
     int                 draining;  /* writers inside the drain path */
     simul__task        *closer;    /* simul_redis_close waiting for them */
     char               *rbuf;      /* the reader's read buffer */
+    size_t              rpos, rlen;    /* rbuf's bytes not yet fed to rd */
+    simul_loop         *loop;      /* c's loop (its clock, its timer heap) */
+    simul__tnode        tmo;       /* command timeouts (conn.c, on_timeout) */
     char                err[160];  /* the last transport failure */
 
     /* pub/sub (simul_redis_pubsub_open) */
