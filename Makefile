@@ -4,7 +4,7 @@
 #   make test     the whole suite on a normal and an ASan+UBSan build, the
 #                 multi-thread programs under TSan (and the
 #                 examples under valgrind); last line: "N passed, M failed"
-#   make run      the main job (for now: the tutorial examples)
+#   make run      the main job: simul-crawl over the local Python docs (./crawl)
 #   make bench    benchmarks beside their peers; results in bench/results/
 #   make install  PREFIX=/usr/local (DESTDIR honoured)
 #   make deps     install the Debian packages building and testing need

@@ -23,9 +23,10 @@ what=${1:-test}
 # libidn2-dev, libunistring-dev: URLs (IDNA hosts; NFKC for Python's urljoin).
 # libcurl4-openssl-dev: the HTTP client; libpq-dev: the PostgreSQL client;
 # libhiredis-dev: the Redis client (its reply parser);
-# zlib1g-dev: the HTTP tests' fault server (its gzip bomb).
+# zlib1g-dev: the HTTP tests' fault server (its gzip bomb); libsqlite3-dev:
+# simul-crawl's resume state.
 pkgs=(gcc libc6-dev make meson ninja-build pkg-config liburing-dev libidn2-dev
-      libunistring-dev libcurl4-openssl-dev libpq-dev libhiredis-dev zlib1g-dev)
+      libunistring-dev libcurl4-openssl-dev libpq-dev libhiredis-dev zlib1g-dev libsqlite3-dev)
 # nginx serves python3-doc's HTML pages (the corpus areq and the crawler fetch).
 run_pkgs=(nginx python3-doc python3)
 case $what in
@@ -39,7 +40,7 @@ case $what in
     # redis-server: the server the Redis tests start.
     test)  pkgs+=(valgrind g++ python3 python3-html5lib python3-doc clang
                   libclang-rt-14-dev "${run_pkgs[@]}" openssl curl python3-aiohttp
-                  python3-aiofiles postgresql redis-server) ;;
+                  python3-aiofiles postgresql redis-server python3-networkx) ;;
     # time: /usr/bin/time for the HTTP clients' CPU and peak RSS; postgresql,
     # python3-asyncpg, python3-psycopg: bench/run-pg.sh's server and peers;
     # wget2, python3-scrapy, python3-html5lib: bench/run-crawl.sh's peers and truth;

@@ -3,7 +3,8 @@
 # install PREFIX=<temp dir>`, then the README's first program built with
 # `pkg-config --cflags --libs simul` (PKG_CONFIG_PATH naming the installed,
 # multiarch pkgconfig directory) runs without LD_LIBRARY_PATH and prints what
-# the README says; and pkg-config still answers with liburing's .pc hidden.
+# the README says; simul-crawl and its man page are installed and run; and
+# pkg-config still answers with liburing's .pc hidden.
 # One line per check: "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
 #   tests/install.sh          (from anywhere; uses the repository's build/)
 set -uo pipefail
@@ -49,6 +50,20 @@ if [[ -x $tmp/first ]]; then
     else
         fail runs-without-ld-library-path "printed: $got"
     fi
+fi
+
+# The tools: simul-crawl and its man page, runnable from the prefix.
+crawl=$prefix/bin/simul-crawl
+if [[ -x $crawl ]] && "$crawl" --version 2>&1 | grep -q '^simul-crawl '; then
+    ok simul-crawl-installed-runs
+else
+    fail simul-crawl-installed-runs "$crawl: $("$crawl" --version 2>&1 | head -c 300)"
+fi
+if [[ -f $prefix/share/man/man1/simul-crawl.1 ]] &&
+   man -l "$prefix/share/man/man1/simul-crawl.1" 2>/dev/null | grep -q 'EXIT STATUS'; then
+    ok simul-crawl-man-page
+else
+    fail simul-crawl-man-page "no readable $prefix/share/man/man1/simul-crawl.1"
 fi
 
 # Only simul's own directory searched: liburing's .pc (and every other) is

@@ -82,6 +82,8 @@ for dir in "$@"; do
     tally "$dir/areq" tests/http/areq.sh "$dir"
     # simul-crawl on the generated bad-input site (tests/crawl/run.sh).
     tally "$dir/crawl" tests/crawl/run.sh "$dir"
+    # simul-crawl end to end: every page once, graph.tsv, resume after kill -9.
+    tally "$dir/crawl-core" tests/crawl/crawl_core.sh "$dir"
 done
 
 # Every public header alone, as C11 and as C++ (no build directory needed).

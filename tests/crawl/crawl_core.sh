@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# crawl_core.sh BUILD - simul-crawl end to end (BUILD/tools/simul-crawl)
+# over Python's documentation served by the private nginx
+# (tests/http/nginx.sh), on each backend:
+#   - every page reachable from index.html is fetched exactly once (the
+#     truth: a breadth-first walk of the files with Python's html.parser);
+#   - graph.tsv loads with networkx.read_edgelist(..., DiGraph) and has an
+#     edge for every foundurls.tsv line whose link was fetched;
+#   - kill -9 at many moments, each time running the same command again:
+#     the final outputs equal an uninterrupted run's (sorted foundurls.tsv
+#     and graph.tsv; pages.jsonl by URL without fetch_ms - and without
+#     depth/parent, which depend on completion order, except at -c 1);
+#   - SIGINT exits 130 and the next run finishes the job; a finished job
+#     run again says so and exits with the same status; usage errors exit 2.
+# Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+b=${1:-build}
+bin=$b/tools/simul-crawl
+PY=/usr/bin/python3    # Debian's, with python3-networkx (not a pyenv one)
+st=0
+ok()   { echo "ok $1"; }
+fail() { echo "FAIL $1: $2"; st=1; }
+
+[[ -x $bin ]] || { fail build "no $bin"; exit 1; }
+docs=$(readlink -f /usr/share/doc/python3/html)
+[[ -f $docs/index.html ]] || { fail corpus "no $docs (python3-doc)"; exit 1; }
+tmp=$(mktemp -d)
+trap 'tests/http/nginx.sh stop "$tmp/ng" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+ln -s "$docs" "$tmp/root"
+NGINX_GZIP=off tests/http/nginx.sh start "$tmp/ng" "$tmp/root" >/dev/null ||
+    { fail nginx "did not start"; exit 1; }
+# shellcheck disable=SC1091
+source "$tmp/ng/env"
+seed=$NGINX_URL/index.html
+
+# The truth: pages reachable from index.html through the links the crawler
+# follows (a/area/link href, frame/iframe src), as files under the root.
+$PY - "$tmp/root" "$NGINX_URL" >"$tmp/truth.txt" <<'EOF'
+import os, sys
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urldefrag, urlsplit
+root, base = sys.argv[1], sys.argv[2]
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.links = []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ('a', 'area', 'link') and a.get('href'): self.links.append(a['href'])
+        if tag in ('frame', 'iframe') and a.get('src'): self.links.append(a['src'])
+seen, todo = set(), [base + '/index.html']
+while todo:
+    u = todo.pop()
+    if u in seen: continue
+    seen.add(u)
+    path = urlsplit(u).path
+    f = os.path.join(root, path.lstrip('/'))
+    if not f.endswith('.html') or not os.path.isfile(f): continue
+    p = P(); p.feed(open(f, encoding='utf-8', errors='replace').read())
+    for l in p.links:
+        v = urldefrag(urljoin(u, l.strip()))[0]
+        if v.startswith(base + '/') and v not in seen: todo.append(v)
+for u in sorted(seen):
+    f = os.path.join(root, urlsplit(u).path.lstrip('/'))
+    if f.endswith('.html') and os.path.isfile(f): print(u)
+EOF
+
+# Normalised outputs of DIR for comparing runs: MASK is the pages.jsonl
+# fields left out.
+canon() { # dir mask
+    $PY - "$1" "$2" <<'EOF'
+import json, sys
+d, mask = sys.argv[1], sys.argv[2].split(',')
+for name in ('foundurls.tsv', 'graph.tsv'):
+    lines = open(f'{d}/{name}', encoding='utf-8', errors='surrogateescape').read().splitlines()
+    print(name, len(lines)); print('\n'.join(sorted(lines)))
+recs = [json.loads(l) for l in open(f'{d}/pages.jsonl')]
+for r in recs:
+    for k in mask: r.pop(k, None)
+print('pages.jsonl', len(recs))
+for r in sorted(recs, key=lambda r: r['url']): print(json.dumps(r, sort_keys=True))
+EOF
+}
+
+# Runs the crawl in DIR, killing it with kill -9 after a random 0.01-0.29 s
+# until a run ends by itself (the 12th is left alone); prints that run's
+# exit status and the number of runs.
+crawl_killed() { # dir extra-args...
+    local dir=$1 rc=137 i=0 pid
+    shift
+    while [[ $rc -eq 137 ]] && ((i < 12)); do
+        "$bin" -q -o "$dir" "$@" "$seed" &
+        pid=$!
+        sleep "0.$((RANDOM % 3))$((RANDOM % 9 + 1))"
+        ((i < 11)) && kill -9 "$pid" 2>/dev/null
+        wait "$pid"
+        rc=$?
+        i=$((i + 1))
+    done
+    echo "$rc $i"
+}
+
+for be in ${SIMUL_TEST_BACKENDS:-epoll io_uring}; do
+    export SIMUL_BACKEND=$be
+    ref=$tmp/ref-$be
+    "$bin" -q -o "$ref" -c 16 --per-host 16 "$seed"
+    rc=$?
+    # the documentation links one missing page (a 404): exit 1
+    if [[ $rc -eq 1 ]] && grep -q '"status":404' "$ref/pages.jsonl"; then
+        ok "$be-exit-1-with-404"
+    else
+        fail "$be-exit-1-with-404" "exit $rc"
+    fi
+    if out=$($PY - "$ref" "$tmp/truth.txt" <<'EOF'
+import json, sys, collections
+d, truth = sys.argv[1], set(open(sys.argv[2]).read().split())
+recs = [json.loads(l) for l in open(f'{d}/pages.jsonl')]
+n = collections.Counter(r['url'] for r in recs)
+dup = [u for u, c in n.items() if c > 1]
+html = {r['url'] for r in recs if r['status'] == 200 and (r['content_type'] or '').startswith('text/html')}
+missing, extra = truth - html, html - truth
+print(f'{len(truth)} reachable, {len(html)} HTML pages fetched, {len(dup)} twice, '
+      f'{len(missing)} missing {sorted(missing)[:3]}, {len(extra)} extra {sorted(extra)[:3]}')
+sys.exit(1 if dup or missing or extra or len(truth) < 500 else 0)
+EOF
+    ); then ok "$be-every-page-once ($out)"; else fail "$be-every-page-once" "$out"; fi
+    if out=$($PY - "$ref" <<'EOF'
+import sys, networkx as nx
+d = sys.argv[1]
+g = nx.read_edgelist(f'{d}/graph.tsv', delimiter='\t', create_using=nx.DiGraph)
+lines = sum(1 for _ in open(f'{d}/graph.tsv'))
+ok = g.number_of_edges() == lines and g.number_of_nodes() > 500 and lines > 5000
+print(f'{g.number_of_nodes()} nodes, {g.number_of_edges()} edges, {lines} lines')
+sys.exit(0 if ok else 1)
+EOF
+    ); then ok "$be-graph-networkx ($out)"; else fail "$be-graph-networkx" "$out"; fi
+
+    # resume after kill -9, concurrent
+    canon "$ref" fetch_ms,depth,parent >"$tmp/ref.canon"
+    read -r rc runs < <(crawl_killed "$tmp/k-$be" -c 16 --per-host 16)
+    canon "$tmp/k-$be" fetch_ms,depth,parent >"$tmp/k.canon"
+    if [[ $rc -eq 1 ]] && cmp -s "$tmp/ref.canon" "$tmp/k.canon"; then
+        ok "$be-resume-kill9 ($runs runs)"
+    else
+        fail "$be-resume-kill9" "exit $rc after $runs runs; $(diff "$tmp/ref.canon" "$tmp/k.canon" | head -c 600)"
+    fi
+    # -c 1: the order is fixed, so depth and parent must match too
+    "$bin" -q -o "$tmp/ref1-$be" -c 1 "$seed"
+    canon "$tmp/ref1-$be" fetch_ms >"$tmp/ref1.canon"
+    read -r rc runs < <(crawl_killed "$tmp/k1-$be" -c 1)
+    canon "$tmp/k1-$be" fetch_ms >"$tmp/k1.canon"
+    if [[ $rc -eq 1 ]] && cmp -s "$tmp/ref1.canon" "$tmp/k1.canon"; then
+        ok "$be-resume-kill9-c1 ($runs runs)"
+    else
+        fail "$be-resume-kill9-c1" "exit $rc after $runs runs; $(diff "$tmp/ref1.canon" "$tmp/k1.canon" | head -c 600)"
+    fi
+
+    # SIGINT: exit 130, state saved; the next run completes the job
+    "$bin" -q -o "$tmp/int-$be" -c 4 "$seed" &
+    pid=$!
+    sleep 0.3
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    "$bin" -q -o "$tmp/int-$be" -c 4 "$seed"
+    rc2=$?
+    canon "$tmp/int-$be" fetch_ms,depth,parent >"$tmp/int.canon"
+    if [[ $rc -eq 130 && $rc2 -eq 1 ]] && cmp -s "$tmp/ref.canon" "$tmp/int.canon"; then
+        ok "$be-sigint-130-then-resume"
+    else
+        fail "$be-sigint-130-then-resume" "exits $rc, $rc2; $(diff "$tmp/ref.canon" "$tmp/int.canon" | head -c 400)"
+    fi
+    # a finished job: said, same status, nothing fetched again
+    before=$(stat -c %s "$ref/pages.jsonl")
+    msg=$("$bin" -o "$ref" -c 16 --per-host 16 "$seed" 2>&1)
+    rc=$?
+    if [[ $rc -eq 1 && $msg == *"already finished"* && $(stat -c %s "$ref/pages.jsonl") == "$before" ]]; then
+        ok "$be-finished-job-again"
+    else
+        fail "$be-finished-job-again" "exit $rc: $msg"
+    fi
+done
+
+# usage errors: exit 2
+for args in "--bogus $seed" "" "-c 0 $seed" "--scope planet $seed" "--include ( $seed"; do
+    # shellcheck disable=SC2086
+    "$bin" -o "$tmp/usage" $args >/dev/null 2>&1
+    rc=$?
+    [[ $rc -eq 2 ]] && ok "usage-exit-2 '$args'" || fail "usage-exit-2 '$args'" "exit $rc"
+done
+"$bin" --help | grep -q -- '--per-host' && ok help || fail help "no option list"
+"$bin" --version | grep -q '^simul-crawl ' && ok version || fail version "no version"
+exit $st

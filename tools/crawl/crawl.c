@@ -1,0 +1,1491 @@
+/*
+ * crawl.c - the frontier and the scheduler of simul-crawl.
+ *
+ * Hosts (one per origin, scheme://host:port) each keep a FIFO of queued URLs
+ * in RAM - a bounded window: past HOST_WINDOW entries (or the global
+ * RAM_JOBS) new URLs stay only in the store and the host is "spilled",
+ * refilled from the store in id order when its window runs dry - and a
+ * small list of retries ordered by their not-before time. Hosts with work
+ * form a ring the dispatcher walks round-robin, so one big host does not
+ * starve the others. A host's first request is its robots.txt; then at
+ * most --per-host fetches at once (1 with a delay), spaced by --delay or
+ * its Crawl-delay (capped).
+ *
+ * The dispatcher (the main task) takes the next eligible URL and spawns a
+ * task for it on one of -c slots (each slot owns a link extractor and its
+ * buffers, reused page after page). A page task GETs the URL through the
+ * one HTTP session, streams the body through simul_links_feed (no copy of
+ * the page), keeps the page's distinct links, and at the end - in one go,
+ * with no suspension point - appends the page's foundurls.tsv lines and
+ * pages.jsonl record, admits the new links (dedup set, scope, filters,
+ * caps) into the store and the frontier, and marks the URL done in the
+ * store's open transaction. Every commit interval the output files are
+ * flushed (and fdatasync'ed), their lengths recorded and the transaction
+ * committed: a crash at any moment leaves a committed state whose outputs
+ * are a prefix of the files, and a resume truncates them to it.
+ *
+ * Output files are written with stdio from the loop's thread: appends to
+ * the page cache take microseconds, far less than a round trip to a
+ * thread pool.
+ */
+#include "crawl.h"
+
+#include <simul.h>
+#include <simul/html.h>
+#include <simul/http.h>
+#include <simul/robots.h>
+#include <simul/sync.h>
+#include <simul/sys.h>
+#include <simul/url.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HOST_WINDOW   512        /* queued URLs of one host kept in RAM */
+#define RAM_JOBS      200000     /* queued URLs in RAM over all hosts */
+#define SEEN_MAX      ((size_t)1 << 30)  /* URLs the dedup set takes (8 GiB of slots) */
+#define PAGE_LINKS_MAX 100000    /* distinct links kept per page */
+#define PAGE_ARENA_MAX (32u << 20) /* bytes of those links */
+#define CHUNK         65536      /* body bytes per read */
+#define ROBOTS_REDIRECTS 5
+#define COMMIT_PAGES  2000       /* commit earlier than the interval past this */
+
+/* ---- types ------------------------------------------------------------------ */
+
+typedef struct host host;
+
+typedef struct job {
+    struct job *next;
+    host       *h;
+    int64_t     id;
+    double      not_before;      /* retries: not before this time */
+    int         depth, tries, robots;   /* robots: the host's robots.txt fetch */
+    const char *parent;          /* inside this allocation, or NULL */
+    size_t      len;
+    char        url[];
+} job;
+
+enum { R_NONE, R_FETCHING, R_READY, R_WAIT };
+
+struct host {
+    int64_t       id;
+    char         *origin;
+    uint64_t      ohash;
+    host         *hnext;          /* hash chain */
+    host         *anext, *aprev;  /* the active ring */
+    int           active;
+    int           robots_state, robots_tries, robots_gone;
+    double        robots_retry_at;
+    simul_robots *robots;
+    double        delay, next_at;
+    unsigned      inflight;
+    job          *qhead, *qtail;
+    size_t        qlen;
+    job          *retry;          /* by not_before */
+    int           spilled;
+    int64_t       loaded_max;     /* every queued row <= this is in RAM or in flight */
+    uint64_t      admitted;
+};
+
+/* One link of the page being parsed, in the slot's arena. */
+typedef struct link_rec {
+    uint64_t hash, qhash;        /* qhash: of the URL up to '?', 0 without a query */
+    uint32_t len;
+    uint16_t host_start, host_end, auth_end;
+    uint8_t  follow, http;
+    char     url[];
+} link_rec;
+
+typedef struct slot {
+    struct slot *next_free;
+    simul_links *lx;
+    char        *buf;
+    obuf         arena;           /* link_rec records, 8-byte aligned */
+    seen_set     page;            /* hashes of the page's distinct links */
+    size_t       nlinks;
+    job         *j;
+} slot;
+
+/* A bounded map of 64-bit keys to counts (query variants per path). */
+typedef struct count_map {
+    uint64_t *key;
+    uint32_t *val;
+    size_t    n, mask, max;
+} count_map;
+
+typedef struct crawler {
+    const crawl_opts    *o;
+    store               *st;
+    simul_http_session  *http;
+    seen_set             seen;
+    count_map            queries;
+    host               **hbucket;
+    size_t               nhbucket, nhosts;
+    host                *ring;        /* the active ring's cursor */
+    size_t               nactive;
+    size_t               ram_jobs;
+    slot                *slots, *free_slots;
+    unsigned             inflight;
+    simul_event         *kick;
+    FILE                *found, *pages;
+    char                *found_path, *pages_path;
+    obuf                 line;        /* a page's output, built before writing */
+    uint64_t             admitted;    /* URLs in the store */
+    uint64_t             pending;     /* pages done since the last commit */
+    double               last_commit, run_start, elapsed_base;
+    volatile int         stopping;
+    int                  fatal;
+    progress_stats       ps;
+    /* scope: the seeds' hosts / domains / prefixes */
+    char               **scopes;
+    size_t               nscopes;
+} crawler;
+
+static crawler C;
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static double jitter(void)
+{
+    return 0.5 + (double)random() / RAND_MAX;   /* 0.5 .. 1.5 */
+}
+
+static int count_inc(count_map *m, uint64_t k, uint32_t limit)
+{
+    /* 1: under the limit (counted), 0: at the limit, <0: error */
+    k = k ? k : 1;
+    if ((m->n + 1) * 4 > (m->mask + 1) * 3 || !m->key) {
+        if (m->max && m->n >= m->max)
+            return -E2BIG;
+        size_t cap = m->mask ? (m->mask + 1) * 2 : 1024;
+        uint64_t *key = calloc(cap, sizeof *key);
+        uint32_t *val = calloc(cap, sizeof *val);
+        if (!key || !val) {
+            free(key);
+            free(val);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; m->key && i <= m->mask; i++) {
+            if (!m->key[i])
+                continue;
+            size_t j = m->key[i] & (cap - 1);
+            while (key[j])
+                j = (j + 1) & (cap - 1);
+            key[j] = m->key[i];
+            val[j] = m->val[i];
+        }
+        free(m->key);
+        free(m->val);
+        m->key = key;
+        m->val = val;
+        m->mask = cap - 1;
+    }
+    size_t j = k & m->mask;
+    while (m->key[j] && m->key[j] != k)
+        j = (j + 1) & m->mask;
+    if (!m->key[j]) {
+        m->key[j] = k;
+        m->n++;
+    }
+    if (limit && m->val[j] >= limit)
+        return 0;
+    m->val[j]++;
+    return 1;
+}
+
+/* ---- hosts and the active ring ---------------------------------------------- */
+
+static void ring_add(host *h)
+{
+    if (h->active)
+        return;
+    h->active = 1;
+    if (!C.ring) {
+        h->anext = h->aprev = h;
+        C.ring = h;
+    } else {   /* just before the cursor: last in this round */
+        h->anext = C.ring;
+        h->aprev = C.ring->aprev;
+        h->aprev->anext = h;
+        C.ring->aprev = h;
+    }
+    C.nactive++;
+}
+
+static void ring_del(host *h)
+{
+    if (!h->active)
+        return;
+    h->active = 0;
+    if (h->anext == h) {
+        C.ring = NULL;
+    } else {
+        h->aprev->anext = h->anext;
+        h->anext->aprev = h->aprev;
+        if (C.ring == h)
+            C.ring = h->anext;
+    }
+    C.nactive--;
+}
+
+static int has_work(const host *h)
+{
+    return h->qhead || h->spilled || h->retry || h->robots_state == R_WAIT;
+}
+
+/* Loads the robots.txt the store cached for h, if any. */
+static void host_robots_load(host *h)
+{
+    int status;
+    void *body;
+    size_t len;
+    if (store_robots_get(C.st, h->id, &status, &body, &len) != 1)
+        return;
+    simul_robots *r;
+    if (simul_robots_parse_response(status, body, len, C.o->user_agent, &r) == 0) {
+        h->robots = r;
+        h->robots_state = R_READY;
+        double d = simul_robots_crawl_delay(r);
+        if (d > 0)
+            h->delay = fmax(h->delay, fmin(d, C.o->max_crawl_delay));
+    }
+    free(body);
+}
+
+static host *host_new(int64_t id, const char *origin, size_t len, uint64_t oh)
+{
+    host *h = calloc(1, sizeof *h);
+    if (!h || !(h->origin = strndup(origin, len))) {
+        free(h);
+        return NULL;
+    }
+    h->id = id;
+    h->ohash = oh;
+    h->delay = C.o->delay;
+    h->robots_state = C.o->robots ? R_NONE : R_READY;
+    if (C.nhosts + 1 > C.nhbucket) {   /* keep chains short: rehash at load 1 */
+        size_t nb = C.nhbucket ? C.nhbucket * 2 : 256;
+        host **b = calloc(nb, sizeof *b);
+        if (!b) {
+            free(h->origin);
+            free(h);
+            return NULL;
+        }
+        for (size_t i = 0; i < C.nhbucket; i++)
+            for (host *x = C.hbucket[i], *nx; x; x = nx) {
+                nx = x->hnext;
+                x->hnext = b[x->ohash & (nb - 1)];
+                b[x->ohash & (nb - 1)] = x;
+            }
+        free(C.hbucket);
+        C.hbucket = b;
+        C.nhbucket = nb;
+    }
+    h->hnext = C.hbucket[oh & (C.nhbucket - 1)];
+    C.hbucket[oh & (C.nhbucket - 1)] = h;
+    C.nhosts++;
+    C.ps.hosts = C.nhosts;
+    if (C.o->robots)
+        host_robots_load(h);
+    return h;
+}
+
+/* The host of origin[0, len), created (in the store too) if new. */
+static host *host_get(const char *origin, size_t len)
+{
+    uint64_t oh = crawl_hash(origin, len);
+    if (C.nhbucket)
+        for (host *h = C.hbucket[oh & (C.nhbucket - 1)]; h; h = h->hnext)
+            if (h->ohash == oh && !strncmp(h->origin, origin, len) && !h->origin[len])
+                return h;
+    char tmp[SIMUL_URL_MAX + 1];
+    memcpy(tmp, origin, len);
+    tmp[len] = '\0';
+    int64_t id;
+    if (store_host(C.st, tmp, &id) < 0)
+        return NULL;
+    return host_new(id, origin, len, oh);
+}
+
+static job *job_new(const char *url, size_t len, const char *parent, int64_t id, int depth)
+{
+    size_t plen = parent ? strlen(parent) : 0;
+    job *j = malloc(sizeof *j + len + 1 + (parent ? plen + 1 : 0));
+    if (!j)
+        return NULL;
+    memset(j, 0, sizeof *j);
+    j->id = id;
+    j->depth = depth;
+    j->len = len;
+    memcpy(j->url, url, len);
+    j->url[len] = '\0';
+    if (parent) {
+        char *p = j->url + len + 1;
+        memcpy(p, parent, plen + 1);
+        j->parent = p;
+    }
+    return j;
+}
+
+static void job_free(job *j)
+{
+    if (j && !j->robots)
+        C.ram_jobs--;
+    free(j);
+}
+
+/* Appends j to h's window (ids arrive in increasing order). */
+static void queue_append(host *h, job *j)
+{
+    j->h = h;
+    C.ram_jobs++;
+    if (h->qtail)
+        h->qtail->next = j;
+    else
+        h->qhead = j;
+    h->qtail = j;
+    h->qlen++;
+    if (j->id > h->loaded_max)
+        h->loaded_max = j->id;
+}
+
+/* A queued URL joins its host's window, or stays in the store only. */
+static void frontier_push(host *h, const char *url, size_t len, const char *parent,
+                          int64_t id, int depth)
+{
+    ring_add(h);
+    if (h->spilled || h->qlen >= HOST_WINDOW || C.ram_jobs >= RAM_JOBS) {
+        h->spilled = 1;
+        return;
+    }
+    job *j = job_new(url, len, parent, id, depth);
+    if (!j) {
+        h->spilled = 1;   /* the store has it */
+        return;
+    }
+    queue_append(h, j);
+}
+
+static int refill_row(void *arg, const store_url *u)
+{
+    host *h = arg;
+    job *j = job_new(u->url, strlen(u->url), u->parent_url, u->id, u->depth);
+    if (!j)
+        return -ENOMEM;
+    queue_append(h, j);
+    return 0;
+}
+
+static void refill(host *h)
+{
+    size_t before = h->qlen;
+    int rc = store_queued(C.st, h->id, h->loaded_max, HOST_WINDOW, refill_row, h);
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "store: %s", store_errmsg(C.st));
+        C.fatal = 1;
+        return;
+    }
+    if (h->qlen - before < HOST_WINDOW)
+        h->spilled = 0;
+}
+
+/* ---- scope and admission ----------------------------------------------------- */
+
+static int in_scope(const char *url, size_t host_start, size_t host_end)
+{
+    const char *hs = url + host_start;
+    size_t hl = host_end - host_start;
+    for (size_t i = 0; i < C.nscopes; i++) {
+        const char *s = C.scopes[i];
+        size_t sl = strlen(s);
+        switch (C.o->scope) {
+        case SCOPE_HOST:
+            if (hl == sl && !memcmp(hs, s, hl))
+                return 1;
+            break;
+        case SCOPE_DOMAIN:
+            if (hl == sl && !memcmp(hs, s, hl))
+                return 1;
+            if (hl > sl && hs[hl - sl - 1] == '.' && !memcmp(hs + hl - sl, s, sl))
+                return 1;
+            break;
+        default:   /* prefix */
+            if (!strncmp(url, s, sl))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int filters_pass(const char *url)
+{
+    for (size_t i = 0; i < C.o->nexclude; i++)
+        if (regexec(&C.o->exclude[i], url, 0, NULL, 0) == 0)
+            return 0;
+    if (!C.o->ninclude)
+        return 1;
+    for (size_t i = 0; i < C.o->ninclude; i++)
+        if (regexec(&C.o->include[i], url, 0, NULL, 0) == 0)
+            return 1;
+    return 0;
+}
+
+/* Admits a URL into the store and the frontier (not yet seen, checks
+ * passed). 0, or <0 on a store error. */
+static int admit(const char *url, size_t len, size_t auth_end, int depth, int64_t parent,
+                 const char *parent_url, uint64_t hash)
+{
+    host *h = host_get(url, auth_end);
+    if (!h)
+        return -ENOMEM;
+    if (C.o->max_host_pages && h->admitted >= C.o->max_host_pages)
+        return 0;
+    int64_t id;
+    int rc = store_url_add(C.st, h->id, url, len, depth, parent, &id);
+    if (rc < 0)
+        return rc;
+    rc = seen_add(&C.seen, hash);
+    if (rc < 0)
+        return rc;
+    h->admitted++;
+    C.admitted++;
+    C.ps.queued++;
+    frontier_push(h, url, len, parent_url, id, depth);
+    return 0;
+}
+
+/* The checks of one link of a page at depth `depth`; admits it if new. */
+static int consider(const link_rec *l, const job *from)
+{
+    if (!l->follow || !l->http)
+        return 0;
+    if (seen_has(&C.seen, l->hash))
+        return 0;
+    if (C.o->depth >= 0 && from->depth + 1 > C.o->depth)
+        return 0;
+    if (l->len > C.o->max_url_len)
+        return 0;
+    if (C.o->max_pages && C.admitted >= C.o->max_pages)
+        return 0;
+    if (!in_scope(l->url, l->host_start, l->host_end) || !filters_pass(l->url))
+        return 0;
+    if (l->qhash && C.o->max_query) {
+        int rc = count_inc(&C.queries, l->qhash, C.o->max_query);
+        if (rc <= 0)
+            return rc == -E2BIG ? 0 : rc;
+    }
+    return admit(l->url, l->len, l->auth_end, from->depth + 1, from->id, from->url, l->hash);
+}
+
+/* ---- commits ------------------------------------------------------------------ */
+
+static int commit(int reopen)
+{
+    int rc = 0;
+    if (fflush(C.found) != 0 || fflush(C.pages) != 0)
+        rc = -errno;
+    if (rc == 0 && C.o->fsync &&
+        (fdatasync(fileno(C.found)) != 0 || fdatasync(fileno(C.pages)) != 0))
+        rc = -errno;
+    double now = simul_now();
+    if (rc == 0)
+        rc = store_meta_set_int(C.st, "found_len", (int64_t)ftello(C.found));
+    if (rc == 0)
+        rc = store_meta_set_int(C.st, "pages_len", (int64_t)ftello(C.pages));
+    if (rc == 0)
+        rc = store_meta_set_int(C.st, "elapsed_us",
+                                (int64_t)((C.elapsed_base + now - C.run_start) * 1e6));
+    if (rc == 0)
+        rc = store_commit(C.st);
+    if (rc == 0 && reopen)
+        rc = store_begin(C.st);
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "commit: %s (%s)", simul_strerror(rc), store_errmsg(C.st));
+        C.fatal = 1;
+    }
+    C.last_commit = now;
+    C.pending = 0;
+    return rc;
+}
+
+static void maybe_commit(void)
+{
+    if (C.pending && (C.pending >= COMMIT_PAGES ||
+                      simul_now() - C.last_commit >= C.o->commit_interval))
+        commit(1);
+}
+
+/* ---- a page's outcome ---------------------------------------------------------- */
+
+typedef struct outcome {
+    int         status;
+    const char *final_url, *content_type, *error;
+    uint64_t    bytes;
+    double      t0;
+} outcome;
+
+/* Writes the page's lines, admits its links, marks it done. Never
+ * suspends: the page's lines and its done mark go into the same commit. */
+static void page_done(slot *s, job *j, const outcome *oc)
+{
+    C.line.n = 0;
+    int rc = 0;
+    /* foundurls.tsv: one line per distinct link */
+    for (size_t off = 0, i = 0; i < s->nlinks && rc == 0; i++) {
+        const link_rec *l = (const link_rec *)(s->arena.p + off);
+        rc = obuf_put(&C.line, j->url, j->len);
+        rc = rc ? rc : obuf_put(&C.line, "\t", 1);
+        rc = rc ? rc : obuf_put(&C.line, l->url, l->len);
+        rc = rc ? rc : obuf_put(&C.line, "\n", 1);
+        off += (sizeof *l + l->len + 1 + 7) & ~(size_t)7;
+    }
+    if (rc == 0 && C.line.n)
+        fwrite(C.line.p, 1, C.line.n, C.found);
+    for (size_t off = 0, i = 0; i < s->nlinks && rc == 0; i++) {
+        const link_rec *l = (const link_rec *)(s->arena.p + off);
+        rc = consider(l, j);
+        off += (sizeof *l + l->len + 1 + 7) & ~(size_t)7;
+    }
+    page_rec r = {
+        .url = j->url, .final_url = oc->final_url, .content_type = oc->content_type,
+        .parent = j->parent, .error = oc->error, .status = oc->status, .depth = j->depth,
+        .tries = j->tries + 1, .bytes = oc->bytes, .links = s ? s->nlinks : 0,
+        .fetch_ms = oc->t0 > 0 ? (simul_now() - oc->t0) * 1e3 : 0,
+    };
+    C.line.n = 0;
+    if (rc == 0)
+        rc = out_page_json(&C.line, &r);
+    if (rc == 0)
+        fwrite(C.line.p, 1, C.line.n, C.pages);
+    if (rc == 0)
+        rc = store_url_done(C.st, j->id, oc->status, oc->error, oc->bytes, j->tries + 1);
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "%s: %s", j->url, simul_strerror(rc));
+        C.fatal = 1;
+    }
+    if (oc->error && strcmp(oc->error, "robots") != 0)
+        C.ps.errors++;
+    C.ps.done++;
+    C.ps.queued--;
+    C.ps.bytes += oc->bytes;
+    C.pending++;
+    if (oc->error && C.o->verbose)
+        logmsg(LOG_INFO, "%s: %s%s%d", j->url, oc->error, oc->status ? " " : "",
+               oc->status);
+}
+
+/* A URL robots.txt disallows: recorded, never fetched. */
+static void robots_blocked(job *j, const char *why)
+{
+    outcome oc = { .error = why };
+    slot none = { 0 };
+    page_done(&none, j, &oc);
+}
+
+/* ---- retries ---------------------------------------------------------------------- */
+
+static int retryable_error(int err)
+{
+    switch (err) {
+    case SIMUL_HTTP_EDNS: case SIMUL_HTTP_EREFUSED: case SIMUL_HTTP_ECONNECT:
+    case SIMUL_HTTP_ERESET: case SIMUL_HTTP_EINCOMPLETE: case SIMUL_HTTP_ETLS:
+    case SIMUL_HTTP_ETIMEOUT_CONNECT: case SIMUL_HTTP_ETIMEOUT_READ:
+    case SIMUL_HTTP_ETIMEOUT_TOTAL: case SIMUL_HTTP_ETIMEOUT_POOL: case SIMUL_HTTP_EPROTO:
+    case SIMUL_HTTP_EFAIL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int retryable_status(int status)
+{
+    return status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
+
+/* Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date; -1 if none. */
+static double retry_after(simul_http_response *r)
+{
+    const char *v = simul_http_response_header(r, "Retry-After", 0);
+    if (!v)
+        return -1;
+    char *e;
+    double s = strtod(v, &e);
+    if (e != v && *e == '\0' && s >= 0)
+        return s;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+        double d = difftime(timegm(&tm), time(NULL));
+        return d > 0 ? d : 0;
+    }
+    return -1;
+}
+
+/* Puts j back on its host's retry list for its next try. */
+static void retry_later(job *j, double wait)
+{
+    host *h = j->h;
+    j->tries++;
+    j->not_before = simul_now() + wait;
+    job **p = &h->retry;
+    while (*p && (*p)->not_before <= j->not_before)
+        p = &(*p)->next;
+    j->next = *p;
+    *p = j;
+    ring_add(h);
+}
+
+static double backoff(const job *j)
+{
+    return C.o->retry_wait * ldexp(1.0, j->tries) * jitter();
+}
+
+/* ---- fetching ---------------------------------------------------------------------- */
+
+static int on_link(void *arg, const simul_link *l)
+{
+    slot *s = arg;
+    const simul_url *u = l->url;
+    if (!u || s->nlinks >= PAGE_LINKS_MAX)
+        return 0;
+    uint64_t h = crawl_hash(u->href, u->len);
+    if (seen_add(&s->page, h) != 1)
+        return 0;
+    size_t need = (sizeof(link_rec) + u->len + 1 + 7) & ~(size_t)7;
+    if (obuf_reserve(&s->arena, need) < 0)
+        return 0;
+    link_rec *r = (link_rec *)(s->arena.p + s->arena.n);
+    memset(r, 0, sizeof *r);
+    r->hash = h;
+    r->len = u->len;
+    r->host_start = (uint16_t)u->host_start;
+    r->host_end = (uint16_t)u->host_end;
+    r->auth_end = (uint16_t)u->auth_end;
+    size_t sl = u->scheme_end;
+    r->http = (sl == 4 && !memcmp(u->href, "http", 4)) || (sl == 5 && !memcmp(u->href, "https", 5));
+    /* every kind but <base>: <link rel=index|next|search> reach pages too */
+    r->follow = l->kind != SIMUL_LINK_BASE && l->kind != SIMUL_LINK_ATTR;
+    if (u->query_start)
+        r->qhash = crawl_hash(u->href, u->query_start);
+    memcpy(r->url, u->href, u->len + 1);
+    s->arena.n += need;
+    s->nlinks++;
+    return 0;
+}
+
+static int is_html(const char *ct)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, "; \t");
+    return (n == 9 && !strncasecmp(ct, "text/html", 9)) ||
+           (n == 21 && !strncasecmp(ct, "application/xhtml+xml", 21));
+}
+
+/* The host's robots.txt fetch (RFC 9309 2.3.1). */
+static int robots_fetch(job *j)
+{
+    host *h = j->h;
+    simul_http_request_opts ro = { .max_redirects = ROBOTS_REDIRECTS };
+    simul_http_response *r = NULL;
+    int rc = simul_http_get(C.http, j->url, &ro, &r), status = 0;
+    obuf body = { .max = SIMUL_ROBOTS_MAX_BYTES };
+    if (rc == -ECANCELED)
+        return rc;
+    if (rc == SIMUL_HTTP_EREDIRECTS)
+        status = 310;   /* redirects exhausted: "unavailable" (3xx) */
+    else if (rc == 0) {
+        status = simul_http_response_status(r);
+        if (status >= 200 && status < 300) {
+            char buf[16384];
+            int n;
+            /* the RFC's 500 KiB: read that much, ignore the rest */
+            while (body.n < SIMUL_ROBOTS_MAX_BYTES &&
+                   (n = simul_http_response_read_chunk(r, buf, sizeof buf)) > 0) {
+                size_t take = (size_t)n;
+                if (take > SIMUL_ROBOTS_MAX_BYTES - body.n)
+                    take = SIMUL_ROBOTS_MAX_BYTES - body.n;
+                obuf_put(&body, buf, take);
+                if (take < (size_t)n)
+                    break;
+                n = 0;
+            }
+            if (n == -ECANCELED) {
+                simul_http_response_free(r);
+                obuf_free(&body);
+                return n;
+            }
+            if (n < 0)
+                status = 0;   /* the body failed: unreachable, try again later */
+        }
+    }
+    simul_http_response_free(r);
+    simul_robots_verdict v = simul_robots_for_status(status);
+    if (v == SIMUL_ROBOTS_DISALLOW_ALL && h->robots_tries < (int)C.o->retries) {
+        h->robots_tries++;
+        h->robots_state = R_WAIT;
+        h->robots_retry_at = simul_now() + C.o->retry_wait * ldexp(1.0, h->robots_tries) *
+                             jitter();
+        logmsg(LOG_WARN, "%s: unreachable (status %d), retrying later", j->url, status);
+        obuf_free(&body);
+        return 0;
+    }
+    simul_robots *rb;
+    rc = simul_robots_parse_response(status, body.p, body.n, C.o->user_agent, &rb);
+    if (rc == 0) {
+        h->robots = rb;
+        double d = simul_robots_crawl_delay(rb);
+        if (d > 0)
+            h->delay = fmax(h->delay, fmin(d, C.o->max_crawl_delay));
+        if (v == SIMUL_ROBOTS_DISALLOW_ALL) {
+            h->robots_gone = 1;   /* unreachable for good: nothing fetched from it */
+            logmsg(LOG_WARN, "%s: unreachable (status %d): skipping the host", j->url, status);
+        } else {
+            store_robots_set(C.st, h->id, status, body.p, body.n);
+        }
+    }
+    h->robots_state = R_READY;
+    obuf_free(&body);
+    return rc;
+}
+
+/* Drains the body to its end (the connection is then reused); the bytes
+ * read. */
+static int drain(simul_http_response *r, char *buf, uint64_t *bytes)
+{
+    int n;
+    while ((n = simul_http_response_read_chunk(r, buf, CHUNK)) > 0)
+        *bytes += (uint64_t)n;
+    return n;
+}
+
+static void finish_fetch(slot *s, job *j, outcome *oc, simul_http_response *r)
+{
+    page_done(s, j, oc);
+    simul_http_response_free(r);
+    job_free(j);
+}
+
+/* One page: GET, stream, parse, record (or retry later). */
+static int page_fetch(slot *s, job *j)
+{
+    outcome oc = { .t0 = simul_now() };
+    char errbuf[256];
+    simul_http_request_opts ro = { .error = errbuf, .error_cap = sizeof errbuf };
+    simul_http_response *r = NULL;
+    s->nlinks = 0;
+    s->arena.n = 0;
+    seen_clear(&s->page);
+    int rc = simul_http_get(C.http, j->url, &ro, &r);
+    if (rc == -ECANCELED)
+        return rc;
+    if (rc < 0) {
+        if (retryable_error(rc) && j->tries < (int)C.o->retries) {
+            retry_later(j, backoff(j));
+            return 1;
+        }
+        oc.error = crawl_error_kind(rc);
+        logmsg(LOG_INFO, "%s: %s (%s)", j->url, simul_strerror(rc), errbuf);
+        finish_fetch(s, j, &oc, NULL);
+        return 0;
+    }
+    oc.status = simul_http_response_status(r);
+    oc.final_url = simul_http_response_url(r);
+    oc.content_type = simul_http_response_header(r, "Content-Type", 0);
+    if (retryable_status(oc.status) && j->tries < (int)C.o->retries) {
+        double ra = retry_after(r), wait = backoff(j);
+        if (ra >= 0) {
+            ra = fmin(ra, C.o->max_retry_after);
+            wait = fmax(wait, ra);
+            /* the server asked the whole host to wait */
+            j->h->next_at = fmax(j->h->next_at, simul_now() + ra);
+        }
+        simul_http_response_free(r);
+        retry_later(j, wait);
+        return 1;
+    }
+    int parse = oc.status < 400 && is_html(oc.content_type);
+    if (oc.status >= 400)
+        oc.error = "http";
+    if (parse && oc.final_url && strcmp(oc.final_url, j->url) != 0) {
+        /* redirected: only follow links from pages still in scope */
+        simul_url fu;
+        simul_url_init(&fu);
+        if (simul_url_parse(&fu, oc.final_url, strlen(oc.final_url), NULL, 0) != 0 ||
+            !in_scope(fu.href, fu.host_start, fu.host_end)) {
+            parse = 0;
+            oc.error = "scope";
+        }
+        simul_url_fini(&fu);
+    }
+    int n = 0;
+    if (parse) {
+        const char *base = oc.final_url ? oc.final_url : j->url;
+        if (simul_links_reset(s->lx, base, strlen(base)) == 0) {
+            while ((n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
+                oc.bytes += (uint64_t)n;
+                simul_links_feed(s->lx, s->buf, (size_t)n);
+            }
+            if (n == 0)
+                simul_links_end(s->lx);
+        } else {
+            n = drain(r, s->buf, &oc.bytes);
+        }
+    } else {
+        n = drain(r, s->buf, &oc.bytes);
+    }
+    if (n == -ECANCELED) {
+        simul_http_response_free(r);
+        return n;
+    }
+    if (n < 0) {
+        if (retryable_error(n) && j->tries < (int)C.o->retries) {
+            simul_http_response_free(r);
+            retry_later(j, backoff(j));
+            return 1;
+        }
+        oc.error = crawl_error_kind(n);
+        s->nlinks = 0;   /* a cut page's links are not its links */
+    }
+    finish_fetch(s, j, &oc, r);
+    return 0;
+}
+
+static int page_task(void *arg)
+{
+    slot *s = arg;
+    job *j = s->j;
+    host *h = j->h;
+    if (j->robots) {
+        if (robots_fetch(j) == -ECANCELED)
+            h->robots_state = R_NONE;
+        free(j);
+    } else if (page_fetch(s, j) < 0) {
+        job_free(j);   /* cancelled: it stays queued in the store */
+    }
+    h->inflight--;
+    C.inflight--;
+    C.ps.inflight = C.inflight;
+    s->next_free = C.free_slots;
+    C.free_slots = s;
+    if (!C.stopping)
+        maybe_commit();
+    simul_event_set(C.kick);
+    return 0;
+}
+
+/* ---- the dispatcher ------------------------------------------------------------------ */
+
+/* The next fetch to start, or NULL; *wake: when one may become ready. */
+static job *take(double now, double *wake)
+{
+    for (size_t k = 0, n = C.nactive; k < n && C.ring; k++) {
+        host *h = C.ring;
+        C.ring = h->anext;
+        if (h->robots_state == R_WAIT) {
+            if (now < h->robots_retry_at) {
+                *wake = fmin(*wake, h->robots_retry_at);
+                continue;
+            }
+            h->robots_state = R_NONE;
+        }
+        if (h->robots_state == R_FETCHING)
+            continue;
+        if (h->robots_state == R_NONE) {
+            if (h->inflight)
+                continue;
+            char url[SIMUL_URL_MAX + 32];
+            int len = snprintf(url, sizeof url, "%s/robots.txt", h->origin);
+            job *j = job_new(url, (size_t)len, NULL, 0, 0);
+            if (!j)
+                return NULL;
+            j->robots = 1;
+            j->h = h;
+            h->robots_state = R_FETCHING;
+            h->inflight++;
+            h->next_at = now + h->delay;
+            return j;
+        }
+        unsigned cap = h->delay > 0 ? 1 : C.o->per_host;
+        if (h->inflight >= cap)
+            continue;
+        if (now < h->next_at) {
+            *wake = fmin(*wake, h->next_at);
+            continue;
+        }
+        for (;;) {
+            job *j = NULL;
+            if (h->retry && h->retry->not_before <= now) {
+                j = h->retry;
+                h->retry = j->next;
+            } else {
+                if (!h->qhead && h->spilled)
+                    refill(h);
+                if (h->qhead) {
+                    j = h->qhead;
+                    h->qhead = j->next;
+                    if (!h->qhead)
+                        h->qtail = NULL;
+                    h->qlen--;
+                }
+            }
+            if (!j) {
+                if (h->retry)
+                    *wake = fmin(*wake, h->retry->not_before);
+                else if (!has_work(h))
+                    ring_del(h);
+                break;
+            }
+            j->next = NULL;
+            if (h->robots_gone) {
+                robots_blocked(j, "robots_unreachable");
+                job_free(j);
+                continue;
+            }
+            if (h->robots) {
+                size_t pl;
+                simul_url u;
+                simul_url_init(&u);
+                int allowed = 1;
+                if (simul_url_parse(&u, j->url, j->len, NULL, 0) == 0) {
+                    const char *p = simul_url_part(&u, SIMUL_URL_PATH, &pl);
+                    size_t ql = 0;
+                    if (u.query_start) {
+                        ql = u.len - u.query_start;
+                        if (u.fragment_start)
+                            ql = u.fragment_start - u.query_start;
+                    }
+                    allowed = simul_robots_allowed(h->robots, p, pl + ql) != 0;
+                }
+                simul_url_fini(&u);
+                if (!allowed) {
+                    robots_blocked(j, "robots");
+                    job_free(j);
+                    continue;
+                }
+            }
+            h->inflight++;
+            h->next_at = now + h->delay;
+            return j;
+        }
+    }
+    return NULL;
+}
+
+static int signal_task(void *arg)
+{
+    simul_signal *sg = arg;
+    int n = 0;
+    while (simul_signal_wait(sg) > 0) {
+        if (n++) {   /* a second signal: the state is consistent at any moment */
+            progress_clear();
+            _exit(130);
+        }
+        C.stopping = 1;
+        logmsg(LOG_WARN, "interrupted: stopping (the state is saved; run again to continue)");
+        simul_event_set(C.kick);
+    }
+    return 0;
+}
+
+static int dispatch(void)
+{
+    simul_group g;
+    int rc = simul_group_enter(&g);
+    if (rc < 0)
+        return rc;
+    while (!C.stopping && !C.fatal) {
+        double now = simul_now();
+        progress_tick(&C.ps, now, 0);
+        maybe_commit();
+        double wake = INFINITY;
+        job *j = C.free_slots ? take(now, &wake) : NULL;
+        if (j) {
+            slot *s = C.free_slots;
+            C.free_slots = s->next_free;
+            s->j = j;
+            C.inflight++;
+            C.ps.inflight = C.inflight;
+            simul_task_opts to = { .stack_size = 128 * 1024 };
+            if (!simul_group_spawn_opts(&g, page_task, s, &to)) {
+                logmsg(LOG_ERROR, "spawn: %s", strerror(errno));
+                C.fatal = 1;
+                break;
+            }
+            continue;
+        }
+        if (C.inflight == 0 && C.nactive == 0)
+            break;
+        double until = fmin(wake, now + (C.o->commit_interval > 0.1 ? 0.1 : C.o->commit_interval));
+        simul_event_clear(C.kick);
+        rc = simul_event_wait_until(C.kick, until);
+        if (rc == -ECANCELED)
+            break;
+    }
+    if (C.stopping || C.fatal)
+        simul_group_cancel(&g);
+    rc = simul_group_exit(&g);
+    return rc == -ECANCELED ? 0 : rc;
+}
+
+/* ---- setup, resume, finish ----------------------------------------------------------- */
+
+static int scan_row(void *arg, const store_url *u)
+{
+    (void)arg;
+    size_t len = strlen(u->url);
+    int rc = seen_add(&C.seen, crawl_hash(u->url, len));
+    if (rc < 0)
+        return rc;
+    C.admitted++;
+    const char *q = memchr(u->url, '?', len);
+    if (q && C.o->max_query)
+        count_inc(&C.queries, crawl_hash(u->url, (size_t)(q - u->url)), 0);
+    return 0;
+}
+
+typedef struct host_scan {
+    int64_t id;
+} host_scan;
+
+static int host_row(void *arg, int64_t id, const char *origin)
+{
+    (void)arg;
+    size_t len = strlen(origin);
+    host *h = host_new(id, origin, len, crawl_hash(origin, len));
+    if (!h)
+        return -ENOMEM;
+    h->spilled = 1;      /* its queued rows (if any) come from the store */
+    ring_add(h);
+    return 0;
+}
+
+static int count_host_row(void *arg, const store_url *u)
+{
+    (void)arg;
+    /* hosts were all loaded first; find by id through the origin map */
+    for (size_t i = 0; i < C.nhbucket; i++)
+        for (host *h = C.hbucket[i]; h; h = h->hnext)
+            if (h->id == u->host) {
+                h->admitted++;
+                return 0;
+            }
+    return 0;
+}
+
+/* Truncates path to the committed length (the resume) and opens it for
+ * appending. */
+static FILE *open_output(const char *path, int64_t len, int fresh)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0), 0644);
+    if (fd < 0)
+        return NULL;
+    struct stat sb;
+    if (!fresh && (fstat(fd, &sb) != 0 || sb.st_size < len)) {
+        /* shorter than committed: the data was lost (a power loss with
+         * --no-fsync); resuming would leave a hole */
+        logmsg(LOG_ERROR, "%s: shorter than the saved state says (%lld < %lld bytes):"
+               " cannot resume this job", path, (long long)sb.st_size, (long long)len);
+        close(fd);
+        errno = EIO;
+        return NULL;
+    }
+    if (!fresh && ftruncate(fd, len) != 0) {
+        close(fd);
+        return NULL;
+    }
+    if (lseek(fd, 0, SEEK_END) < 0) {
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    return f;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* The scope the seeds give. */
+static int add_scope(const simul_url *u)
+{
+    char buf[SIMUL_URL_MAX + 1];
+    size_t len;
+    const char *s;
+    if (C.o->scope == SCOPE_PREFIX) {
+        /* the seed's URL up to the last '/' of its path */
+        s = u->href;
+        len = u->path_end;
+        while (len > u->path_start && s[len - 1] != '/')
+            len--;
+    } else {
+        s = simul_url_part(u, SIMUL_URL_HOST, &len);
+        if (C.o->scope == SCOPE_DOMAIN && len > 4 && !strncmp(s, "www.", 4)) {
+            s += 4;
+            len -= 4;
+        }
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    for (size_t i = 0; i < C.nscopes; i++)
+        if (!strcmp(C.scopes[i], buf))
+            return 0;
+    char **ns = realloc(C.scopes, (C.nscopes + 1) * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    C.scopes = ns;
+    if (!(ns[C.nscopes] = strdup(buf)))
+        return -ENOMEM;
+    C.nscopes++;
+    return 0;
+}
+
+static int seeds(void)
+{
+    simul_url u;
+    simul_url_init(&u);
+    int rc = 0, good = 0;
+    for (size_t i = 0; i < C.o->nseeds && rc >= 0; i++) {
+        const char *s = C.o->seeds[i];
+        if (simul_url_parse(&u, s, strlen(s), NULL, SIMUL_URL_NORMALIZE) != 0 ||
+            !(u.scheme_end == 4 || u.scheme_end == 5) || strncmp(u.href, "http", 4) != 0) {
+            logmsg(LOG_ERROR, "%s: not an http(s) URL: skipped", s);
+            continue;
+        }
+        good++;
+        rc = add_scope(&u);
+        uint64_t h = crawl_hash(u.href, u.len);
+        if (rc == 0 && !seen_has(&C.seen, h))
+            rc = admit(u.href, u.len, u.auth_end, 0, 0, NULL, h);
+    }
+    simul_url_fini(&u);
+    if (rc == 0 && !good)
+        rc = -EINVAL;
+    return rc;
+}
+
+static void hist_print(void *arg, const char *key, uint64_t n)
+{
+    obuf *b = arg;
+    obuf_printf(b, "%s%s %llu", b->n ? ", " : "", key, (unsigned long long)n);
+}
+
+static void hist_json(void *arg, const char *key, uint64_t n)
+{
+    obuf *b = arg;
+    if (b->p[b->n - 1] != '{')
+        obuf_put(b, ",", 1);
+    obuf_json_str(b, key, strlen(key));
+    obuf_printf(b, ":%llu", (unsigned long long)n);
+}
+
+/* The summary from the store: summary.json (if write) and stderr. */
+static int summary(int write, int status)
+{
+    store_totals t;
+    int64_t us = 0;
+    store_meta_get_int(C.st, "elapsed_us", &us);
+    double el = (double)us / 1e6;
+    int rc = store_totals_get(C.st, &t);
+    if (rc < 0)
+        return rc;
+    obuf st = { 0 }, er = { 0 }, js = { 0 };
+    store_status_hist(C.st, hist_print, &st);
+    store_error_hist(C.st, hist_print, &er);
+    obuf_printf(&js, "{\"urls\":%llu,\"pages\":%llu,\"fetched\":%llu,\"errors\":%llu,"
+                     "\"robots_blocked\":%llu,\"bytes\":%llu,\"elapsed_s\":%.3f,"
+                     "\"pages_per_s\":%.1f,\"hosts\":%zu,\"exit\":%d,\"status\":{",
+                (unsigned long long)t.urls, (unsigned long long)t.done,
+                (unsigned long long)t.fetched, (unsigned long long)t.errors,
+                (unsigned long long)t.robots, (unsigned long long)t.bytes, el,
+                el > 0 ? (double)t.done / el : 0.0, C.nhosts, status);
+    store_status_hist(C.st, hist_json, &js);
+    obuf_puts(&js, "},\"error_kinds\":{");
+    store_error_hist(C.st, hist_json, &js);
+    obuf_puts(&js, "}}\n");
+    if (write) {
+        char *p = path_in(C.o->dir, "summary.json");
+        FILE *f = p ? fopen(p, "w") : NULL;
+        if (f) {
+            fwrite(js.p, 1, js.n, f);
+            if (fclose(f) != 0)
+                rc = -errno;
+        } else {
+            rc = -ENOMEM;
+        }
+        free(p);
+    }
+    if (!C.o->quiet) {
+        progress_clear();
+        fprintf(stderr,
+                "simul-crawl: %llu pages (%llu fetched, %llu errors, %llu blocked by robots.txt),"
+                " %.1f MB in %.2f s, %.0f pages/s, %zu hosts\n",
+                (unsigned long long)t.done, (unsigned long long)t.fetched,
+                (unsigned long long)t.errors, (unsigned long long)t.robots,
+                (double)t.bytes / 1e6, el, el > 0 ? (double)t.done / el : 0.0, C.nhosts);
+        fprintf(stderr, "simul-crawl: status: %.*s\n", (int)st.n, st.n ? st.p : "none");
+        fprintf(stderr, "simul-crawl: errors: %.*s\n", (int)er.n, er.n ? er.p : "none");
+    }
+    obuf_free(&st);
+    obuf_free(&er);
+    obuf_free(&js);
+    return rc;
+}
+
+static int fetched_row(void *arg, const char *url, size_t len)
+{
+    return seen_add(arg, crawl_hash(url, len)) < 0 ? -ENOMEM : 0;
+}
+
+static int finish(void)
+{
+    int rc = commit(1);
+    if (rc < 0)
+        return 3;
+    store_totals t;
+    rc = store_totals_get(C.st, &t);
+    int status = rc == 0 && t.errors ? 1 : 0;
+    seen_set fetched;
+    seen_init(&fetched, 0);
+    if (rc == 0)
+        rc = store_fetched(C.st, fetched_row, &fetched);
+    char *graph = path_in(C.o->dir, "graph.tsv");
+    if (rc == 0)
+        rc = graph ? out_graph(C.found_path, graph, &fetched) : -ENOMEM;
+    free(graph);
+    seen_fini(&fetched);
+    if (rc == 0)
+        rc = store_meta_set_int(C.st, "finished", 1);
+    if (rc == 0)
+        rc = store_meta_set_int(C.st, "exit", status);
+    if (rc == 0)
+        rc = commit(1);
+    if (rc == 0)
+        rc = summary(1, status);
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "finishing: %s", simul_strerror(rc));
+        return 3;
+    }
+    return status;
+}
+
+static int setup_slots(void)
+{
+    C.slots = calloc(C.o->concurrency, sizeof *C.slots);
+    if (!C.slots)
+        return -ENOMEM;
+    for (unsigned i = 0; i < C.o->concurrency; i++) {
+        slot *s = &C.slots[i];
+        s->buf = malloc(CHUNK);
+        s->arena.max = PAGE_ARENA_MAX;
+        seen_init(&s->page, PAGE_LINKS_MAX);
+        if (!s->buf)
+            return -ENOMEM;
+        int rc = simul_links_new(&s->lx, "http://x/", 9, SIMUL_URL_NORMALIZE, on_link, s);
+        if (rc < 0)
+            return rc;
+        s->next_free = C.free_slots;
+        C.free_slots = s;
+    }
+    return 0;
+}
+
+static void teardown(void)
+{
+    for (unsigned i = 0; C.slots && i < C.o->concurrency; i++) {
+        simul_links_free(C.slots[i].lx);
+        free(C.slots[i].buf);
+        obuf_free(&C.slots[i].arena);
+        seen_fini(&C.slots[i].page);
+    }
+    free(C.slots);
+    for (size_t i = 0; i < C.nhbucket; i++)
+        for (host *h = C.hbucket[i], *nx; h; h = nx) {
+            nx = h->hnext;
+            for (job *j = h->qhead, *jn; j; j = jn) {
+                jn = j->next;
+                job_free(j);
+            }
+            for (job *j = h->retry, *jn; j; j = jn) {
+                jn = j->next;
+                job_free(j);
+            }
+            simul_robots_free(h->robots);
+            free(h->origin);
+            free(h);
+        }
+    free(C.hbucket);
+    for (size_t i = 0; i < C.nscopes; i++)
+        free(C.scopes[i]);
+    free(C.scopes);
+    seen_fini(&C.seen);
+    free(C.queries.key);
+    free(C.queries.val);
+    obuf_free(&C.line);
+    if (C.found)
+        fclose(C.found);
+    if (C.pages)
+        fclose(C.pages);
+    free(C.found_path);
+    free(C.pages_path);
+    if (C.http)
+        simul_http_session_free(C.http);
+    if (C.kick)
+        simul_event_free(C.kick);
+    store_close(C.st);
+}
+
+int crawl_run(const crawl_opts *o)
+{
+    memset(&C, 0, sizeof C);
+    C.o = o;
+    C.run_start = C.last_commit = simul_now();
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    seen_init(&C.seen, SEEN_MAX);
+    C.queries.max = 1u << 26;
+    int status = 3, rc;
+
+    if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
+        logmsg(LOG_ERROR, "%s: %s", o->dir, strerror(errno));
+        return 3;
+    }
+    char *db = path_in(o->dir, "state.db");
+    C.found_path = path_in(o->dir, "foundurls.tsv");
+    C.pages_path = path_in(o->dir, "pages.jsonl");
+    if (!db || !C.found_path || !C.pages_path) {
+        free(db);
+        teardown();
+        return 3;
+    }
+    rc = store_open(db, &C.st);
+    free(db);
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "%s/state.db: %s", o->dir, store_errmsg(C.st));
+        teardown();
+        return 3;
+    }
+    int64_t finished = 0, found_len = -1, pages_len = -1, ex = 0, us = 0;
+    store_meta_get_int(C.st, "finished", &finished);
+    if (finished) {
+        store_meta_get_int(C.st, "exit", &ex);
+        logmsg(LOG_WARN, "%s: this crawl already finished (exit status %d); nothing to do",
+               o->dir, (int)ex);
+        summary(0, (int)ex);
+        teardown();
+        return (int)ex;
+    }
+    int fresh = store_meta_get_int(C.st, "found_len", &found_len) != 1 ||
+                store_meta_get_int(C.st, "pages_len", &pages_len) != 1;
+    store_meta_get_int(C.st, "elapsed_us", &us);
+    C.elapsed_base = (double)us / 1e6;
+    C.found = open_output(C.found_path, found_len, fresh);
+    C.pages = open_output(C.pages_path, pages_len, fresh);
+    if (!C.found || !C.pages) {
+        logmsg(LOG_ERROR, "%s: %s", o->dir, strerror(errno));
+        teardown();
+        return 3;
+    }
+    if (fresh)
+        fputs("source_url\tparsed_url\n", C.found);
+    if ((rc = store_begin(C.st)) < 0 || (rc = setup_slots()) < 0 ||
+        !(C.kick = simul_event_new())) {
+        logmsg(LOG_ERROR, "setup: %s", simul_strerror(rc ? rc : -ENOMEM));
+        teardown();
+        return 3;
+    }
+    simul_http_session_opts so = {
+        .limit = o->concurrency, .limit_per_host = o->per_host, .user_agent = o->user_agent,
+        .ca_file = o->ca_file, .insecure = o->insecure, .max_body = o->max_size,
+        .timeouts = { .total = o->timeout, .connect = o->connect_timeout },
+    };
+    if (so.limit_per_host > so.limit)
+        so.limit_per_host = so.limit;
+    rc = simul_http_session_new(&so, &C.http);
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "HTTP session: %s", simul_strerror(rc));
+        teardown();
+        return 3;
+    }
+    /* resume: the dedup set, the hosts and their counts from the store */
+    if (!fresh) {
+        rc = store_hosts(C.st, host_row, NULL);
+        if (rc == 0)
+            rc = store_scan(C.st, scan_row, NULL);
+        if (rc == 0 && o->max_host_pages)
+            rc = store_scan(C.st, count_host_row, NULL);
+        store_totals t;
+        if (rc == 0 && (rc = store_totals_get(C.st, &t)) == 0) {
+            C.ps.done = t.done;
+            C.ps.queued = t.queued;
+            C.ps.errors = t.errors;
+            C.ps.bytes = t.bytes;
+            logmsg(LOG_INFO, "resuming: %llu URLs done, %llu queued",
+                   (unsigned long long)t.done, (unsigned long long)t.queued);
+        }
+        if (rc < 0) {
+            logmsg(LOG_ERROR, "resume: %s (%s)", simul_strerror(rc), store_errmsg(C.st));
+            teardown();
+            return 3;
+        }
+    }
+    rc = seeds();
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "seeds: %s", rc == -EINVAL ? "no valid seed URL" : simul_strerror(rc));
+        teardown();
+        return 2;
+    }
+    commit(1);
+
+    simul_signal *sg = NULL;
+    simul_task *sigt = NULL;
+    static const int sigs[] = { SIGINT, SIGTERM };
+    if (simul_signal_open(sigs, 2, &sg) == 0)
+        sigt = simul_spawn(signal_task, sg);
+
+    rc = dispatch();
+    if (sigt) {
+        simul_cancel(sigt);
+        simul_join(sigt);
+    }
+    if (sg)
+        simul_signal_close(sg);
+    progress_tick(&C.ps, simul_now(), 1);
+    if (rc < 0 && !C.fatal) {
+        logmsg(LOG_ERROR, "crawl: %s", simul_strerror(rc));
+        C.fatal = 1;
+    }
+    if (C.fatal) {
+        store_close(C.st);   /* what was not committed is rolled back */
+        C.st = NULL;
+        status = 3;
+    } else if (C.stopping) {
+        commit(0);
+        summary(0, 130);
+        status = 130;
+    } else {
+        status = finish();
+    }
+    teardown();
+    return status;
+}

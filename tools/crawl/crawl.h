@@ -1,0 +1,191 @@
+/*
+ * crawl.h - simul-crawl's pieces and how they fit (internal to the tool).
+ *
+ * main.c parses the command line into a crawl_opts and runs crawl_run on
+ * a simul loop. crawl.c is the frontier and the scheduler: hosts with
+ * their queues (a bounded window in RAM, the rest in the store), robots.txt,
+ * politeness, one task per fetch. seen.c is the dedup set (64-bit hashes of
+ * normalised URLs). store.c is the resume state (SQLite, WAL, batched
+ * transactions). out.c writes foundurls.tsv, pages.jsonl, graph.tsv and
+ * the summary. progress.c is what a person watching sees: log lines, the
+ * progress line, the final summary. sitemap.c reads sitemap XML.
+ */
+#ifndef CRAWL_H
+#define CRAWL_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CRAWL_VERSION "0.1.0"
+
+/* ---- options (main.c) ------------------------------------------------------ */
+
+enum { SCOPE_HOST, SCOPE_DOMAIN, SCOPE_PREFIX };
+
+typedef struct crawl_opts {
+    const char  *dir;             /* -o: the job directory */
+    char       **seeds;           /* SEED_URL... and -i FILE lines (owned by main) */
+    size_t       nseeds;
+    unsigned     concurrency;     /* -c */
+    unsigned     per_host;        /* --per-host */
+    double       delay;           /* --delay (seconds, per host) */
+    long         depth;           /* --depth; -1 unlimited */
+    uint64_t     max_pages;       /* --max-pages; 0 unlimited */
+    uint64_t     max_host_pages;  /* --max-host-pages; 0 unlimited */
+    unsigned     max_query;       /* --max-query-variants per host+path */
+    size_t       max_url_len;     /* --max-url-length */
+    size_t       max_size;        /* --max-size: page body cap (bytes) */
+    unsigned     retries;         /* --retries */
+    double       retry_wait;      /* --retry-wait: first backoff (seconds) */
+    double       max_retry_after; /* --max-retry-after: Retry-After cap */
+    double       max_crawl_delay; /* --max-crawl-delay: robots Crawl-delay cap */
+    double       timeout;         /* --timeout: total per request */
+    double       connect_timeout; /* --connect-timeout */
+    int          scope;           /* --scope */
+    regex_t     *include, *exclude;  /* --include / --exclude (ERE) */
+    size_t       ninclude, nexclude;
+    int          robots;          /* 0 with --no-robots */
+    int          sitemaps;        /* 0 with --no-sitemaps */
+    const char  *user_agent;      /* --user-agent */
+    const char  *ca_file;         /* --ca-file */
+    int          insecure;        /* --insecure */
+    int          quiet;           /* -q */
+    int          verbose;         /* -v (count) */
+    int          fsync;           /* 0 with --no-fsync */
+    double       commit_interval; /* seconds between commits */
+} crawl_opts;
+
+/* Runs the whole job (called inside simul_run). Returns the exit status:
+ * 0, 1 (page errors), 130 (interrupted), or 3 on a fatal error. */
+int crawl_run(const crawl_opts *o);
+
+/* ---- hashing and the dedup set (seen.c) ----------------------------------- */
+
+/* A 64-bit hash of p[0, n): 8 bytes a step, 128-bit multiply folding. */
+uint64_t crawl_hash(const void *p, size_t n);
+
+/* A set of 64-bit hashes (open addressing, linear probing): 8 bytes per
+ * slot, at most 3/4 full, grows by doubling up to max entries. */
+typedef struct seen_set {
+    uint64_t *slot;
+    size_t    n, mask;        /* entries; slots - 1 (0 when unallocated) */
+    size_t    max;            /* cap on entries */
+} seen_set;
+
+void seen_init(seen_set *s, size_t max);
+void seen_fini(seen_set *s);
+/* 1 if h was added, 0 if it was there, -ENOMEM / -E2BIG (at max). */
+int  seen_add(seen_set *s, uint64_t h);
+int  seen_has(const seen_set *s, uint64_t h);
+/* Empties the set keeping its memory (the per-page sets). */
+void seen_clear(seen_set *s);
+
+/* ---- the store (store.c) --------------------------------------------------- */
+
+typedef struct store store;
+
+/* A row of the url table as the frontier and the summary need it. */
+typedef struct store_url {
+    int64_t     id, host, parent;
+    const char *url, *parent_url;   /* valid until the next store call */
+    int         depth, state, status, tries;
+} store_url;
+
+/* Totals over the url table (the summary and the progress line's start). */
+typedef struct store_totals {
+    uint64_t urls, done, queued, fetched, errors, robots, bytes;
+} store_totals;
+
+int  store_open(const char *path, store **out);   /* creates the schema */
+void store_close(store *st);                      /* rolls back what is not committed */
+const char *store_errmsg(store *st);
+int  store_begin(store *st);
+int  store_commit(store *st);
+int  store_meta_get(store *st, const char *key, char *val, size_t cap); /* 1 found, 0 not */
+int  store_meta_get_int(store *st, const char *key, int64_t *v);        /* 1 found, 0 not */
+int  store_meta_set(store *st, const char *key, const char *val);
+int  store_meta_set_int(store *st, const char *key, int64_t v);
+/* Host rows: id for origin (created if new); robots cache. */
+int  store_host(store *st, const char *origin, int64_t *id);
+/* robots_get: 1 and a malloc'd copy of the body (caller frees), 0 if not fetched yet. */
+int  store_robots_get(store *st, int64_t host, int *status, void **body, size_t *len);
+int  store_robots_set(store *st, int64_t host, int status, const void *body, size_t len);
+/* URL rows. insert: a new queued URL; done: the outcome of one. */
+int  store_url_add(store *st, int64_t host, const char *url, size_t len, int depth,
+                   int64_t parent, int64_t *id);
+int  store_url_done(store *st, int64_t id, int status, const char *err, uint64_t bytes,
+                    int tries);
+/* Every row, in id order: fn(arg, row) (the resume's scan). */
+int  store_scan(store *st, int (*fn)(void *arg, const store_url *u), void *arg);
+/* Queued rows of host with id > after, in id order, at most limit. */
+int  store_queued(store *st, int64_t host, int64_t after, int limit,
+                  int (*fn)(void *arg, const store_url *u), void *arg);
+/* Every host row's id and origin. */
+int  store_hosts(store *st, int (*fn)(void *arg, int64_t id, const char *origin), void *arg);
+int  store_totals_get(store *st, store_totals *t);
+/* Histograms for the summary: fn(arg, key, count) per status / error kind. */
+int  store_status_hist(store *st, void (*fn)(void *arg, const char *key, uint64_t n), void *arg);
+int  store_error_hist(store *st, void (*fn)(void *arg, const char *key, uint64_t n), void *arg);
+/* Done rows that got an HTTP answer (status > 0): fn(arg, url). */
+int  store_fetched(store *st, int (*fn)(void *arg, const char *url, size_t len), void *arg);
+
+/* ---- outputs (out.c) ------------------------------------------------------- */
+
+/* A growable byte buffer with a hard cap. */
+typedef struct obuf {
+    char  *p;
+    size_t n, cap, max;
+} obuf;
+
+int  obuf_reserve(obuf *b, size_t more);     /* 0, -ENOMEM, -E2BIG */
+int  obuf_put(obuf *b, const void *s, size_t n);
+int  obuf_puts(obuf *b, const char *s);
+int  obuf_printf(obuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s[0, n) as a JSON string (quotes included); invalid UTF-8 becomes U+FFFD. */
+int  obuf_json_str(obuf *b, const char *s, size_t n);
+void obuf_free(obuf *b);
+
+/* What pages.jsonl says of one URL. */
+typedef struct page_rec {
+    const char *url, *final_url, *content_type, *parent, *error;
+    int         status, depth, tries;
+    uint64_t    bytes, links;
+    double      fetch_ms;
+} page_rec;
+
+int out_page_json(obuf *b, const page_rec *r);      /* one line, '\n' included */
+/* graph.tsv from foundurls.tsv: the lines whose link is in fetched. */
+int out_graph(const char *found_path, const char *graph_path, const seen_set *fetched);
+
+/* Error kinds (pages.jsonl "error"): the stable short name of an error
+ * of simul_http_get / _read_chunk. */
+const char *crawl_error_kind(int err);
+
+/* ---- progress and logging (progress.c) ------------------------------------ */
+
+enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_init(int quiet, int verbose);
+void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef struct progress_stats {
+    uint64_t done, queued, errors, bytes, hosts, inflight;
+} progress_stats;
+
+/* Redraws the progress line if on a TTY, not quiet, and 100 ms passed. */
+void progress_tick(const progress_stats *s, double now, int force);
+void progress_clear(void);
+
+/* ---- sitemaps (sitemap.c) -------------------------------------------------- */
+
+/* Streams a sitemap (urlset or sitemapindex, optionally gzip-compressed):
+ * fn(arg, url, len) for each <loc>. */
+typedef struct sitemap_parser sitemap_parser;
+int  sitemap_new(sitemap_parser **out, int (*fn)(void *arg, const char *url, size_t len),
+                 void *arg);
+int  sitemap_feed(sitemap_parser *p, const void *buf, size_t n);
+void sitemap_free(sitemap_parser *p);
+
+#endif

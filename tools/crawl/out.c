@@ -1,0 +1,233 @@
+/*
+ * out.c - what the crawl writes: the byte buffers pages' lines are built
+ * in (hard-capped), pages.jsonl's records (JSON strings escaped, invalid
+ * UTF-8 replaced by U+FFFD so every line parses), the error kinds that
+ * record's "error" field names, and graph.tsv, derived at the end from
+ * foundurls.tsv and the set of fetched URLs. The files themselves are
+ * opened, appended to and committed by crawl.c.
+ */
+#include "crawl.h"
+
+#include <simul.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int obuf_reserve(obuf *b, size_t more)
+{
+    if (b->cap - b->n >= more)
+        return 0;
+    if (b->max && b->n + more > b->max)
+        return -E2BIG;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->n < more)
+        cap *= 2;
+    if (b->max && cap > b->max)
+        cap = b->max;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return -ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int obuf_put(obuf *b, const void *s, size_t n)
+{
+    int rc = obuf_reserve(b, n);
+    if (rc == 0) {
+        memcpy(b->p + b->n, s, n);
+        b->n += n;
+    }
+    return rc;
+}
+
+int obuf_puts(obuf *b, const char *s)
+{
+    return obuf_put(b, s, strlen(s));
+}
+
+int obuf_printf(obuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if (b->p && (size_t)n < b->cap - b->n) {
+        b->n += (size_t)n;
+        return 0;
+    }
+    int rc = obuf_reserve(b, (size_t)n + 1);
+    if (rc < 0)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)n;
+    return 0;
+}
+
+void obuf_free(obuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->n = b->cap = 0;
+}
+
+/* Length of the valid UTF-8 sequence at s[0, n), or 0 if it is not one
+ * (overlong forms, surrogates and values past U+10FFFF are invalid). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0xC2 || c > 0xF4)
+        return 0;
+    if (c < 0xE0) { len = 2; min = 0x80; c &= 0x1F; }
+    else if (c < 0xF0) { len = 3; min = 0x800; c &= 0x0F; }
+    else { len = 4; min = 0x10000; c &= 0x07; }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+int obuf_json_str(obuf *b, const char *str, size_t n)
+{
+    /* worst case: every byte becomes \u00XX (6) or U+FFFD (3) */
+    int rc = obuf_reserve(b, n * 6 + 2);
+    if (rc < 0)
+        return rc;
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    char *w = b->p + b->n;
+    *w++ = '"';
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *w++ = (char)c;
+            i++;
+        } else if (c == '"' || c == '\\') {
+            *w++ = '\\';
+            *w++ = (char)c;
+            i++;
+        } else if (c < 0x20) {
+            memcpy(w, "\\u00", 4);
+            w[4] = hex[c >> 4];
+            w[5] = hex[c & 15];
+            w += 6;
+            i++;
+        } else {
+            size_t l = utf8_len(s + i, n - i);
+            if (l) {
+                memcpy(w, s + i, l);
+                w += l;
+                i += l;
+            } else {
+                memcpy(w, "\xEF\xBF\xBD", 3);   /* U+FFFD for the bad byte */
+                w += 3;
+                i++;
+            }
+        }
+    }
+    *w++ = '"';
+    b->n = (size_t)(w - b->p);
+    return 0;
+}
+
+static int json_str_or_null(obuf *b, const char *s)
+{
+    return s ? obuf_json_str(b, s, strlen(s)) : obuf_puts(b, "null");
+}
+
+int out_page_json(obuf *b, const page_rec *r)
+{
+    int rc = obuf_puts(b, "{\"url\":");
+    rc = rc ? rc : json_str_or_null(b, r->url);
+    rc = rc ? rc : obuf_puts(b, ",\"final_url\":");
+    rc = rc ? rc : json_str_or_null(b, r->final_url);
+    rc = rc ? rc : obuf_printf(b, ",\"status\":%d,\"content_type\":", r->status);
+    rc = rc ? rc : json_str_or_null(b, r->content_type);
+    rc = rc ? rc : obuf_printf(b, ",\"bytes\":%llu,\"depth\":%d,\"parent\":",
+                               (unsigned long long)r->bytes, r->depth);
+    rc = rc ? rc : json_str_or_null(b, r->parent);
+    rc = rc ? rc : obuf_printf(b, ",\"fetch_ms\":%.3f,\"error\":", r->fetch_ms);
+    rc = rc ? rc : json_str_or_null(b, r->error);
+    rc = rc ? rc : obuf_printf(b, ",\"links\":%llu,\"tries\":%d}\n",
+                               (unsigned long long)r->links, r->tries);
+    return rc;
+}
+
+const char *crawl_error_kind(int err)
+{
+    switch (err) {
+    case SIMUL_HTTP_EURL:             return "url";
+    case SIMUL_HTTP_EDNS:             return "dns";
+    case SIMUL_HTTP_EREFUSED:         return "refused";
+    case SIMUL_HTTP_ECONNECT:         return "connect";
+    case SIMUL_HTTP_ERESET:           return "reset";
+    case SIMUL_HTTP_EINCOMPLETE:      return "incomplete";
+    case SIMUL_HTTP_ETLS:             return "tls";
+    case SIMUL_HTTP_ECERT:            return "cert";
+    case SIMUL_HTTP_ETIMEOUT_POOL:    return "timeout_pool";
+    case SIMUL_HTTP_ETIMEOUT_CONNECT: return "timeout_connect";
+    case SIMUL_HTTP_ETIMEOUT_READ:    return "timeout_read";
+    case SIMUL_HTTP_ETIMEOUT_TOTAL:   return "timeout_total";
+    case SIMUL_HTTP_EREDIRECTS:       return "redirects";
+    case SIMUL_HTTP_EREDIRECT:        return "redirect_scheme";
+    case SIMUL_HTTP_EPROTO:           return "malformed";
+    case SIMUL_HTTP_EBODY:            return "too_large";
+    case SIMUL_HTTP_EDECODE:          return "decode";
+    case SIMUL_HTTP_ESTATUS:          return "http";
+    case SIMUL_HTTP_EPROXY:           return "proxy";
+    default:                          return "other";
+    }
+}
+
+/* graph.tsv: foundurls.tsv's lines whose link was fetched. */
+int out_graph(const char *found_path, const char *graph_path, const seen_set *fetched)
+{
+    FILE *in = fopen(found_path, "r");
+    if (!in)
+        return -errno;
+    FILE *out = fopen(graph_path, "w");
+    if (!out) {
+        int e = -errno;
+        fclose(in);
+        return e;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int first = 1;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        if (first) {   /* the header */
+            first = 0;
+            continue;
+        }
+        char *tab = memchr(line, '\t', (size_t)n);
+        if (!tab)
+            continue;
+        size_t dlen = (size_t)(line + n - (tab + 1));
+        if (dlen && tab[1 + dlen - 1] == '\n')
+            dlen--;
+        if (seen_has(fetched, crawl_hash(tab + 1, dlen)))
+            fwrite(line, 1, (size_t)n, out);
+    }
+    free(line);
+    int rc = ferror(in) ? -EIO : 0;
+    fclose(in);
+    if (fclose(out) != 0 && rc == 0)
+        rc = -errno;
+    return rc;
+}
