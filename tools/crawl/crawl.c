@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@
 #define CHUNK         65536      /* body bytes per read */
 #define ROBOTS_REDIRECTS 5
 #define COMMIT_PAGES  2000       /* commit earlier than the interval past this */
+#define NOPARSE_READ_MAX (256u << 10) /* body bytes read of what is not parsed */
 
 /* ---- types ------------------------------------------------------------------ */
 
@@ -68,6 +70,7 @@ typedef struct job {
     int64_t     id;
     double      not_before;      /* retries: not before this time */
     int         depth, tries, robots;   /* robots: the host's robots.txt fetch */
+    int         kind;            /* URL_PAGE, URL_SITEMAP */
     const char *parent;          /* inside this allocation, or NULL */
     size_t      len;
     char        url[];
@@ -100,7 +103,7 @@ typedef struct link_rec {
     uint64_t hash, qhash;        /* qhash: of the URL up to '?', 0 without a query */
     uint32_t len;
     uint16_t host_start, host_end, auth_end;
-    uint8_t  follow, http;
+    uint8_t  follow, http, kind;  /* kind: URL_SITEMAP for a sitemap index's entries */
     char     url[];
 } link_rec;
 
@@ -112,6 +115,7 @@ typedef struct slot {
     seen_set     page;            /* hashes of the page's distinct links */
     size_t       nlinks;
     job         *j;
+    simul_url    loc;             /* a sitemap's <loc>, parsed */
 } slot;
 
 /* A bounded map of 64-bit keys to counts (query variants per path). */
@@ -359,7 +363,7 @@ static void queue_append(host *h, job *j)
 
 /* A queued URL joins its host's window, or stays in the store only. */
 static void frontier_push(host *h, const char *url, size_t len, const char *parent,
-                          int64_t id, int depth)
+                          int64_t id, int depth, int kind)
 {
     ring_add(h);
     if (h->spilled || h->qlen >= HOST_WINDOW || C.ram_jobs >= RAM_JOBS) {
@@ -371,6 +375,7 @@ static void frontier_push(host *h, const char *url, size_t len, const char *pare
         h->spilled = 1;   /* the store has it */
         return;
     }
+    j->kind = kind;
     queue_append(h, j);
 }
 
@@ -380,6 +385,7 @@ static int refill_row(void *arg, const store_url *u)
     job *j = job_new(u->url, strlen(u->url), u->parent_url, u->id, u->depth);
     if (!j)
         return -ENOMEM;
+    j->kind = u->kind;
     queue_append(h, j);
     return 0;
 }
@@ -441,7 +447,7 @@ static int filters_pass(const char *url)
 /* Admits a URL into the store and the frontier (not yet seen, checks
  * passed). 0, or <0 on a store error. */
 static int admit(const char *url, size_t len, size_t auth_end, int depth, int64_t parent,
-                 const char *parent_url, uint64_t hash)
+                 const char *parent_url, uint64_t hash, int kind)
 {
     host *h = host_get(url, auth_end);
     if (!h)
@@ -449,7 +455,7 @@ static int admit(const char *url, size_t len, size_t auth_end, int depth, int64_
     if (C.o->max_host_pages && h->admitted >= C.o->max_host_pages)
         return 0;
     int64_t id;
-    int rc = store_url_add(C.st, h->id, url, len, depth, parent, &id);
+    int rc = store_url_add(C.st, h->id, url, len, depth, parent, kind, &id);
     if (rc < 0)
         return rc;
     rc = seen_add(&C.seen, hash);
@@ -458,7 +464,7 @@ static int admit(const char *url, size_t len, size_t auth_end, int depth, int64_
     h->admitted++;
     C.admitted++;
     C.ps.queued++;
-    frontier_push(h, url, len, parent_url, id, depth);
+    frontier_push(h, url, len, parent_url, id, depth, kind);
     return 0;
 }
 
@@ -482,7 +488,8 @@ static int consider(const link_rec *l, const job *from)
         if (rc <= 0)
             return rc == -E2BIG ? 0 : rc;
     }
-    return admit(l->url, l->len, l->auth_end, from->depth + 1, from->id, from->url, l->hash);
+    return admit(l->url, l->len, l->auth_end, from->depth + 1, from->id, from->url, l->hash,
+                 l->kind);
 }
 
 /* ---- commits ------------------------------------------------------------------ */
@@ -651,18 +658,17 @@ static double backoff(const job *j)
 
 /* ---- fetching ---------------------------------------------------------------------- */
 
-static int on_link(void *arg, const simul_link *l)
+/* Keeps link u of the page in slot s, once. */
+static void record_link(slot *s, const simul_url *u, int follow, int kind)
 {
-    slot *s = arg;
-    const simul_url *u = l->url;
-    if (!u || s->nlinks >= PAGE_LINKS_MAX)
-        return 0;
+    if (s->nlinks >= PAGE_LINKS_MAX)
+        return;
     uint64_t h = crawl_hash(u->href, u->len);
     if (seen_add(&s->page, h) != 1)
-        return 0;
+        return;
     size_t need = (sizeof(link_rec) + u->len + 1 + 7) & ~(size_t)7;
     if (obuf_reserve(&s->arena, need) < 0)
-        return 0;
+        return;
     link_rec *r = (link_rec *)(s->arena.p + s->arena.n);
     memset(r, 0, sizeof *r);
     r->hash = h;
@@ -672,13 +678,31 @@ static int on_link(void *arg, const simul_link *l)
     r->auth_end = (uint16_t)u->auth_end;
     size_t sl = u->scheme_end;
     r->http = (sl == 4 && !memcmp(u->href, "http", 4)) || (sl == 5 && !memcmp(u->href, "https", 5));
-    /* every kind but <base>: <link rel=index|next|search> reach pages too */
-    r->follow = l->kind != SIMUL_LINK_BASE && l->kind != SIMUL_LINK_ATTR;
+    r->follow = (uint8_t)follow;
+    r->kind = (uint8_t)kind;
     if (u->query_start)
         r->qhash = crawl_hash(u->href, u->query_start);
     memcpy(r->url, u->href, u->len + 1);
     s->arena.n += need;
     s->nlinks++;
+}
+
+static int on_link(void *arg, const simul_link *l)
+{
+    /* every kind but <base>: <link rel=index|next|search> reach pages too */
+    if (l->url)
+        record_link(arg, l->url, l->kind != SIMUL_LINK_BASE && l->kind != SIMUL_LINK_ATTR,
+                    URL_PAGE);
+    return 0;
+}
+
+/* A sitemap's <loc>: a link of the sitemap (an index's entries are
+ * sitemaps themselves). */
+static int on_loc(void *arg, const char *url, size_t len, int is_sitemap)
+{
+    slot *s = arg;
+    if (simul_url_parse(&s->loc, url, len, NULL, SIMUL_URL_NORMALIZE) == 0)
+        record_link(s, &s->loc, 1, is_sitemap ? URL_SITEMAP : URL_PAGE);
     return 0;
 }
 
@@ -691,6 +715,25 @@ static int is_html(const char *ct)
     size_t n = strcspn(ct, "; \t");
     return (n == 9 && !strncasecmp(ct, "text/html", 9)) ||
            (n == 21 && !strncasecmp(ct, "application/xhtml+xml", 21));
+}
+
+/* Sitemap: lines of a robots.txt are seeds: admitted (depth 0) when in
+ * scope and new, and read as sitemaps. */
+static void robots_sitemaps(const simul_robots *rb)
+{
+    simul_url u;
+    simul_url_init(&u);
+    for (size_t i = 0; i < simul_robots_sitemap_count(rb); i++) {
+        const char *sm = simul_robots_sitemap_at(rb, i);
+        if (simul_url_parse(&u, sm, strlen(sm), NULL, SIMUL_URL_NORMALIZE) != 0 ||
+            !in_scope(u.href, u.host_start, u.host_end))
+            continue;
+        uint64_t hh = crawl_hash(u.href, u.len);
+        if (!seen_has(&C.seen, hh) &&
+            admit(u.href, u.len, u.auth_end, 0, 0, NULL, hh, URL_SITEMAP) < 0)
+            C.fatal = 1;
+    }
+    simul_url_fini(&u);
 }
 
 /* The host's robots.txt fetch (RFC 9309 2.3.1). */
@@ -753,6 +796,8 @@ static int robots_fetch(job *j)
             logmsg(LOG_WARN, "%s: unreachable (status %d): skipping the host", j->url, status);
         } else {
             store_robots_set(C.st, h->id, status, body.p, body.n);
+            if (C.o->sitemaps)
+                robots_sitemaps(rb);
         }
     }
     h->robots_state = R_READY;
@@ -760,13 +805,18 @@ static int robots_fetch(job *j)
     return rc;
 }
 
-/* Drains the body to its end (the connection is then reused); the bytes
- * read. */
-static int drain(simul_http_response *r, char *buf, uint64_t *bytes)
+/* Reads the body to its end, or up to limit bytes (0: no limit) and then
+ * gives up on it (freeing the response closes the connection); counts the
+ * bytes read. A body read to its end lets the connection be reused. */
+static int drain(simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit)
 {
     int n;
-    while ((n = simul_http_response_read_chunk(r, buf, CHUNK)) > 0)
+    uint64_t start = *bytes;
+    while ((n = simul_http_response_read_chunk(r, buf, CHUNK)) > 0) {
         *bytes += (uint64_t)n;
+        if (limit && *bytes - start >= limit)
+            return 0;
+    }
     return n;
 }
 
@@ -815,7 +865,7 @@ static int page_fetch(slot *s, job *j)
         retry_later(j, wait);
         return 1;
     }
-    int parse = oc.status < 400 && is_html(oc.content_type);
+    int parse = oc.status < 400 && (j->kind == URL_SITEMAP || is_html(oc.content_type));
     if (oc.status >= 400)
         oc.error = "http";
     if (parse && oc.final_url && strcmp(oc.final_url, j->url) != 0) {
@@ -830,7 +880,19 @@ static int page_fetch(slot *s, job *j)
         simul_url_fini(&fu);
     }
     int n = 0;
-    if (parse) {
+    sitemap_parser *sp = NULL;
+    if (parse && j->kind == URL_SITEMAP && sitemap_new(&sp, on_loc, s) == 0) {
+        while ((n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
+            oc.bytes += (uint64_t)n;
+            if (sitemap_feed(sp, s->buf, (size_t)n) != 0) {
+                n = drain(r, s->buf, &oc.bytes, 0);   /* a broken sitemap: what it gave */
+                break;
+            }
+        }
+        sitemap_free(sp);
+    } else if (parse && j->kind == URL_SITEMAP) {
+        n = drain(r, s->buf, &oc.bytes, 0);
+    } else if (parse) {
         const char *base = oc.final_url ? oc.final_url : j->url;
         if (simul_links_reset(s->lx, base, strlen(base)) == 0) {
             while ((n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
@@ -840,10 +902,12 @@ static int page_fetch(slot *s, job *j)
             if (n == 0)
                 simul_links_end(s->lx);
         } else {
-            n = drain(r, s->buf, &oc.bytes);
+            n = drain(r, s->buf, &oc.bytes, 0);
         }
     } else {
-        n = drain(r, s->buf, &oc.bytes);
+        /* not parsed: small bodies are read (the connection stays in the
+         * pool), a large one is not downloaded for nothing */
+        n = drain(r, s->buf, &oc.bytes, NOPARSE_READ_MAX);
     }
     if (n == -ECANCELED) {
         simul_http_response_free(r);
@@ -1177,7 +1241,7 @@ static int seeds(void)
         rc = add_scope(&u);
         uint64_t h = crawl_hash(u.href, u.len);
         if (rc == 0 && !seen_has(&C.seen, h))
-            rc = admit(u.href, u.len, u.auth_end, 0, 0, NULL, h);
+            rc = admit(u.href, u.len, u.auth_end, 0, 0, NULL, h, URL_PAGE);
     }
     simul_url_fini(&u);
     if (rc == 0 && !good)
@@ -1300,6 +1364,7 @@ static int setup_slots(void)
         s->buf = malloc(CHUNK);
         s->arena.max = PAGE_ARENA_MAX;
         seen_init(&s->page, PAGE_LINKS_MAX);
+        simul_url_init(&s->loc);
         if (!s->buf)
             return -ENOMEM;
         int rc = simul_links_new(&s->lx, "http://x/", 9, SIMUL_URL_NORMALIZE, on_link, s);
@@ -1318,6 +1383,7 @@ static void teardown(void)
         free(C.slots[i].buf);
         obuf_free(&C.slots[i].arena);
         seen_fini(&C.slots[i].page);
+        simul_url_fini(&C.slots[i].loc);
     }
     free(C.slots);
     for (size_t i = 0; i < C.nhbucket; i++)
@@ -1356,6 +1422,8 @@ static void teardown(void)
     store_close(C.st);
 }
 
+static int run_job(const crawl_opts *o);
+
 int crawl_run(const crawl_opts *o)
 {
     memset(&C, 0, sizeof C);
@@ -1364,12 +1432,31 @@ int crawl_run(const crawl_opts *o)
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     seen_init(&C.seen, SEEN_MAX);
     C.queries.max = 1u << 26;
-    int status = 3, rc;
 
     if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
         logmsg(LOG_ERROR, "%s: %s", o->dir, strerror(errno));
         return 3;
     }
+    /* one crawler per job directory: two would append to the same files */
+    char *lock = path_in(o->dir, "lock");
+    int lockfd = lock ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644) : -1;
+    free(lock);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+        logmsg(LOG_ERROR, "%s: %s", o->dir, errno == EWOULDBLOCK ?
+               "another simul-crawl is working on this job" : strerror(errno));
+        if (lockfd >= 0)
+            close(lockfd);
+        return 3;
+    }
+    int status = run_job(o);
+    close(lockfd);
+    return status;
+}
+
+/* The job, with its directory locked. */
+static int run_job(const crawl_opts *o)
+{
+    int status = 3, rc;
     char *db = path_in(o->dir, "state.db");
     C.found_path = path_in(o->dir, "foundurls.tsv");
     C.pages_path = path_in(o->dir, "pages.jsonl");
@@ -1417,7 +1504,8 @@ int crawl_run(const crawl_opts *o)
     simul_http_session_opts so = {
         .limit = o->concurrency, .limit_per_host = o->per_host, .user_agent = o->user_agent,
         .ca_file = o->ca_file, .insecure = o->insecure, .max_body = o->max_size,
-        .timeouts = { .total = o->timeout, .connect = o->connect_timeout },
+        .timeouts = { .total = o->timeout, .connect = o->connect_timeout,
+                      .read = o->read_timeout },
     };
     if (so.limit_per_host > so.limit)
         so.limit_per_host = so.limit;

@@ -43,6 +43,7 @@ typedef struct crawl_opts {
     double       max_crawl_delay; /* --max-crawl-delay: robots Crawl-delay cap */
     double       timeout;         /* --timeout: total per request */
     double       connect_timeout; /* --connect-timeout */
+    double       read_timeout;    /* --read-timeout */
     int          scope;           /* --scope */
     regex_t     *include, *exclude;  /* --include / --exclude (ERE) */
     size_t       ninclude, nexclude;
@@ -91,7 +92,10 @@ typedef struct store_url {
     int64_t     id, host, parent;
     const char *url, *parent_url;   /* valid until the next store call */
     int         depth, state, status, tries;
+    int         kind;               /* URL_PAGE or URL_SITEMAP */
 } store_url;
+
+enum { URL_PAGE = 0, URL_SITEMAP = 1 };
 
 /* Totals over the url table (the summary and the progress line's start). */
 typedef struct store_totals {
@@ -114,7 +118,7 @@ int  store_robots_get(store *st, int64_t host, int *status, void **body, size_t 
 int  store_robots_set(store *st, int64_t host, int status, const void *body, size_t len);
 /* URL rows. insert: a new queued URL; done: the outcome of one. */
 int  store_url_add(store *st, int64_t host, const char *url, size_t len, int depth,
-                   int64_t parent, int64_t *id);
+                   int64_t parent, int kind, int64_t *id);
 int  store_url_done(store *st, int64_t id, int status, const char *err, uint64_t bytes,
                     int tries);
 /* Every row, in id order: fn(arg, row) (the resume's scan). */
@@ -181,10 +185,13 @@ void progress_clear(void);
 /* ---- sitemaps (sitemap.c) -------------------------------------------------- */
 
 /* Streams a sitemap (urlset or sitemapindex, optionally gzip-compressed):
- * fn(arg, url, len) for each <loc>. */
+ * fn(arg, url, len, is_sitemap) for each <loc>; is_sitemap: the <loc> of
+ * a <sitemap> (an index's entry), not of a <url>. A non-zero fn result
+ * stops the feed, which returns it; -EFBIG past 50 MB of XML, -EILSEQ
+ * for a broken gzip stream. */
 typedef struct sitemap_parser sitemap_parser;
-int  sitemap_new(sitemap_parser **out, int (*fn)(void *arg, const char *url, size_t len),
-                 void *arg);
+typedef int (*sitemap_fn)(void *arg, const char *url, size_t len, int is_sitemap);
+int  sitemap_new(sitemap_parser **out, sitemap_fn fn, void *arg);
 int  sitemap_feed(sitemap_parser *p, const void *buf, size_t n);
 void sitemap_free(sitemap_parser *p);
 

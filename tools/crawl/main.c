@@ -42,7 +42,8 @@ static const char usage_text[] =
     "      --retry-wait S      first retry's wait; doubles, with jitter (default 1)\n"
     "      --max-retry-after S cap on a Retry-After wait (default 60)\n"
     "      --max-crawl-delay S cap on robots.txt's Crawl-delay (default 30)\n"
-    "      --timeout S         per request (default 60); --connect-timeout S (default 10)\n"
+    "      --timeout S         per request (default 60); --connect-timeout S (default 10);\n"
+    "                          --read-timeout S: no byte received for S (default 30)\n"
     "      --ca-file FILE      CA certificates for https; --insecure: no verification\n"
     "      --no-fsync          do not fdatasync the outputs at commits\n"
     "  -q, --quiet             errors only: no progress line, no summary\n"
@@ -55,7 +56,7 @@ enum {
     O_PER_HOST = 256, O_DELAY, O_DEPTH, O_MAX_PAGES, O_MAX_HOST_PAGES, O_SCOPE, O_INCLUDE,
     O_EXCLUDE, O_NO_ROBOTS, O_USER_AGENT, O_MAX_SIZE, O_MAX_URL, O_MAX_QUERY, O_RETRIES,
     O_RETRY_WAIT, O_MAX_RETRY_AFTER, O_MAX_CRAWL_DELAY, O_TIMEOUT, O_CONNECT_TIMEOUT,
-    O_CA_FILE, O_INSECURE, O_NO_FSYNC, O_COMMIT_INTERVAL, O_NO_SITEMAPS,
+    O_CA_FILE, O_INSECURE, O_NO_FSYNC, O_COMMIT_INTERVAL, O_NO_SITEMAPS, O_READ_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -81,6 +82,7 @@ static const struct option longopts[] = {
     { "max-crawl-delay", required_argument, NULL, O_MAX_CRAWL_DELAY },
     { "timeout", required_argument, NULL, O_TIMEOUT },
     { "connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT },
+    { "read-timeout", required_argument, NULL, O_READ_TIMEOUT },
     { "ca-file", required_argument, NULL, O_CA_FILE },
     { "insecure", no_argument, NULL, O_INSECURE },
     { "no-fsync", no_argument, NULL, O_NO_FSYNC },
@@ -205,6 +207,7 @@ int main(int argc, char **argv)
         .dir = "crawl", .concurrency = 32, .per_host = 2, .depth = -1, .max_query = 1000,
         .max_url_len = 2048, .max_size = 10u << 20, .retries = 2, .retry_wait = 1,
         .max_retry_after = 60, .max_crawl_delay = 30, .timeout = 60, .connect_timeout = 10,
+        .read_timeout = 30,
         .scope = SCOPE_HOST, .robots = 1, .sitemaps = 1,
         .user_agent = "simul-crawl/" CRAWL_VERSION, .fsync = 1, .commit_interval = 0.2,
     };
@@ -247,6 +250,7 @@ int main(int argc, char **argv)
         case O_MAX_CRAWL_DELAY: o.max_crawl_delay = secs(optarg, "--max-crawl-delay"); break;
         case O_TIMEOUT: o.timeout = secs(optarg, "--timeout"); break;
         case O_CONNECT_TIMEOUT: o.connect_timeout = secs(optarg, "--connect-timeout"); break;
+        case O_READ_TIMEOUT: o.read_timeout = secs(optarg, "--read-timeout"); break;
         case O_CA_FILE: o.ca_file = optarg; break;
         case O_INSECURE: o.insecure = 1; break;
         case O_NO_FSYNC: o.fsync = 0; break;
@@ -266,8 +270,8 @@ int main(int argc, char **argv)
         add_seed(argv[i], strlen(argv[i]));
     if (!nseeds)
         die_usage("%s", "no seed URL (give SEED_URL... or -i FILE)");
-    if (o.timeout == 0 || o.connect_timeout == 0)
-        die_usage("%s", "--timeout and --connect-timeout want a number > 0");
+    if (o.timeout == 0 || o.connect_timeout == 0 || o.read_timeout == 0)
+        die_usage("%s", "--timeout, --connect-timeout and --read-timeout want a number > 0");
     o.seeds = seeds;
     o.nseeds = nseeds;
     log_init(o.quiet, o.verbose);
