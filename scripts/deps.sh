@@ -38,6 +38,7 @@ case $what in
     # python3-aiohttp, python3-aiofiles: the walkthrough's areq.py, run beside
     # its C twin; postgresql: the server the PostgreSQL tests initdb;
     # redis-server: the server the Redis tests start.
+    # python3-networkx: simul-crawl's graph.tsv is checked with it.
     test)  pkgs+=(valgrind g++ python3 python3-html5lib python3-doc clang
                   libclang-rt-14-dev "${run_pkgs[@]}" openssl curl python3-aiohttp
                   python3-aiofiles postgresql redis-server python3-networkx) ;;

@@ -12,6 +12,7 @@
 #     depth/parent, which depend on completion order, except at -c 1);
 #   - SIGINT exits 130 and the next run finishes the job; a finished job
 #     run again says so and exits with the same status;
+#   - --depth, --max-pages, --include/--exclude, --scope prefix;
 #   - robots.txt and sitemaps on a small site of its own; usage errors exit 2.
 # Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
 set -uo pipefail
@@ -184,17 +185,47 @@ EOF
     fi
 done
 
+# Limits and filters on the documentation: each run's pages.jsonl checked.
+limit_case() { # name python-condition-on-recs args...
+    local name=$1 cond=$2 dir=$tmp/lim-$1
+    shift 2
+    "$bin" -q -o "$dir" -c 8 --per-host 8 "$@"
+    if out=$($PY - "$dir" "$NGINX_URL" "$cond" <<'EOF'
+import json, sys
+d, U, cond = sys.argv[1], sys.argv[2], sys.argv[3]
+recs = [json.loads(l) for l in open(f'{d}/pages.jsonl')]
+urls = [r['url'] for r in recs]
+ok = len(set(urls)) == len(urls) and eval(cond)
+print(f'{len(recs)} URLs'); sys.exit(0 if ok else 1)
+EOF
+    ); then ok "limit-$name ($out)"; else fail "limit-$name" "$out"; fi
+}
+limit_case depth-1 "max(r['depth'] for r in recs) == 1 and len(recs) > 20" --depth 1 "$seed"
+limit_case depth-0 "urls == [U + '/index.html']" --depth 0 "$seed"
+limit_case max-pages "len(recs) == 50" --max-pages 50 "$seed"
+limit_case include "all('/library/' in u for u in urls[1:]) and len(recs) > 100" \
+    --include '/library/' "$seed"
+limit_case exclude "not any(u.endswith('.css') or '/c-api/' in u for u in urls) and len(recs) > 300" \
+    --exclude '\.css$' --exclude '/c-api/' "$seed"
+limit_case scope-prefix "all(u.startswith(U + '/tutorial/') for u in urls) and len(recs) > 10" \
+    --scope prefix "$NGINX_URL/tutorial/index.html"
+
 # robots.txt (Disallow, Crawl-delay, Sitemap:) and a gzip'd sitemap index
 # leading to a page nothing links: the disallowed page is recorded, never
-# fetched; the orphan is found through the sitemaps; mailto: and another
-# host are recorded in foundurls.tsv only.
+# fetched; the orphan is found through the sitemaps; redirects are
+# followed hop by hop (a loop ends as "redirects", a hop into a disallowed
+# path is not requested);
+# mailto: and another host are recorded in foundurls.tsv only.
 site=$tmp/site
 mkdir -p "$site/private"
 tests/http/nginx.sh start "$tmp/ng2" "$site" >/dev/null || fail nginx2 "did not start"
 # shellcheck disable=SC1091
 U=$(source "$tmp/ng2/env" && echo "$NGINX_URL")
-printf 'User-agent: *\nDisallow: /private/\nCrawl-delay: 0.01\nSitemap: %s/sitemap.xml.gz\n' "$U" >"$site/robots.txt"
+printf 'User-agent: *\nDisallow: /private/\nDisallow: /redir-b\nCrawl-delay: 0.01\nSitemap: %s/sitemap.xml.gz\n' "$U" >"$site/robots.txt"
 echo '<a href="a.html#x">a</a><a href="private/x.html">p</a><a href="mailto:me@x">m</a><a href="http://other.example/">o</a>' >"$site/index.html"
+# nginx.sh's redirects: /redir -> /index.html, /redir-loop -> itself,
+# /redir-a -> /redir-b (disallowed here) -> /redir-a
+echo '<a href="/redir">r</a><a href="/redir-loop">l</a><a href="/redir-a">a</a>' >>"$site/index.html"
 echo '<a href="index.html">i</a>' >"$site/a.html"
 echo secret >"$site/private/x.html"
 echo '<p>orphan</p>' >"$site/orphan.html"
@@ -207,16 +238,21 @@ import json, sys
 d, U = sys.argv[1], sys.argv[2]
 r = {j['url'][len(U):]: j for j in map(json.loads, open(f'{d}/pages.jsonl'))}
 found = open(f'{d}/foundurls.tsv').read()
-want = {'/index.html', '/a.html', '/private/x.html', '/sitemap.xml.gz', '/sm2.xml', '/orphan.html'}
+want = {'/index.html', '/a.html', '/private/x.html', '/sitemap.xml.gz', '/sm2.xml', '/orphan.html',
+        '/redir', '/redir-loop', '/redir-a'}
 bad = []
 if set(r) != want: bad.append(f'urls {sorted(r)}')
 elif r['/private/x.html']['error'] != 'robots' or r['/private/x.html']['status'] != 0: bad.append('robots')
 elif r['/orphan.html']['parent'] != U + '/sm2.xml' or r['/orphan.html']['status'] != 200: bad.append('sitemap')
+elif (r['/redir']['status'], r['/redir']['final_url']) != (200, U + '/index.html'): bad.append('redirect')
+elif (r['/redir-loop']['status'], r['/redir-loop']['error']) != (0, 'redirects'): bad.append('redirect loop')
+elif (r['/redir-a']['status'], r['/redir-a']['final_url'], r['/redir-a']['error']) != (302, U + '/redir-b', 'robots'):
+    bad.append('redirect into a disallowed path was followed')
 if f'{U}/index.html\tmailto:me@x\n' not in found or 'http://other.example/\n' not in found: bad.append('foundurls')
 if 'private' in open(f'{d}/graph.tsv').read(): bad.append('graph has the disallowed page')
 print(' '.join(bad)); sys.exit(1 if bad else 0)
 EOF
-); [[ $rc -eq 0 ]]; then
+); [[ $rc -eq 1 ]]; then   # 1: the redirect loop is an error
     ok robots-sitemaps-schemes
 else
     fail robots-sitemaps-schemes "exit $rc: $out"

@@ -51,12 +51,15 @@
 #include <unistd.h>
 
 #define HOST_WINDOW   512        /* queued URLs of one host kept in RAM */
-#define RAM_JOBS      200000     /* queued URLs in RAM over all hosts */
+#define RAM_JOBS      50000      /* queued URLs in RAM over all hosts */
 #define SEEN_MAX      ((size_t)1 << 30)  /* URLs the dedup set takes (8 GiB of slots) */
 #define PAGE_LINKS_MAX 100000    /* distinct links kept per page */
-#define PAGE_ARENA_MAX (32u << 20) /* bytes of those links */
+#define PAGE_ARENA_MAX (16u << 20) /* bytes of those links */
+#define SLOT_KEEP_BYTES (1u << 20) /* a slot's buffers above this are freed after the page */
+#define BIG_PAGES     2          /* pages past SLOT_KEEP_BYTES parsed at once */
 #define CHUNK         65536      /* body bytes per read */
 #define ROBOTS_REDIRECTS 5
+#define MAX_REDIRECTS 10         /* hops followed for a page (libcurl's default) */
 #define COMMIT_PAGES  2000       /* commit earlier than the interval past this */
 #define NOPARSE_READ_MAX (256u << 10) /* body bytes read of what is not parsed */
 
@@ -116,6 +119,7 @@ typedef struct slot {
     size_t       nlinks;
     job         *j;
     simul_url    loc;             /* a sitemap's <loc>, parsed */
+    int          big;             /* holds a C.big token */
 } slot;
 
 /* A bounded map of 64-bit keys to counts (query variants per path). */
@@ -139,6 +143,7 @@ typedef struct crawler {
     slot                *slots, *free_slots;
     unsigned             inflight;
     simul_event         *kick;
+    simul_sem           *big;         /* pages with more than SLOT_KEEP_BYTES of links */
     FILE                *found, *pages;
     char                *found_path, *pages_path;
     obuf                 line;        /* a page's output, built before writing */
@@ -302,14 +307,23 @@ static host *host_new(int64_t id, const char *origin, size_t len, uint64_t oh)
     return h;
 }
 
-/* The host of origin[0, len), created (in the store too) if new. */
-static host *host_get(const char *origin, size_t len)
+/* The host of origin[0, len) if known, else NULL. */
+static host *host_find(const char *origin, size_t len, uint64_t oh)
 {
-    uint64_t oh = crawl_hash(origin, len);
     if (C.nhbucket)
         for (host *h = C.hbucket[oh & (C.nhbucket - 1)]; h; h = h->hnext)
             if (h->ohash == oh && !strncmp(h->origin, origin, len) && !h->origin[len])
                 return h;
+    return NULL;
+}
+
+/* The host of origin[0, len), created (in the store too) if new. */
+static host *host_get(const char *origin, size_t len)
+{
+    uint64_t oh = crawl_hash(origin, len);
+    host *found = host_find(origin, len, oh);
+    if (found)
+        return found;
     char tmp[SIMUL_URL_MAX + 1];
     memcpy(tmp, origin, len);
     tmp[len] = '\0';
@@ -543,19 +557,18 @@ typedef struct outcome {
  * suspends: the page's lines and its done mark go into the same commit. */
 static void page_done(slot *s, job *j, const outcome *oc)
 {
-    C.line.n = 0;
     int rc = 0;
-    /* foundurls.tsv: one line per distinct link */
-    for (size_t off = 0, i = 0; i < s->nlinks && rc == 0; i++) {
+    /* foundurls.tsv: one line per distinct link, straight into the stdio
+     * buffer (no suspension until the page is done: its lines stay
+     * together and go into one commit) */
+    for (size_t off = 0, i = 0; i < s->nlinks; i++) {
         const link_rec *l = (const link_rec *)(s->arena.p + off);
-        rc = obuf_put(&C.line, j->url, j->len);
-        rc = rc ? rc : obuf_put(&C.line, "\t", 1);
-        rc = rc ? rc : obuf_put(&C.line, l->url, l->len);
-        rc = rc ? rc : obuf_put(&C.line, "\n", 1);
+        fwrite_unlocked(j->url, 1, j->len, C.found);
+        putc_unlocked('\t', C.found);
+        fwrite_unlocked(l->url, 1, l->len, C.found);
+        putc_unlocked('\n', C.found);
         off += (sizeof *l + l->len + 1 + 7) & ~(size_t)7;
     }
-    if (rc == 0 && C.line.n)
-        fwrite(C.line.p, 1, C.line.n, C.found);
     for (size_t off = 0, i = 0; i < s->nlinks && rc == 0; i++) {
         const link_rec *l = (const link_rec *)(s->arena.p + off);
         rc = consider(l, j);
@@ -564,7 +577,7 @@ static void page_done(slot *s, job *j, const outcome *oc)
     page_rec r = {
         .url = j->url, .final_url = oc->final_url, .content_type = oc->content_type,
         .parent = j->parent, .error = oc->error, .status = oc->status, .depth = j->depth,
-        .tries = j->tries + 1, .bytes = oc->bytes, .links = s ? s->nlinks : 0,
+        .tries = oc->t0 > 0 ? j->tries + 1 : 0, .bytes = oc->bytes, .links = s->nlinks,
         .fetch_ms = oc->t0 > 0 ? (simul_now() - oc->t0) * 1e3 : 0,
     };
     C.line.n = 0;
@@ -573,7 +586,7 @@ static void page_done(slot *s, job *j, const outcome *oc)
     if (rc == 0)
         fwrite(C.line.p, 1, C.line.n, C.pages);
     if (rc == 0)
-        rc = store_url_done(C.st, j->id, oc->status, oc->error, oc->bytes, j->tries + 1);
+        rc = store_url_done(C.st, j->id, oc->status, oc->error, oc->bytes, r.tries);
     if (rc < 0) {
         logmsg(LOG_ERROR, "%s: %s", j->url, simul_strerror(rc));
         C.fatal = 1;
@@ -825,6 +838,95 @@ static void finish_fetch(slot *s, job *j, outcome *oc, simul_http_response *r)
     page_done(s, j, oc);
     simul_http_response_free(r);
     job_free(j);
+    /* a page with a huge number of links does not leave its slot holding
+     * the memory: -c slots x the caps would be a lot */
+    if (s->arena.cap > SLOT_KEEP_BYTES)
+        obuf_free(&s->arena);
+    if ((s->page.mask + 1) * sizeof(uint64_t) > SLOT_KEEP_BYTES)
+        seen_fini(&s->page), seen_init(&s->page, PAGE_LINKS_MAX);
+}
+
+/* A page whose links outgrow SLOT_KEEP_BYTES goes on only with one of
+ * BIG_PAGES tokens: memory stays about -c x 1 MiB + BIG_PAGES x the page
+ * caps, however many huge pages are in flight (the others wait, their
+ * transfers paused). 0, or -ECANCELED. */
+static int big_gate(slot *s)
+{
+    if (s->big || s->arena.n <= SLOT_KEEP_BYTES)
+        return 0;
+    int rc = simul_sem_acquire(C.big);
+    if (rc == 0)
+        s->big = 1;
+    return rc;
+}
+
+/* The GET of j's URL, following redirects the way libcurl would (up to
+ * MAX_REDIRECTS hops, http and https only) but one hop at a time, each
+ * checked first: a hop out of scope, or that its host's robots.txt
+ * disallows, is not requested. Returns as simul_http_get (the last hop's
+ * response in *out), SIMUL_HTTP_EREDIRECTS / _EREDIRECT, or 1 when a hop
+ * was refused (oc says why: status and final_url of the refused hop). */
+static int follow(slot *s, job *j, simul_http_request_opts *ro, simul_http_response **out,
+                  outcome *oc)
+{
+    simul_url cur;   /* the hop being requested, once there is a second */
+    simul_url_init(&cur);
+    int rc;
+    for (int hop = 0;; hop++) {
+        simul_http_response *r;
+        const char *url = hop ? cur.href : j->url;
+        rc = simul_http_get(C.http, url, ro, &r);
+        if (rc < 0)
+            break;
+        int st = simul_http_response_status(r);
+        const char *loc = simul_http_response_header(r, "Location", 0);
+        if (st < 300 || st > 399 || st == 304 || !loc) {
+            *out = r;
+            break;
+        }
+        rc = hop ? 0 : simul_url_parse(&cur, j->url, j->len, NULL, 0);
+        if (rc == 0)
+            rc = simul_url_parse(&s->loc, loc, strlen(loc), &cur, SIMUL_URL_NORMALIZE);
+        if (rc == 0 && !(s->loc.scheme_end == 4 || s->loc.scheme_end == 5))
+            rc = SIMUL_HTTP_EREDIRECT;   /* file:, ftp:, ... */
+        else if (rc == 0 && strncmp(s->loc.href, "http", 4) != 0)
+            rc = SIMUL_HTTP_EREDIRECT;
+        else if (rc < 0)
+            rc = SIMUL_HTTP_EPROTO;      /* a Location that is no URL */
+        else if (hop + 1 > MAX_REDIRECTS)
+            rc = SIMUL_HTTP_EREDIRECTS;
+        if (rc < 0) {
+            simul_http_response_free(r);
+            break;
+        }
+        /* the next hop: in scope, and allowed if its host's rules are known */
+        const simul_url *t = &s->loc;
+        host *th = host_find(t->href, t->auth_end, crawl_hash(t->href, t->auth_end));
+        size_t pl;
+        const char *p = simul_url_part(t, SIMUL_URL_PATH, &pl);
+        size_t ql = t->query_start ? t->len - t->query_start : 0;
+        const char *why = NULL;
+        if (!in_scope(t->href, t->host_start, t->host_end))
+            why = "scope";
+        else if (th && th->robots && simul_robots_allowed(th->robots, p, pl + ql) == 0)
+            why = "robots";
+        if (why) {
+            oc->status = st;
+            oc->final_url = t->href;   /* s->loc stays until the page is done */
+            oc->error = why;
+            simul_http_response_free(r);
+            rc = 1;
+            break;
+        }
+        uint64_t ignored = 0;
+        drain(r, s->buf, &ignored, NOPARSE_READ_MAX);   /* keeps the connection */
+        simul_http_response_free(r);
+        rc = simul_url_parse(&cur, t->href, t->len, NULL, 0);   /* s->loc is reused */
+        if (rc < 0)
+            break;
+    }
+    simul_url_fini(&cur);
+    return rc;
 }
 
 /* One page: GET, stream, parse, record (or retry later). */
@@ -832,14 +934,19 @@ static int page_fetch(slot *s, job *j)
 {
     outcome oc = { .t0 = simul_now() };
     char errbuf[256];
-    simul_http_request_opts ro = { .error = errbuf, .error_cap = sizeof errbuf };
+    simul_http_request_opts ro = { .error = errbuf, .error_cap = sizeof errbuf,
+                                   .max_redirects = SIMUL_HTTP_NO_REDIRECTS };
     simul_http_response *r = NULL;
     s->nlinks = 0;
     s->arena.n = 0;
     seen_clear(&s->page);
-    int rc = simul_http_get(C.http, j->url, &ro, &r);
+    int rc = follow(s, j, &ro, &r, &oc);
     if (rc == -ECANCELED)
         return rc;
+    if (rc == 1) {   /* stopped on a hop robots.txt disallows or out of scope */
+        finish_fetch(s, j, &oc, NULL);
+        return 0;
+    }
     if (rc < 0) {
         if (retryable_error(rc) && j->tries < (int)C.o->retries) {
             retry_later(j, backoff(j));
@@ -851,7 +958,7 @@ static int page_fetch(slot *s, job *j)
         return 0;
     }
     oc.status = simul_http_response_status(r);
-    oc.final_url = simul_http_response_url(r);
+    oc.final_url = simul_http_response_url(r);   /* the last hop's URL */
     oc.content_type = simul_http_response_header(r, "Content-Type", 0);
     if (retryable_status(oc.status) && j->tries < (int)C.o->retries) {
         double ra = retry_after(r), wait = backoff(j);
@@ -868,17 +975,6 @@ static int page_fetch(slot *s, job *j)
     int parse = oc.status < 400 && (j->kind == URL_SITEMAP || is_html(oc.content_type));
     if (oc.status >= 400)
         oc.error = "http";
-    if (parse && oc.final_url && strcmp(oc.final_url, j->url) != 0) {
-        /* redirected: only follow links from pages still in scope */
-        simul_url fu;
-        simul_url_init(&fu);
-        if (simul_url_parse(&fu, oc.final_url, strlen(oc.final_url), NULL, 0) != 0 ||
-            !in_scope(fu.href, fu.host_start, fu.host_end)) {
-            parse = 0;
-            oc.error = "scope";
-        }
-        simul_url_fini(&fu);
-    }
     int n = 0;
     sitemap_parser *sp = NULL;
     if (parse && j->kind == URL_SITEMAP && sitemap_new(&sp, on_loc, s) == 0) {
@@ -888,6 +984,8 @@ static int page_fetch(slot *s, job *j)
                 n = drain(r, s->buf, &oc.bytes, 0);   /* a broken sitemap: what it gave */
                 break;
             }
+            if ((n = big_gate(s)) < 0)
+                break;
         }
         sitemap_free(sp);
     } else if (parse && j->kind == URL_SITEMAP) {
@@ -898,6 +996,8 @@ static int page_fetch(slot *s, job *j)
             while ((n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
                 oc.bytes += (uint64_t)n;
                 simul_links_feed(s->lx, s->buf, (size_t)n);
+                if ((n = big_gate(s)) < 0)
+                    break;
             }
             if (n == 0)
                 simul_links_end(s->lx);
@@ -937,6 +1037,10 @@ static int page_task(void *arg)
         free(j);
     } else if (page_fetch(s, j) < 0) {
         job_free(j);   /* cancelled: it stays queued in the store */
+    }
+    if (s->big) {
+        simul_sem_release(C.big);
+        s->big = 0;
     }
     h->inflight--;
     C.inflight--;
@@ -1178,7 +1282,7 @@ static FILE *open_output(const char *path, int64_t len, int fresh)
         close(fd);
         return NULL;
     }
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    out_buffer(f);
     return f;
 }
 
@@ -1225,6 +1329,16 @@ static int add_scope(const simul_url *u)
     return 0;
 }
 
+/* A seed whose path ends in .xml or .xml.gz is a sitemap. */
+static int seed_kind(const simul_url *u)
+{
+    size_t n;
+    const char *p = simul_url_part(u, SIMUL_URL_PATH, &n);
+    if ((n >= 4 && !memcmp(p + n - 4, ".xml", 4)) || (n >= 7 && !memcmp(p + n - 7, ".xml.gz", 7)))
+        return URL_SITEMAP;
+    return URL_PAGE;
+}
+
 static int seeds(void)
 {
     simul_url u;
@@ -1241,7 +1355,7 @@ static int seeds(void)
         rc = add_scope(&u);
         uint64_t h = crawl_hash(u.href, u.len);
         if (rc == 0 && !seen_has(&C.seen, h))
-            rc = admit(u.href, u.len, u.auth_end, 0, 0, NULL, h, URL_PAGE);
+            rc = admit(u.href, u.len, u.auth_end, 0, 0, NULL, h, seed_kind(&u));
     }
     simul_url_fini(&u);
     if (rc == 0 && !good)
@@ -1290,14 +1404,7 @@ static int summary(int write, int status)
     obuf_puts(&js, "}}\n");
     if (write) {
         char *p = path_in(C.o->dir, "summary.json");
-        FILE *f = p ? fopen(p, "w") : NULL;
-        if (f) {
-            fwrite(js.p, 1, js.n, f);
-            if (fclose(f) != 0)
-                rc = -errno;
-        } else {
-            rc = -ENOMEM;
-        }
+        rc = p ? out_file_replace(p, js.p, js.n) : -ENOMEM;
         free(p);
     }
     if (!C.o->quiet) {
@@ -1339,14 +1446,16 @@ static int finish(void)
         rc = graph ? out_graph(C.found_path, graph, &fetched) : -ENOMEM;
     free(graph);
     seen_fini(&fetched);
+    /* the derived files first (each replaced whole, by a rename), then the
+     * finished mark: a crash in between only makes the next run redo this */
+    if (rc == 0)
+        rc = summary(1, status);
     if (rc == 0)
         rc = store_meta_set_int(C.st, "finished", 1);
     if (rc == 0)
         rc = store_meta_set_int(C.st, "exit", status);
     if (rc == 0)
         rc = commit(1);
-    if (rc == 0)
-        rc = summary(1, status);
     if (rc < 0) {
         logmsg(LOG_ERROR, "finishing: %s", simul_strerror(rc));
         return 3;
@@ -1410,15 +1519,17 @@ static void teardown(void)
     free(C.queries.val);
     obuf_free(&C.line);
     if (C.found)
-        fclose(C.found);
+        out_close(C.found);
     if (C.pages)
-        fclose(C.pages);
+        out_close(C.pages);
     free(C.found_path);
     free(C.pages_path);
     if (C.http)
         simul_http_session_free(C.http);
     if (C.kick)
         simul_event_free(C.kick);
+    if (C.big)
+        simul_sem_free(C.big);
     store_close(C.st);
 }
 
@@ -1432,6 +1543,7 @@ int crawl_run(const crawl_opts *o)
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     seen_init(&C.seen, SEEN_MAX);
     C.queries.max = 1u << 26;
+    C.line.max = 1u << 20;   /* one pages.jsonl record: three URLs, escaped */
 
     if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
         logmsg(LOG_ERROR, "%s: %s", o->dir, strerror(errno));
@@ -1496,7 +1608,7 @@ static int run_job(const crawl_opts *o)
     if (fresh)
         fputs("source_url\tparsed_url\n", C.found);
     if ((rc = store_begin(C.st)) < 0 || (rc = setup_slots()) < 0 ||
-        !(C.kick = simul_event_new())) {
+        !(C.kick = simul_event_new()) || !(C.big = simul_sem_new(BIG_PAGES))) {
         logmsg(LOG_ERROR, "setup: %s", simul_strerror(rc ? rc : -ENOMEM));
         teardown();
         return 3;

@@ -160,8 +160,15 @@ typedef struct page_rec {
 } page_rec;
 
 int out_page_json(obuf *b, const page_rec *r);      /* one line, '\n' included */
-/* graph.tsv from foundurls.tsv: the lines whose link is in fetched. */
+/* graph.tsv from foundurls.tsv: the lines whose link is in fetched. The
+ * file is written beside (path.tmp) and renamed over graph_path. */
 int out_graph(const char *found_path, const char *graph_path, const seen_set *fetched);
+/* Gives f a 1 MiB buffer (glibc ignores setvbuf's size without a buffer:
+ * 4 KiB means a write(2) per 4 KiB); out_close closes f and frees it. */
+void out_buffer(FILE *f);
+int  out_close(FILE *f);
+/* Replaces path with buf[0, n) (written to path.tmp, then renamed). */
+int out_file_replace(const char *path, const void *buf, size_t n);
 
 /* Error kinds (pages.jsonl "error"): the stable short name of an error
  * of simul_http_get / _read_chunk. */

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int obuf_reserve(obuf *b, size_t more)
 {
@@ -194,18 +195,95 @@ const char *crawl_error_kind(int err)
     }
 }
 
+#define OUT_BUFFER (1u << 20)
+
+/* The buffers out_buffer gave, by FILE (a handful of files at most). */
+static struct { FILE *f; char *buf; } bufs[8];
+
+void out_buffer(FILE *f)
+{
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (!bufs[i].f) {
+            char *b = malloc(OUT_BUFFER);
+            if (b && setvbuf(f, b, _IOFBF, OUT_BUFFER) == 0) {
+                bufs[i].f = f;
+                bufs[i].buf = b;
+            } else {
+                free(b);   /* stdio's own 4 KiB buffer then */
+            }
+            return;
+        }
+}
+
+int out_close(FILE *f)
+{
+    int rc = fclose(f) == 0 ? 0 : -errno;
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i].f == f) {
+            free(bufs[i].buf);
+            bufs[i].f = NULL;
+            bufs[i].buf = NULL;
+        }
+    return rc;
+}
+
+/* Opens path.tmp for writing; its name in tmp (caller frees). */
+static FILE *open_tmp(const char *path, char **tmp)
+{
+    size_t n = strlen(path) + 5;
+    *tmp = malloc(n);
+    if (!*tmp) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    snprintf(*tmp, n, "%s.tmp", path);
+    return fopen(*tmp, "w");
+}
+
+/* Closes out and renames tmp over path, or removes tmp if rc or the
+ * close failed. */
+static int close_replace(FILE *out, char *tmp, const char *path, int rc)
+{
+    int rc2 = out_close(out);
+    if (rc == 0)
+        rc = rc2;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int out_file_replace(const char *path, const void *buf, size_t n)
+{
+    char *tmp;
+    FILE *out = open_tmp(path, &tmp);
+    if (!out) {
+        int e = -errno;
+        free(tmp);
+        return e;
+    }
+    int rc = fwrite(buf, 1, n, out) == n ? 0 : -EIO;
+    return close_replace(out, tmp, path, rc);
+}
+
 /* graph.tsv: foundurls.tsv's lines whose link was fetched. */
 int out_graph(const char *found_path, const char *graph_path, const seen_set *fetched)
 {
     FILE *in = fopen(found_path, "r");
     if (!in)
         return -errno;
-    FILE *out = fopen(graph_path, "w");
+    char *tmp;
+    FILE *out = open_tmp(graph_path, &tmp);
     if (!out) {
         int e = -errno;
+        free(tmp);
         fclose(in);
         return e;
     }
+    out_buffer(in);
+    out_buffer(out);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -225,9 +303,7 @@ int out_graph(const char *found_path, const char *graph_path, const seen_set *fe
             fwrite(line, 1, (size_t)n, out);
     }
     free(line);
-    int rc = ferror(in) ? -EIO : 0;
-    fclose(in);
-    if (fclose(out) != 0 && rc == 0)
-        rc = -errno;
-    return rc;
+    int rc = ferror(in) || ferror(out) ? -EIO : 0;
+    out_close(in);
+    return close_replace(out, tmp, graph_path, rc);
 }
