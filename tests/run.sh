@@ -84,6 +84,8 @@ for dir in "$@"; do
     tally "$dir/crawl" tests/crawl/run.sh "$dir"
     # simul-crawl end to end: every page once, graph.tsv, resume after kill -9.
     tally "$dir/crawl-core" tests/crawl/crawl_core.sh "$dir"
+    # the shared crawl through Redis: 4 workers, kill -9, a Redis restart.
+    tally "$dir/crawl-dist" tests/crawl/crawl_dist.sh "$dir"
 done
 
 # Every public header alone, as C11 and as C++ (no build directory needed).

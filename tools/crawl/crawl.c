@@ -612,7 +612,7 @@ static void robots_blocked(job *j, const char *why)
 
 /* ---- retries ---------------------------------------------------------------------- */
 
-static int retryable_error(int err)
+int retryable_error(int err)
 {
     switch (err) {
     case SIMUL_HTTP_EDNS: case SIMUL_HTTP_EREFUSED: case SIMUL_HTTP_ECONNECT:
@@ -626,7 +626,7 @@ static int retryable_error(int err)
     }
 }
 
-static int retryable_status(int status)
+int retryable_status(int status)
 {
     return status == 408 || status == 429 || (status >= 500 && status <= 599);
 }
@@ -719,7 +719,7 @@ static int on_loc(void *arg, const char *url, size_t len, int is_sitemap)
     return 0;
 }
 
-static int is_html(const char *ct)
+int is_html(const char *ct)
 {
     if (!ct)
         return 0;
@@ -821,7 +821,7 @@ static int robots_fetch(job *j)
 /* Reads the body to its end, or up to limit bytes (0: no limit) and then
  * gives up on it (freeing the response closes the connection); counts the
  * bytes read. A body read to its end lets the connection be reused. */
-static int drain(simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit)
+int drain(simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit)
 {
     int n;
     uint64_t start = *bytes;

@@ -56,11 +56,35 @@ typedef struct crawl_opts {
     int          verbose;         /* -v (count) */
     int          fsync;           /* 0 with --no-fsync */
     double       commit_interval; /* seconds between commits */
+    /* the shared crawl (dist.c) */
+    const char  *redis;           /* --redis URL: NULL for a single-process crawl */
+    const char  *job;             /* --job NAME */
+    const char  *export_dir;      /* --export DIR: write the job's outputs there */
+    double       lease;           /* --lease S: a lease not renewed for S expires */
+    double       redis_wait;      /* --redis-wait S: how long Redis may be away */
 } crawl_opts;
 
 /* Runs the whole job (called inside simul_run). Returns the exit status:
  * 0, 1 (page errors), 130 (interrupted), or 3 on a fatal error. */
 int crawl_run(const crawl_opts *o);
+
+/* The shared crawl (o->redis and o->job set): one worker of job o->job,
+ * until no URL is queued or leased anywhere; with o->export_dir, writes
+ * the job's outputs there instead. Called inside simul_run. Returns 0, 1
+ * (an export with page errors), 2 (bad seeds or URL), 3 (Redis away
+ * longer than o->redis_wait, a fatal error, an unfinished job to export). */
+int dist_run(const crawl_opts *o);
+
+/* Pieces of crawl.c's page fetch that dist.c shares. */
+struct simul_http_response;
+/* 1 for the transport errors and the statuses (408, 429, 5xx) retried. */
+int retryable_error(int err);
+int retryable_status(int status);
+/* 1 if the Content-Type is parsed for links (text/html, XHTML). */
+int is_html(const char *ct);
+/* Reads r's body to its end, or limit bytes (0: no limit) into buf
+ * (64 KiB), counting *bytes: 0, or the read's error. */
+int drain(struct simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit);
 
 /* ---- hashing and the dedup set (seen.c) ----------------------------------- */
 

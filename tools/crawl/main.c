@@ -46,6 +46,12 @@ static const char usage_text[] =
     "                          --read-timeout S: no byte received for S (default 30)\n"
     "      --ca-file FILE      CA certificates for https; --insecure: no verification\n"
     "      --no-fsync          do not fdatasync the outputs at commits\n"
+    "      --redis URL --job NAME   a shared crawl: this process is one worker of job\n"
+    "                          NAME, whose state is in Redis (-o is not used)\n"
+    "      --export DIR        with --redis and --job: write the finished job's outputs\n"
+    "      --lease S           a worker's URL returns to the others S seconds after it\n"
+    "                          stopped renewing it (default 30)\n"
+    "      --redis-wait S      how long Redis may be unreachable (default 300)\n"
     "  -q, --quiet             errors only: no progress line, no summary\n"
     "  -v, --verbose           more log lines (repeat for more)\n"
     "  -h, --help              this text;  -V, --version  the version\n"
@@ -57,6 +63,7 @@ enum {
     O_EXCLUDE, O_NO_ROBOTS, O_USER_AGENT, O_MAX_SIZE, O_MAX_URL, O_MAX_QUERY, O_RETRIES,
     O_RETRY_WAIT, O_MAX_RETRY_AFTER, O_MAX_CRAWL_DELAY, O_TIMEOUT, O_CONNECT_TIMEOUT,
     O_CA_FILE, O_INSECURE, O_NO_FSYNC, O_COMMIT_INTERVAL, O_NO_SITEMAPS, O_READ_TIMEOUT,
+    O_REDIS, O_JOB, O_EXPORT, O_LEASE, O_REDIS_WAIT,
 };
 
 static const struct option longopts[] = {
@@ -88,6 +95,11 @@ static const struct option longopts[] = {
     { "no-fsync", no_argument, NULL, O_NO_FSYNC },
     { "commit-interval", required_argument, NULL, O_COMMIT_INTERVAL },
     { "no-sitemaps", no_argument, NULL, O_NO_SITEMAPS },
+    { "redis", required_argument, NULL, O_REDIS },
+    { "job", required_argument, NULL, O_JOB },
+    { "export", required_argument, NULL, O_EXPORT },
+    { "lease", required_argument, NULL, O_LEASE },
+    { "redis-wait", required_argument, NULL, O_REDIS_WAIT },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
@@ -197,7 +209,7 @@ typedef struct run_arg {
 static int run_main(void *arg)
 {
     run_arg *ra = arg;
-    ra->status = crawl_run(ra->o);
+    ra->status = ra->o->redis ? dist_run(ra->o) : crawl_run(ra->o);
     return 0;
 }
 
@@ -210,6 +222,7 @@ int main(int argc, char **argv)
         .read_timeout = 30,
         .scope = SCOPE_HOST, .robots = 1, .sitemaps = 1,
         .user_agent = "simul-crawl/" CRAWL_VERSION, .fsync = 1, .commit_interval = 0.2,
+        .lease = 30, .redis_wait = 300,
     };
     int c;
     opterr = 0;
@@ -256,6 +269,15 @@ int main(int argc, char **argv)
         case O_NO_FSYNC: o.fsync = 0; break;
         case O_COMMIT_INTERVAL: o.commit_interval = secs(optarg, "--commit-interval"); break;
         case O_NO_SITEMAPS: o.sitemaps = 0; break;
+        case O_REDIS: o.redis = optarg; break;
+        case O_JOB:
+            if (!*optarg || strlen(optarg) > 200 || strpbrk(optarg, "{}\r\n"))
+                die_usage("--job wants a name of 1-200 bytes without {}, not '%s'", optarg);
+            o.job = optarg;
+            break;
+        case O_EXPORT: o.export_dir = optarg; break;
+        case O_LEASE: o.lease = secs(optarg, "--lease"); break;
+        case O_REDIS_WAIT: o.redis_wait = secs(optarg, "--redis-wait"); break;
         case 'q': o.quiet = 1; break;
         case 'v': o.verbose++; break;
         case 'h': fputs(usage_text, stdout); return 0;
@@ -268,7 +290,13 @@ int main(int argc, char **argv)
     }
     for (int i = optind; i < argc; i++)
         add_seed(argv[i], strlen(argv[i]));
-    if (!nseeds)
+    if (!o.redis != !o.job)
+        die_usage("%s", "--redis and --job go together");
+    if (o.export_dir && !o.redis)
+        die_usage("%s", "--export wants --redis and --job");
+    if (o.redis && o.lease < 1)
+        die_usage("%s", "--lease wants at least 1 second");
+    if (!nseeds && !o.export_dir)
         die_usage("%s", "no seed URL (give SEED_URL... or -i FILE)");
     if (o.timeout == 0 || o.connect_timeout == 0 || o.read_timeout == 0)
         die_usage("%s", "--timeout, --connect-timeout and --read-timeout want a number > 0");

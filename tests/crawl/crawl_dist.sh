@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# crawl_dist.sh BUILD - the shared crawl (simul-crawl --redis URL --job NAME)
+# against a real redis-server (appendonly yes, appendfsync everysec, in a
+# temp dir on a free loopback port) and the private nginx over Python's
+# documentation (tests/http/nginx.sh). Each case's `--export DIR` must
+# equal a single-process crawl's outputs (sorted foundurls.tsv and
+# graph.tsv; pages.jsonl by URL without fetch_ms, depth and parent, which
+# depend on completion order) - so nothing is missing and nothing doubled:
+#   - 4 workers at once (two on epoll, two on io_uring);
+#   - 4 workers, two of them killed with kill -9 midway, one started again;
+#   - 2 workers while redis-server is killed and restarted from its AOF;
+#   - an unfinished job's export is refused; --redis without --job is a
+#     usage error.
+# Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+b=${1:-build}
+bin=$b/tools/simul-crawl
+PY=/usr/bin/python3
+st=0
+ok()   { echo "ok $1"; }
+fail() { echo "FAIL $1: $2"; st=1; }
+
+[[ -x $bin ]] || { fail build "no $bin"; exit 1; }
+command -v redis-server >/dev/null || { fail redis "no redis-server"; exit 1; }
+docs=$(readlink -f /usr/share/doc/python3/html)
+[[ -f $docs/index.html ]] || { fail corpus "no $docs (python3-doc)"; exit 1; }
+tmp=$(mktemp -d)
+rpid() { cat "$tmp/redis/redis.pid" 2>/dev/null; }
+cleanup() {
+    local p
+    p=$(rpid)
+    [[ -n $p ]] && kill -9 "$p" 2>/dev/null
+    jobs -p | xargs -r kill -9 2>/dev/null
+    tests/http/nginx.sh stop "$tmp/ng" >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+ln -s "$docs" "$tmp/root"
+NGINX_GZIP=off tests/http/nginx.sh start "$tmp/ng" "$tmp/root" >/dev/null ||
+    { fail nginx "did not start"; exit 1; }
+# shellcheck disable=SC1091
+source "$tmp/ng/env"
+seed=$NGINX_URL/index.html
+
+# redis-server with AOF (everysec): started on PORT, or a free one.
+redis_start() { # [port]
+    mkdir -p "$tmp/redis"
+    local port=${1:-} try
+    for try in 1 2 3 4 5 6 7 8; do
+        [[ -z ${1:-} ]] && port=$((20000 + RANDOM % 40000))
+        cat >"$tmp/redis/redis.conf" <<CONF
+bind 127.0.0.1
+port $port
+dir $tmp/redis
+daemonize yes
+pidfile $tmp/redis/redis.pid
+logfile $tmp/redis/log
+save ""
+appendonly yes
+appendfsync everysec
+protected-mode no
+CONF
+        redis-server "$tmp/redis/redis.conf" >/dev/null 2>&1
+        for _ in $(seq 1 100); do
+            if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+                echo "$port"
+                return 0
+            fi
+            sleep 0.05
+        done
+        [[ -n ${1:-} ]] && ((try >= 3)) && break
+    done
+    return 1
+}
+redis_kill() {
+    local p
+    p=$(rpid)
+    [[ -n $p ]] && kill -9 "$p" 2>/dev/null
+    while [[ -n $p ]] && kill -0 "$p" 2>/dev/null; do sleep 0.02; done
+    rm -f "$tmp/redis/redis.pid"
+}
+port=$(redis_start) || { fail redis "did not start"; exit 1; }
+R=redis://127.0.0.1:$port/0
+
+canon() { # dir mask
+    $PY - "$1" "$2" <<'EOF'
+import json, sys
+d, mask = sys.argv[1], sys.argv[2].split(',')
+for name in ('foundurls.tsv', 'graph.tsv'):
+    lines = open(f'{d}/{name}', encoding='utf-8', errors='surrogateescape').read().splitlines()
+    print(name, len(lines)); print('\n'.join(sorted(lines)))
+recs = [json.loads(l) for l in open(f'{d}/pages.jsonl')]
+for r in recs:
+    for k in mask: r.pop(k, None)
+print('pages.jsonl', len(recs))
+for r in sorted(recs, key=lambda r: r['url']): print(json.dumps(r, sort_keys=True))
+EOF
+}
+compare() { # name dir
+    canon "$2" fetch_ms,depth,parent >"$tmp/$1.canon"
+    if cmp -s "$tmp/ref.canon" "$tmp/$1.canon"; then
+        ok "$1 ($(grep -m1 '^pages.jsonl' "$tmp/$1.canon"))"
+    else
+        fail "$1" "$(diff "$tmp/ref.canon" "$tmp/$1.canon" | head -c 600)"
+    fi
+}
+W=( -q --redis "$R" -c 8 --per-host 4 --lease 2 --redis-wait 30 )
+worker() { # job backend
+    SIMUL_BACKEND=$2 exec "$bin" "${W[@]}" --job "$1" "$seed"   # exec: $! is the crawler
+}
+
+export SIMUL_BACKEND=epoll
+"$bin" -q -o "$tmp/ref" -c 16 --per-host 16 "$seed"
+canon "$tmp/ref" fetch_ms,depth,parent >"$tmp/ref.canon"
+grep -q '^pages.jsonl [1-9][0-9][0-9]' "$tmp/ref.canon" || fail reference "too few pages"
+
+# usage: --redis needs --job
+"$bin" -q --redis "$R" "$seed" 2>/dev/null
+[[ $? -eq 2 ]] && ok usage-redis-without-job || fail usage-redis-without-job "not exit 2"
+
+# 1. four workers at once
+pids=()
+for be in epoll io_uring epoll io_uring; do worker four "$be" & pids+=($!); done
+rcs=""
+for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
+"$bin" -q --redis "$R" --job four --export "$tmp/four"
+rc=$?
+[[ $rcs == "0 0 0 0 " && $rc -eq 1 ]] || fail four-workers-exit "workers: $rcs export: $rc"
+compare four-workers-equal-single "$tmp/four"
+
+# Waits until job $1 has at least $2 records (mid-crawl), up to 10 s.
+wait_recs() { # job n
+    for _ in $(seq 1 500); do
+        (( $(redis-cli -p "$port" hlen "simul-crawl:{$1}:rec" 2>/dev/null || echo 0) >= $2 )) && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# 2. four workers, two killed with kill -9 midway (frozen first, while
+# they are the only workers and so hold leases), one started again
+pids=()
+for be in epoll io_uring; do worker killed "$be" & pids+=($!); done
+wait_recs killed 50 || fail kill9 "no progress"
+kill -STOP "${pids[0]}" "${pids[1]}"
+for be in epoll io_uring; do worker killed "$be" & pids+=($!); done
+sleep 0.1
+kill -9 "${pids[0]}" "${pids[1]}"
+worker killed epoll &
+pids+=($!)
+rcs=""
+for p in "${pids[@]:2}"; do wait "$p"; rcs+="$? "; done
+wait "${pids[0]}" "${pids[1]}" 2>/dev/null
+"$bin" -q --redis "$R" --job killed --export "$tmp/killed"
+reclaimed=$(redis-cli -p "$port" hget "simul-crawl:{killed}:stat" reclaimed)
+if [[ ${reclaimed:-0} -ge 1 && $rcs == "0 0 0 " ]]; then
+    ok "kill9-leases-reclaimed ($reclaimed)"
+else
+    fail kill9-leases-reclaimed "reclaimed ${reclaimed:-0}, workers: $rcs"
+fi
+compare kill9-two-workers-equal-single "$tmp/killed"
+
+# 3. redis-server killed and restarted from its AOF mid-crawl (what the
+# AOF lost of its last second is redone: each change is one script)
+pids=()
+for be in epoll io_uring; do worker restart "$be" & pids+=($!); done
+wait_recs restart 50 || fail redis-restart "no progress"
+echo "# redis-server killed at $(redis-cli -p "$port" hlen "simul-crawl:{restart}:rec") records"
+redis_kill
+sleep 0.5
+redis_start "$port" >/dev/null || fail redis-restart "did not start again"
+rcs=""
+for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
+[[ $rcs == "0 0 " ]] || fail redis-restart-workers "exits $rcs"
+"$bin" -q --redis "$R" --job restart --export "$tmp/restart"
+compare redis-restart-equal-single "$tmp/restart"
+
+# an unfinished job (one URL queued by hand): export refused with exit 3
+redis-cli -p "$port" rpush "simul-crawl:{restart}:q:x" "u" >/dev/null
+redis-cli -p "$port" zadd "simul-crawl:{restart}:hosts" 0 x >/dev/null
+"$bin" -q --redis "$R" --job restart --export "$tmp/unfinished" 2>/dev/null
+rc=$?
+[[ $rc -eq 3 ]] && ok export-unfinished-refused || fail export-unfinished-refused "exit $rc"
+
+exit $st

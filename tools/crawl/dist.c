@@ -1,0 +1,1075 @@
+/*
+ * dist.c - the shared crawl: `simul-crawl --redis URL --job NAME` on any
+ * number of processes and machines, one frontier, one dedup set, one
+ * politeness state and one set of records, all in Redis.
+ *
+ * A worker is one loop: a dispatcher task leases URLs (the lease script
+ * of dist_lua.h) while it has one of -c slots free, a task per lease
+ * fetches and parses the page, and one ack script per page stores its
+ * record and admits its links. A renewal task pushes the deadlines of
+ * this worker's leases forward every lease/3 seconds, so a lease expires
+ * only when its worker stopped renewing it (kill -9, a hang, a network
+ * split): any worker's next lease call then puts the URL back. A page
+ * fetched twice (its first worker's lease expired but it finished later)
+ * is stored once: the record is HSETNX by URL and only the first ack
+ * admits its links. The local SQLite store and output files are not used:
+ * `--export DIR` writes foundurls.tsv, pages.jsonl, graph.tsv and
+ * summary.json from Redis, in the single-process crawl's formats.
+ *
+ * Redis errors: every script call is retried with backoff (transport
+ * errors, -LOADING after a restart) for up to --redis-wait seconds; each
+ * script is idempotent for a retry (a lost ack reply: the second finds
+ * the lease gone and the record there; a lost lease reply: that lease
+ * expires and is put back).
+ *
+ * Not here (the single-process crawl has them): sitemaps, the progress
+ * line, a --loops N worker pool (run N processes instead).
+ */
+#include "crawl.h"
+#include "dist_lua.h"
+
+#include <simul.h>
+#include <simul/html.h>
+#include <simul/http.h>
+#include <simul/redis.h>
+#include <simul/robots.h>
+#include <simul/sync.h>
+#include <simul/url.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK          65536
+#define PAGE_LINKS_MAX 100000
+#define PAGE_ARENA_MAX (16u << 20)
+#define NOPARSE_READ_MAX (256u << 10)
+#define ROBOTS_REDIRECTS 5
+#define ROBOTS_CACHE   4096      /* parsed robots.txt kept per worker */
+#define LEASE_FIELDS   4         /* item: url, parent, depth, tries */
+
+static simul_redis_script lease_script = SIMUL_REDIS_SCRIPT(DIST_LUA_LEASE);
+static simul_redis_script ack_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ACK);
+static simul_redis_script retry_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RETRY);
+static simul_redis_script robots_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ROBOTS);
+static simul_redis_script renew_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RENEW);
+
+/* One link of the page being parsed (in the slot's arena). */
+typedef struct dlink {
+    uint64_t hash, qhash;
+    uint32_t len, auth_end, host_start, host_end;
+    uint8_t  follow, http;
+    char     url[];
+} dlink;
+
+typedef struct dslot {
+    struct dslot *next_free;
+    simul_links  *lx;
+    char         *buf;
+    obuf          arena;
+    seen_set      page;
+    size_t        nlinks;
+    simul_url     loc;
+    char          lease[24];      /* lease id; "" when free */
+    char         *host;           /* the lease's host (malloc'd) */
+    char         *item;           /* the lease's item (malloc'd) */
+    int           robots;         /* a robots.txt lease */
+    obuf          rec, found;     /* the page's record and foundurls.tsv lines */
+} dslot;
+
+typedef struct robots_ent {
+    char         *host;
+    simul_robots *rb;             /* NULL: unreachable for good */
+} robots_ent;
+
+typedef struct dist {
+    const crawl_opts   *o;
+    simul_redis        *r;
+    simul_http_session *http;
+    char               *prefix;    /* "simul-crawl:{JOB}:" */
+    char                per_host[16], delay_ms[24], lease_ms[24];
+    char                max_pages[24], max_host[24], max_query[24];
+    dslot              *slots, *free_slots;
+    unsigned            inflight;
+    simul_event        *kick;
+    robots_ent         *robots;
+    size_t              nrobots;
+    char              **scopes;
+    size_t              nscopes;
+    uint64_t            pages, dups;
+    int                 fatal;
+} dist;
+
+static dist D;
+
+/* ---- Redis calls with retries -------------------------------------------- */
+
+static int transient(int rc)
+{
+    return rc == SIMUL_REDIS_ELOST || rc == SIMUL_REDIS_ETIMEOUT || rc == SIMUL_REDIS_EDOWN ||
+           rc == SIMUL_REDIS_ELOADING || rc == SIMUL_REDIS_ECONNECT ||
+           rc == SIMUL_REDIS_ETRYAGAIN || rc == SIMUL_REDIS_EBUSY;
+}
+
+/* EVALSHA s with argv (lens: binary-safe), retried while Redis is away
+ * (up to --redis-wait seconds of trying, with backoff 50 ms .. 2 s).
+ * 0 and *out, or the last error (then D.fatal is set). */
+static int call(simul_redis_script *s, int argc, const char *const *argv, const size_t *lens,
+                simul_redis_reply **out)
+{
+    double start = simul_now(), wait = 0.05;
+    for (;;) {
+        simul_redis_reply *rep = NULL;
+        int rc = simul_redis_evalsha(D.r, s, 0, argc, argv, lens, &rep);
+        if (rc == 0) {
+            *out = rep;
+            return 0;
+        }
+        char msg[200] = "";
+        if (rep && rep->str)
+            snprintf(msg, sizeof msg, "%s", rep->str);
+        simul_redis_reply_free(rep);
+        if (rc == -ECANCELED)
+            return rc;
+        if (!transient(rc) || simul_now() - start > D.o->redis_wait) {
+            logmsg(LOG_ERROR, "redis: %s %s", simul_strerror(rc), msg);
+            D.fatal = 1;
+            return rc;
+        }
+        logmsg(LOG_WARN, "redis: %s: retrying in %.2f s", simul_strerror(rc), wait);
+        if (simul_sleep(wait) == -ECANCELED)
+            return -ECANCELED;
+        wait = fmin(wait * 2, 2.0);
+    }
+}
+
+/* ---- scope and filters (as crawl.c's) ------------------------------------ */
+
+static int add_scope(const simul_url *u)
+{
+    size_t len;
+    const char *s;
+    if (D.o->scope == SCOPE_PREFIX) {
+        s = u->href;
+        len = u->path_end;
+        while (len > u->path_start && s[len - 1] != '/')
+            len--;
+    } else {
+        s = simul_url_part(u, SIMUL_URL_HOST, &len);
+        if (D.o->scope == SCOPE_DOMAIN && len > 4 && !strncmp(s, "www.", 4)) {
+            s += 4;
+            len -= 4;
+        }
+    }
+    for (size_t i = 0; i < D.nscopes; i++)
+        if (strlen(D.scopes[i]) == len && !memcmp(D.scopes[i], s, len))
+            return 0;
+    char **ns = realloc(D.scopes, (D.nscopes + 1) * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    D.scopes = ns;
+    if (!(ns[D.nscopes] = strndup(s, len)))
+        return -ENOMEM;
+    D.nscopes++;
+    return 0;
+}
+
+static int in_scope(const char *url, size_t host_start, size_t host_end)
+{
+    const char *hs = url + host_start;
+    size_t hl = host_end - host_start;
+    for (size_t i = 0; i < D.nscopes; i++) {
+        const char *s = D.scopes[i];
+        size_t sl = strlen(s);
+        if (D.o->scope == SCOPE_PREFIX) {
+            if (!strncmp(url, s, sl))
+                return 1;
+        } else if (hl == sl && !memcmp(hs, s, hl)) {
+            return 1;
+        } else if (D.o->scope == SCOPE_DOMAIN && hl > sl && hs[hl - sl - 1] == '.' &&
+                   !memcmp(hs + hl - sl, s, sl)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int filters_pass(const char *url)
+{
+    for (size_t i = 0; i < D.o->nexclude; i++)
+        if (regexec(&D.o->exclude[i], url, 0, NULL, 0) == 0)
+            return 0;
+    if (!D.o->ninclude)
+        return 1;
+    for (size_t i = 0; i < D.o->ninclude; i++)
+        if (regexec(&D.o->include[i], url, 0, NULL, 0) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- the ack -------------------------------------------------------------- */
+
+/* The local checks of a link (crawl.c's consider without the dedup set
+ * and the counters, which live in Redis). */
+static int local_pass(const dlink *l, int depth)
+{
+    return l->follow && l->http && !(D.o->depth >= 0 && depth + 1 > D.o->depth) &&
+           l->len <= D.o->max_url_len && in_scope(l->url, l->host_start, l->host_end) &&
+           filters_pass(l->url);
+}
+
+#define DLINK_SIZE(l) ((sizeof(dlink) + (l)->len + 1 + 7) & ~(size_t)7)
+
+/* Builds an item "url\tparent\tdepth\ttries" into b. */
+static int put_item(obuf *b, const char *url, size_t len, const char *parent, int depth,
+                    int tries)
+{
+    int rc = obuf_put(b, url, len);
+    rc = rc ? rc : obuf_put(b, "\t", 1);
+    rc = rc ? rc : obuf_puts(b, parent ? parent : "");
+    return rc ? rc : obuf_printf(b, "\t%d\t%d", depth, tries);
+}
+
+/* Runs the ack script: lease id (or "" for seeds), the page's url, its
+ * record and found lines, and the links of s that pass the local checks
+ * (s NULL: none). Items are built in one buffer, pointed at afterwards. */
+static int ack(const char *lease, const char *url, const obuf *rec, const obuf *found,
+               dslot *s, int depth, const obuf *seeds, size_t nseeds)
+{
+    size_t n = s ? s->nlinks : nseeds;
+    const char **argv = malloc((10 + 4 * n) * sizeof *argv);
+    size_t *lens = malloc((10 + 4 * n) * sizeof *lens);
+    uint64_t *hashes = malloc((2 * n + 1) * sizeof *hashes);
+    obuf items = { .max = (size_t)1 << 30 };
+    size_t *ioff = malloc((n + 1) * sizeof *ioff);
+    int rc = argv && lens && hashes && ioff ? 0 : -ENOMEM, argc = 10;
+    if (rc == 0) {
+        const char *a[10] = { D.prefix, D.per_host, D.delay_ms, lease, url,
+                              rec ? rec->p : "", found ? found->p : "", D.max_pages,
+                              D.max_host, D.max_query };
+        size_t al[10] = { 0, 0, 0, 0, 0, rec ? rec->n : 0, found ? found->n : 0, 0, 0, 0 };
+        for (int i = 0; i < 10; i++) {
+            argv[i] = a[i] ? a[i] : "";
+            lens[i] = al[i] || i == 5 || i == 6 ? al[i] : strlen(argv[i]);
+        }
+    }
+    /* the links' items first (the buffer moves while it grows) */
+    const obuf *arena = s ? &s->arena : seeds;
+    size_t k = 0;
+    for (size_t off = 0, i = 0; rc == 0 && i < n; i++) {
+        const dlink *l = (const dlink *)(arena->p + off);
+        off += DLINK_SIZE(l);
+        if (s && !local_pass(l, depth))
+            continue;
+        ioff[k] = items.n;
+        hashes[2 * k] = l->hash;
+        hashes[2 * k + 1] = l->qhash;
+        rc = put_item(&items, l->url, l->len, s ? url : NULL, s ? depth + 1 : 0, 0);
+        rc = rc ? rc : obuf_put(&items, "", 1);
+        k++;
+    }
+    for (size_t i = 0, off = 0, kk = 0; rc == 0 && kk < k; i++) {
+        const dlink *l = (const dlink *)(arena->p + off);
+        off += DLINK_SIZE(l);
+        if (s && !local_pass(l, depth))
+            continue;
+        const char *it = items.p + ioff[kk];
+        argv[argc] = (const char *)&hashes[2 * kk];
+        lens[argc++] = 8;
+        argv[argc] = (const char *)&hashes[2 * kk + 1];
+        lens[argc++] = l->qhash ? 8 : 0;
+        argv[argc] = l->url;
+        lens[argc++] = l->auth_end;
+        argv[argc] = it;
+        lens[argc++] = strlen(it);
+        kk++;
+    }
+    simul_redis_reply *rep = NULL;
+    if (rc == 0)
+        rc = call(&ack_script, argc, argv, lens, &rep);
+    if (rc == 0 && rep->type == SIMUL_REDIS_INTEGER && rep->integer == 0)
+        D.dups++;
+    simul_redis_reply_free(rep);
+    free(argv);
+    free(lens);
+    free(hashes);
+    free(ioff);
+    obuf_free(&items);
+    return rc;
+}
+
+/* ---- links of a page -------------------------------------------------------- */
+
+static void record_link(dslot *s, const simul_url *u, int follow)
+{
+    if (s->nlinks >= PAGE_LINKS_MAX)
+        return;
+    uint64_t h = crawl_hash(u->href, u->len);
+    if (seen_add(&s->page, h) != 1)
+        return;
+    size_t need = (sizeof(dlink) + u->len + 1 + 7) & ~(size_t)7;
+    if (obuf_reserve(&s->arena, need) < 0)
+        return;
+    dlink *r = (dlink *)(s->arena.p + s->arena.n);
+    memset(r, 0, sizeof *r);
+    r->hash = h;
+    r->len = u->len;
+    r->host_start = u->host_start;
+    r->host_end = u->host_end;
+    r->auth_end = u->auth_end;
+    size_t sl = u->scheme_end;
+    r->http = (sl == 4 && !memcmp(u->href, "http", 4)) ||
+              (sl == 5 && !memcmp(u->href, "https", 5));
+    r->follow = (uint8_t)follow;
+    if (u->query_start)
+        r->qhash = crawl_hash(u->href, u->query_start);
+    memcpy(r->url, u->href, u->len + 1);
+    s->arena.n += need;
+    s->nlinks++;
+}
+
+static int on_link(void *arg, const simul_link *l)
+{
+    if (l->url)
+        record_link(arg, l->url, l->kind != SIMUL_LINK_BASE && l->kind != SIMUL_LINK_ATTR);
+    return 0;
+}
+
+/* ---- robots.txt ------------------------------------------------------------- */
+
+/* The host's parsed robots.txt from this worker's cache, else from Redis
+ * (fetched once per job by the worker that got its robots lease). 1 and
+ * *rb (NULL: the host is unreachable for good), 0 if Redis has none yet,
+ * <0 on an error. */
+static int robots_for(const char *host, simul_robots **rb)
+{
+    for (size_t i = 0; i < D.nrobots; i++)
+        if (!strcmp(D.robots[i].host, host)) {
+            *rb = D.robots[i].rb;
+            return 1;
+        }
+    simul_redis_reply *rep = NULL;
+    const char *argv[] = { "HGET", NULL, host };
+    char key[512];
+    snprintf(key, sizeof key, "%srobots", D.prefix);
+    argv[1] = key;
+    int rc = simul_redis_command_argv(D.r, 3, argv, NULL, &rep);
+    if (rc < 0 || !rep || rep->type != SIMUL_REDIS_STRING) {
+        simul_redis_reply_free(rep);
+        return rc < 0 ? rc : 0;
+    }
+    int status = atoi(rep->str);
+    const char *body = strchr(rep->str, '\n');
+    body = body ? body + 1 : rep->str + rep->len;
+    size_t blen = (size_t)(rep->str + rep->len - body);
+    simul_robots *p = NULL;
+    if (simul_robots_for_status(status) != SIMUL_ROBOTS_DISALLOW_ALL)
+        rc = simul_robots_parse_response(status, body, blen, D.o->user_agent, &p);
+    simul_redis_reply_free(rep);
+    if (rc < 0)
+        return rc;
+    if (D.nrobots == ROBOTS_CACHE) {   /* full: forget the oldest */
+        simul_robots_free(D.robots[0].rb);
+        free(D.robots[0].host);
+        memmove(D.robots, D.robots + 1, --D.nrobots * sizeof *D.robots);
+    }
+    if (!D.robots && !(D.robots = calloc(ROBOTS_CACHE, sizeof *D.robots))) {
+        simul_robots_free(p);
+        return -ENOMEM;
+    }
+    D.robots[D.nrobots].host = strdup(host);
+    D.robots[D.nrobots++].rb = p;
+    *rb = p;
+    return 1;
+}
+
+/* The robots lease: GET origin/robots.txt (RFC 9309: 5 redirects, 500 KiB,
+ * unreachable retried --retries times here), then stored for the job. */
+static int robots_task(dslot *s)
+{
+    char url[SIMUL_URL_MAX + 32];
+    snprintf(url, sizeof url, "%s/robots.txt", s->host);
+    obuf body = { .max = SIMUL_ROBOTS_MAX_BYTES + 32 };
+    int status = 0;
+    for (unsigned tries = 0;; tries++) {
+        simul_http_request_opts ro = { .max_redirects = ROBOTS_REDIRECTS };
+        simul_http_response *r = NULL;
+        int rc = simul_http_get(D.http, url, &ro, &r);
+        if (rc == -ECANCELED)
+            return rc;
+        body.n = 0;
+        obuf_puts(&body, "0\n");
+        status = rc == SIMUL_HTTP_EREDIRECTS ? 310 : 0;
+        if (rc == 0) {
+            status = simul_http_response_status(r);
+            int n = 0;
+            if (status >= 200 && status < 300) {
+                while (body.n < SIMUL_ROBOTS_MAX_BYTES &&
+                       (n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0)
+                    obuf_put(&body, s->buf, (size_t)n);
+                n = n > 0 ? 0 : n;
+            }
+            simul_http_response_free(r);
+            if (n == -ECANCELED)
+                return n;
+            if (n < 0)
+                status = 0;
+        }
+        if (simul_robots_for_status(status) != SIMUL_ROBOTS_DISALLOW_ALL ||
+            tries >= D.o->retries)
+            break;
+        if (simul_sleep(D.o->retry_wait * ldexp(1.0, (int)tries + 1)) < 0)
+            return -ECANCELED;
+    }
+    char head[16];
+    int hl = snprintf(head, sizeof head, "%d\n", status);
+    /* "0\n" reserved 2 bytes in front: the status goes there */
+    obuf out = { .max = body.max + 16 };
+    obuf_put(&out, head, (size_t)hl);
+    obuf_put(&out, body.p + 2, body.n - 2);
+    long cd = 0;
+    simul_robots *rb = NULL;
+    if (simul_robots_parse_response(status, out.p + hl, out.n - (size_t)hl, D.o->user_agent,
+                                    &rb) == 0) {
+        double d = simul_robots_crawl_delay(rb);
+        if (d > 0)
+            cd = lround(fmin(d, D.o->max_crawl_delay) * 1000);
+        simul_robots_free(rb);
+    }
+    char cds[24];
+    snprintf(cds, sizeof cds, "%ld", cd);
+    const char *argv[] = { D.prefix, D.per_host, D.delay_ms, s->lease, s->host, out.p, cds };
+    size_t lens[] = { strlen(D.prefix), strlen(D.per_host), strlen(D.delay_ms),
+                      strlen(s->lease), strlen(s->host), out.n, strlen(cds) };
+    simul_redis_reply *rep = NULL;
+    int rc = call(&robots_script, 7, argv, lens, &rep);
+    simul_redis_reply_free(rep);
+    obuf_free(&body);
+    obuf_free(&out);
+    return rc;
+}
+
+/* ---- a page ----------------------------------------------------------------- */
+
+typedef struct item {
+    char *url, *parent;
+    int   depth, tries;
+} item;
+
+static int parse_item(char *it, item *out)
+{
+    char *f[LEASE_FIELDS];
+    for (int i = 0; i < LEASE_FIELDS; i++) {
+        f[i] = it;
+        it = strchr(it, '\t');
+        if (!it && i < LEASE_FIELDS - 1)
+            return -EINVAL;
+        if (it)
+            *it++ = '\0';
+    }
+    out->url = f[0];
+    out->parent = *f[1] ? f[1] : NULL;
+    out->depth = atoi(f[2]);
+    out->tries = atoi(f[3]);
+    return 0;
+}
+
+/* Gives the lease back with the item's tries counted up, to be fetched
+ * again after wait seconds. */
+static int retry(dslot *s, const item *it, double wait)
+{
+    obuf b = { .max = 1 << 20 };
+    char nb[24];
+    snprintf(nb, sizeof nb, "%ld", lround(wait * 1000));
+    int rc = put_item(&b, it->url, strlen(it->url), it->parent, it->depth, it->tries + 1);
+    const char *argv[] = { D.prefix, D.per_host, D.delay_ms, s->lease, b.p, nb };
+    simul_redis_reply *rep = NULL;
+    if (rc == 0)
+        rc = call(&retry_script, 6, argv, NULL, &rep);
+    simul_redis_reply_free(rep);
+    obuf_free(&b);
+    return rc;
+}
+
+static double backoff(int tries)
+{
+    return D.o->retry_wait * ldexp(1.0, tries) * (0.5 + (double)random() / RAND_MAX);
+}
+
+/* The record and found lines of a finished page, then its ack. */
+static int page_finish(dslot *s, const item *it, int status, const char *final_url,
+                       const char *ct, const char *error, uint64_t bytes, double t0)
+{
+    obuf *rb = &s->rec, *fb = &s->found;
+    rb->n = fb->n = 0;
+    int rc = 0;
+    size_t ulen = strlen(it->url);
+    for (size_t off = 0, i = 0; i < s->nlinks && rc == 0; i++) {
+        const dlink *l = (const dlink *)(s->arena.p + off);
+        rc = obuf_put(fb, it->url, ulen);
+        rc = rc ? rc : obuf_put(fb, "\t", 1);
+        rc = rc ? rc : obuf_put(fb, l->url, l->len);
+        rc = rc ? rc : obuf_put(fb, "\n", 1);
+        off += DLINK_SIZE(l);
+    }
+    page_rec r = {
+        .url = it->url, .final_url = final_url, .content_type = ct, .parent = it->parent,
+        .error = error, .status = status, .depth = it->depth, .tries = it->tries + 1,
+        .bytes = bytes, .links = s->nlinks, .fetch_ms = t0 > 0 ? (simul_now() - t0) * 1e3 : 0,
+    };
+    rc = rc ? rc : out_page_json(rb, &r);
+    rc = rc ? rc : ack(s->lease, it->url, rb, fb, s, it->depth, NULL, 0);
+    D.pages++;
+    return rc;
+}
+
+static int page_task_fetch(dslot *s, item *it)
+{
+    simul_robots *rb = NULL;
+    s->nlinks = 0;
+    s->arena.n = 0;
+    seen_clear(&s->page);
+    if (D.o->robots) {
+        int rc = robots_for(s->host, &rb);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 || !rb)   /* none yet cannot happen: the lease waits for it */
+            return page_finish(s, it, 0, NULL, NULL, "robots_unreachable", 0, 0);
+        simul_url u;
+        simul_url_init(&u);
+        int allowed = 1;
+        if (simul_url_parse(&u, it->url, strlen(it->url), NULL, 0) == 0) {
+            size_t pl, ql = 0;
+            const char *p = simul_url_part(&u, SIMUL_URL_PATH, &pl);
+            if (u.query_start)
+                ql = (u.fragment_start ? u.fragment_start : u.len) - u.query_start;
+            allowed = simul_robots_allowed(rb, p, pl + ql) != 0;
+        }
+        simul_url_fini(&u);
+        if (!allowed)
+            return page_finish(s, it, 0, NULL, NULL, "robots", 0, 0);
+    }
+    double t0 = simul_now();
+    char errbuf[256];
+    simul_http_request_opts ro = { .error = errbuf, .error_cap = sizeof errbuf,
+                                   .max_redirects = SIMUL_HTTP_NO_REDIRECTS };
+    simul_http_response *r = NULL;
+    int rc = simul_http_get(D.http, it->url, &ro, &r);
+    if (rc == -ECANCELED)
+        return rc;
+    if (rc < 0) {
+        if (retryable_error(rc) && it->tries < (int)D.o->retries)
+            return retry(s, it, backoff(it->tries));
+        return page_finish(s, it, 0, NULL, NULL, crawl_error_kind(rc), 0, t0);
+    }
+    int status = simul_http_response_status(r);
+    const char *final_url = simul_http_response_url(r);
+    const char *ct = simul_http_response_header(r, "Content-Type", 0);
+    const char *error = status >= 400 ? "http" : NULL;
+    if (retryable_status(status) && it->tries < (int)D.o->retries) {
+        double wait = backoff(it->tries);
+        const char *ra = simul_http_response_header(r, "Retry-After", 0);
+        char *e;
+        double s2 = ra ? strtod(ra, &e) : -1;
+        if (ra && e != ra && *e == '\0' && s2 >= 0)
+            wait = fmax(wait, fmin(s2, D.o->max_retry_after));
+        simul_http_response_free(r);
+        return retry(s, it, wait);
+    }
+    int parse = status < 400 && is_html(ct);
+    if (status >= 300 && status < 400) {
+        parse = 0;
+        const char *loc = simul_http_response_header(r, "Location", 0);
+        simul_url base;
+        simul_url_init(&base);
+        if (loc && simul_url_parse(&base, it->url, strlen(it->url), NULL, 0) == 0 &&
+            simul_url_parse(&s->loc, loc, strlen(loc), &base, SIMUL_URL_NORMALIZE) == 0) {
+            record_link(s, &s->loc, 1);
+            final_url = s->loc.href;
+        }
+        simul_url_fini(&base);
+    }
+    uint64_t bytes = 0;
+    int n = 0;
+    if (parse) {
+        const char *b = final_url ? final_url : it->url;
+        if (simul_links_reset(s->lx, b, strlen(b)) == 0) {
+            while ((n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
+                bytes += (uint64_t)n;
+                simul_links_feed(s->lx, s->buf, (size_t)n);
+            }
+            if (n == 0)
+                simul_links_end(s->lx);
+        } else {
+            n = drain(r, s->buf, &bytes, 0);
+        }
+    } else {
+        n = drain(r, s->buf, &bytes, NOPARSE_READ_MAX);
+    }
+    if (n == -ECANCELED) {
+        simul_http_response_free(r);
+        return n;
+    }
+    if (n < 0) {
+        if (retryable_error(n) && it->tries < (int)D.o->retries) {
+            simul_http_response_free(r);
+            return retry(s, it, backoff(it->tries));
+        }
+        error = crawl_error_kind(n);
+        s->nlinks = 0;
+    }
+    /* the strings final_url and ct point into r: finish before freeing it */
+    rc = page_finish(s, it, status, final_url, ct, error, bytes, t0);
+    simul_http_response_free(r);
+    return rc;
+}
+
+static int slot_task(void *arg)
+{
+    dslot *s = arg;
+    int rc;
+    if (s->robots) {
+        rc = robots_task(s);
+    } else {
+        item it;
+        rc = parse_item(s->item, &it);
+        if (rc == 0)
+            rc = page_task_fetch(s, &it);
+    }
+    if (rc < 0 && rc != -ECANCELED)
+        D.fatal = 1;
+    if (s->arena.cap > (1u << 20))
+        obuf_free(&s->arena);
+    free(s->host);
+    free(s->item);
+    s->host = s->item = NULL;
+    s->lease[0] = '\0';
+    s->next_free = D.free_slots;
+    D.free_slots = s;
+    D.inflight--;
+    simul_event_set(D.kick);
+    return 0;
+}
+
+/* Every lease/3 s: this worker's leases pushed to now + lease. */
+static int renew_task(void *arg)
+{
+    (void)arg;
+    double every = D.o->lease / 3;
+    const char **argv = malloc((4 + D.o->concurrency) * sizeof *argv);
+    if (!argv)
+        return -ENOMEM;
+    while (simul_sleep(every) == 0) {
+        int argc = 0;
+        argv[argc++] = D.prefix;
+        argv[argc++] = D.per_host;
+        argv[argc++] = D.delay_ms;
+        argv[argc++] = D.lease_ms;
+        for (unsigned i = 0; i < D.o->concurrency; i++)
+            if (D.slots[i].lease[0])
+                argv[argc++] = D.slots[i].lease;
+        if (argc == 4)
+            continue;
+        simul_redis_reply *rep = NULL;
+        /* one try: the next round comes soon, and a dead Redis fails the
+         * dispatcher's calls anyway */
+        simul_redis_evalsha(D.r, &renew_script, 0, argc, argv, NULL, &rep);
+        simul_redis_reply_free(rep);
+    }
+    free(argv);
+    return 0;
+}
+
+/* Leases while a slot is free; waits when nothing is ready; ends when
+ * the job is done (no queued URL, no lease out anywhere). */
+static int dispatch(void)
+{
+    simul_group g;
+    int rc = simul_group_enter(&g);
+    if (rc < 0)
+        return rc;
+    const char *argv[] = { D.prefix, D.per_host, D.delay_ms, D.lease_ms,
+                           D.o->robots ? "1" : "0" };
+    while (!D.fatal) {
+        if (!D.free_slots) {
+            simul_event_clear(D.kick);
+            if (simul_event_wait(D.kick) == -ECANCELED)
+                break;
+            continue;
+        }
+        simul_redis_reply *rep = NULL;
+        rc = call(&lease_script, 5, argv, NULL, &rep);
+        if (rc < 0)
+            break;
+        long long kind = rep->type == SIMUL_REDIS_ARRAY && rep->len ?
+                         rep->element[0]->integer : -1;
+        if (kind == 1 || kind == 3) {
+            dslot *s = D.free_slots;
+            D.free_slots = s->next_free;
+            snprintf(s->lease, sizeof s->lease, "%lld", rep->element[1]->integer);
+            s->host = strdup(rep->element[2]->str);
+            s->item = kind == 1 ? strdup(rep->element[3]->str) : NULL;
+            s->robots = kind == 3;
+            simul_redis_reply_free(rep);
+            if (!s->host || (kind == 1 && !s->item)) {
+                D.fatal = 1;
+                break;
+            }
+            D.inflight++;
+            simul_task_opts to = { .stack_size = 128 * 1024 };
+            if (!simul_group_spawn_opts(&g, slot_task, s, &to)) {
+                D.fatal = 1;
+                break;
+            }
+            continue;
+        }
+        double wait = kind == 0 ? (double)rep->element[1]->integer / 1e3 : 0.05;
+        simul_redis_reply_free(rep);
+        if (kind == 2 && D.inflight == 0)
+            break;
+        if (kind != 0 && kind != 2) {
+            logmsg(LOG_ERROR, "redis: the lease script answered something else");
+            D.fatal = 1;
+            break;
+        }
+        /* wake on a finished page (a slot, maybe new URLs) or the time */
+        simul_event_clear(D.kick);
+        if (simul_event_wait_until(D.kick, simul_now() + fmin(wait, 0.05)) == -ECANCELED)
+            break;
+    }
+    if (D.fatal)
+        simul_group_cancel(&g);
+    rc = simul_group_exit(&g);
+    return rc == -ECANCELED ? 0 : rc;
+}
+
+/* ---- seeds ------------------------------------------------------------------- */
+
+static int seeds(void)
+{
+    simul_url u;
+    simul_url_init(&u);
+    obuf arena = { .max = PAGE_ARENA_MAX };
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < D.o->nseeds && rc == 0; i++) {
+        const char *s = D.o->seeds[i];
+        if (simul_url_parse(&u, s, strlen(s), NULL, SIMUL_URL_NORMALIZE) != 0 ||
+            !(u.scheme_end == 4 || u.scheme_end == 5) || strncmp(u.href, "http", 4) != 0) {
+            logmsg(LOG_ERROR, "%s: not an http(s) URL: skipped", s);
+            continue;
+        }
+        rc = add_scope(&u);
+        size_t need = (sizeof(dlink) + u.len + 1 + 7) & ~(size_t)7;
+        if (rc == 0 && (rc = obuf_reserve(&arena, need)) == 0) {
+            dlink *l = (dlink *)(arena.p + arena.n);
+            memset(l, 0, sizeof *l);
+            l->hash = crawl_hash(u.href, u.len);
+            l->len = u.len;
+            l->auth_end = u.auth_end;
+            l->follow = l->http = 1;
+            memcpy(l->url, u.href, u.len + 1);
+            arena.n += need;
+            n++;
+        }
+    }
+    simul_url_fini(&u);
+    if (rc == 0 && n == 0)
+        rc = -EINVAL;
+    if (rc == 0)
+        rc = ack("", "", NULL, NULL, NULL, 0, &arena, n);
+    obuf_free(&arena);
+    return rc;
+}
+
+/* ---- export -------------------------------------------------------------------- */
+
+static long long json_int(const char *rec, const char *key)
+{
+    const char *p = strstr(rec, key);
+    return p ? strtoll(p + strlen(key), NULL, 10) : 0;
+}
+
+/* HSCAN of P..name: fn(arg, field, value) for every entry. */
+static int scan_hash(const char *name, int (*fn)(void *, const simul_redis_reply *,
+                                                 const simul_redis_reply *), void *arg)
+{
+    char key[512], cursor[32] = "0";
+    snprintf(key, sizeof key, "%s%s", D.prefix, name);
+    do {
+        const char *argv[] = { "HSCAN", key, cursor, "COUNT", "1000" };
+        simul_redis_reply *rep = NULL;
+        int rc = simul_redis_command_argv(D.r, 5, argv, NULL, &rep);
+        if (rc < 0 || rep->type != SIMUL_REDIS_ARRAY || rep->len != 2) {
+            simul_redis_reply_free(rep);
+            return rc < 0 ? rc : -EPROTO;
+        }
+        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+        const simul_redis_reply *kv = rep->element[1];
+        for (size_t i = 0; rc == 0 && i + 1 < kv->len; i += 2)
+            rc = fn(arg, kv->element[i], kv->element[i + 1]);
+        simul_redis_reply_free(rep);
+        if (rc < 0)
+            return rc;
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+typedef struct exp_state {
+    FILE     *f;
+    seen_set *fetched;
+    uint64_t  pages, fetched_n, errors, robots, bytes;
+} exp_state;
+
+static int exp_rec(void *arg, const simul_redis_reply *k, const simul_redis_reply *v)
+{
+    exp_state *e = arg;
+    if (fwrite(v->str, 1, v->len, e->f) != v->len)
+        return -errno;
+    e->pages++;
+    e->bytes += (uint64_t)json_int(v->str, ",\"bytes\":");
+    if (json_int(v->str, ",\"status\":") > 0) {
+        e->fetched_n++;
+        if (seen_add(e->fetched, crawl_hash(k->str, k->len)) < 0)
+            return -ENOMEM;
+    }
+    if (strstr(v->str, ",\"error\":\"robots\"") || strstr(v->str, ",\"error\":\"robots_unr"))
+        e->robots++;
+    else if (!strstr(v->str, ",\"error\":null"))
+        e->errors++;
+    return 0;
+}
+
+static int exp_found(void *arg, const simul_redis_reply *k, const simul_redis_reply *v)
+{
+    (void)k;
+    exp_state *e = arg;
+    return fwrite(v->str, 1, v->len, e->f) == v->len ? 0 : -errno;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Refuses an unfinished job (URLs queued or leased: run a worker). */
+static int export(const char *dir)
+{
+    char k1[512], k2[512];
+    snprintf(k1, sizeof k1, "%shosts", D.prefix);
+    snprintf(k2, sizeof k2, "%sleases", D.prefix);
+    simul_redis_reply *a = NULL, *b = NULL, *c = NULL;
+    int rc = simul_redis_command(D.r, &a, "ZCARD %s", k1);
+    rc = rc ? rc : simul_redis_command(D.r, &b, "ZCARD %s", k2);
+    snprintf(k1, sizeof k1, "%sadm", D.prefix);
+    rc = rc ? rc : simul_redis_command(D.r, &c, "GET %s", k1);
+    long long queued = rc ? 0 : a->integer, leased = rc ? 0 : b->integer;
+    long long admitted = rc == 0 && c->type == SIMUL_REDIS_STRING ? atoll(c->str) : 0;
+    simul_redis_reply_free(a);
+    simul_redis_reply_free(b);
+    simul_redis_reply_free(c);
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "redis: %s", simul_strerror(rc));
+        return 3;
+    }
+    if (admitted == 0) {
+        logmsg(LOG_ERROR, "job %s: no such job in Redis", D.o->job);
+        return 3;
+    }
+    if (queued || leased) {
+        logmsg(LOG_ERROR, "job %s has not finished (%lld hosts with queued URLs, %lld leases"
+               " out): run a worker to finish it", D.o->job, queued, leased);
+        return 3;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        logmsg(LOG_ERROR, "%s: %s", dir, strerror(errno));
+        return 3;
+    }
+    char *pages = path_in(dir, "pages.jsonl"), *found = path_in(dir, "foundurls.tsv");
+    char *graph = path_in(dir, "graph.tsv"), *sum = path_in(dir, "summary.json");
+    seen_set fetched;
+    seen_init(&fetched, 0);
+    exp_state e = { .fetched = &fetched };
+    rc = pages && found && graph && sum ? 0 : -ENOMEM;
+    if (rc == 0 && !(e.f = fopen(pages, "w")))
+        rc = -errno;
+    if (rc == 0) {
+        out_buffer(e.f);
+        rc = scan_hash("rec", exp_rec, &e);
+        int cr = out_close(e.f);
+        rc = rc ? rc : cr;
+    }
+    if (rc == 0 && !(e.f = fopen(found, "w")))
+        rc = -errno;
+    if (rc == 0) {
+        out_buffer(e.f);
+        fputs("source_url\tparsed_url\n", e.f);
+        rc = scan_hash("found", exp_found, &e);
+        int cr = out_close(e.f);
+        rc = rc ? rc : cr;
+    }
+    if (rc == 0)
+        rc = out_graph(found, graph, &fetched);
+    if (rc == 0) {
+        obuf js = { 0 };
+        obuf_printf(&js, "{\"urls\":%lld,\"pages\":%llu,\"fetched\":%llu,\"errors\":%llu,"
+                    "\"robots_blocked\":%llu,\"bytes\":%llu,\"job\":", admitted,
+                    (unsigned long long)e.pages, (unsigned long long)e.fetched_n,
+                    (unsigned long long)e.errors, (unsigned long long)e.robots,
+                    (unsigned long long)e.bytes);
+        obuf_json_str(&js, D.o->job, strlen(D.o->job));
+        obuf_puts(&js, "}\n");
+        rc = out_file_replace(sum, js.p, js.n);
+        obuf_free(&js);
+    }
+    if (rc < 0)
+        logmsg(LOG_ERROR, "export: %s", simul_strerror(rc));
+    else if (!D.o->quiet)
+        fprintf(stderr, "simul-crawl: job %s: %llu pages (%llu fetched, %llu errors) written"
+                " to %s\n", D.o->job, (unsigned long long)e.pages,
+                (unsigned long long)e.fetched_n, (unsigned long long)e.errors, dir);
+    seen_fini(&fetched);
+    free(pages);
+    free(found);
+    free(graph);
+    free(sum);
+    return rc < 0 ? 3 : e.errors ? 1 : 0;
+}
+
+/* ---- the worker ------------------------------------------------------------------ */
+
+static int setup(void)
+{
+    D.slots = calloc(D.o->concurrency, sizeof *D.slots);
+    if (!D.slots || !(D.kick = simul_event_new()))
+        return -ENOMEM;
+    for (unsigned i = 0; i < D.o->concurrency; i++) {
+        dslot *s = &D.slots[i];
+        s->arena.max = PAGE_ARENA_MAX;
+        s->rec.max = 1 << 20;
+        s->found.max = (size_t)PAGE_ARENA_MAX * 2;
+        seen_init(&s->page, PAGE_LINKS_MAX);
+        simul_url_init(&s->loc);
+        if (!(s->buf = malloc(CHUNK)))
+            return -ENOMEM;
+        int rc = simul_links_new(&s->lx, "http://x/", 9, SIMUL_URL_NORMALIZE, on_link, s);
+        if (rc < 0)
+            return rc;
+        s->next_free = D.free_slots;
+        D.free_slots = s;
+    }
+    simul_http_session_opts so = {
+        .limit = D.o->concurrency, .limit_per_host = D.o->per_host,
+        .user_agent = D.o->user_agent, .ca_file = D.o->ca_file, .insecure = D.o->insecure,
+        .max_body = D.o->max_size,
+        .timeouts = { .total = D.o->timeout, .connect = D.o->connect_timeout,
+                      .read = D.o->read_timeout },
+    };
+    if (so.limit_per_host > so.limit)
+        so.limit_per_host = so.limit;
+    return simul_http_session_new(&so, &D.http);
+}
+
+static void teardown(void)
+{
+    for (unsigned i = 0; D.slots && i < D.o->concurrency; i++) {
+        simul_links_free(D.slots[i].lx);
+        free(D.slots[i].buf);
+        obuf_free(&D.slots[i].arena);
+        obuf_free(&D.slots[i].rec);
+        obuf_free(&D.slots[i].found);
+        seen_fini(&D.slots[i].page);
+        simul_url_fini(&D.slots[i].loc);
+    }
+    free(D.slots);
+    for (size_t i = 0; i < D.nrobots; i++) {
+        simul_robots_free(D.robots[i].rb);
+        free(D.robots[i].host);
+    }
+    free(D.robots);
+    for (size_t i = 0; i < D.nscopes; i++)
+        free(D.scopes[i]);
+    free(D.scopes);
+    if (D.http)
+        simul_http_session_free(D.http);
+    if (D.kick)
+        simul_event_free(D.kick);
+    simul_redis_close(D.r);
+    free(D.prefix);
+}
+
+int dist_run(const crawl_opts *o)
+{
+    memset(&D, 0, sizeof D);
+    D.o = o;
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    size_t pl = strlen(o->job) + 32;
+    D.prefix = malloc(pl);
+    if (!D.prefix)
+        return 3;
+    snprintf(D.prefix, pl, "simul-crawl:{%s}:", o->job);
+    snprintf(D.per_host, sizeof D.per_host, "%u", o->per_host);
+    snprintf(D.delay_ms, sizeof D.delay_ms, "%ld", lround(o->delay * 1000));
+    snprintf(D.lease_ms, sizeof D.lease_ms, "%ld", lround(o->lease * 1000));
+    snprintf(D.max_pages, sizeof D.max_pages, "%llu", (unsigned long long)o->max_pages);
+    snprintf(D.max_host, sizeof D.max_host, "%llu", (unsigned long long)o->max_host_pages);
+    snprintf(D.max_query, sizeof D.max_query, "%u", o->max_query);
+    simul_redis_opts ro = { .command_timeout = 10, .client_name = "simul-crawl" };
+    int rc, status = 3;
+    double start = simul_now();
+    /* the first connect is retried too: a worker may start before Redis */
+    while ((rc = simul_redis_connect(o->redis, &ro, &D.r)) < 0) {
+        if (rc == SIMUL_REDIS_EURL || simul_now() - start > o->redis_wait) {
+            logmsg(LOG_ERROR, "%s: %s", o->redis, simul_strerror(rc));
+            free(D.prefix);
+            return rc == SIMUL_REDIS_EURL ? 2 : 3;
+        }
+        if (simul_sleep(0.2) < 0) {
+            free(D.prefix);
+            return 130;
+        }
+    }
+    if (o->export_dir) {
+        status = export(o->export_dir);
+        teardown();
+        return status;
+    }
+    rc = setup();
+    if (rc == 0) {
+        rc = seeds();
+        if (rc == -EINVAL) {
+            logmsg(LOG_ERROR, "seeds: no valid seed URL");
+            teardown();
+            return 2;
+        }
+    }
+    simul_task *rt = rc == 0 ? simul_spawn(renew_task, NULL) : NULL;
+    if (rc == 0)
+        rc = dispatch();
+    if (rt) {
+        simul_cancel(rt);
+        simul_join(rt);
+    }
+    if (rc < 0 || D.fatal) {
+        if (rc < 0)
+            logmsg(LOG_ERROR, "shared crawl: %s", simul_strerror(rc));
+        status = 3;
+    } else {
+        status = 0;
+        if (!o->quiet)
+            fprintf(stderr, "simul-crawl: job %s done here: %llu pages by this worker"
+                    " (%llu already done by another)\n", o->job,
+                    (unsigned long long)D.pages, (unsigned long long)D.dups);
+    }
+    teardown();
+    return status;
+}
