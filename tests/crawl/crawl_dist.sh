@@ -176,6 +176,26 @@ for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
 "$bin" -q --redis "$R" --job restart --export "$tmp/restart"
 compare redis-restart-equal-single "$tmp/restart"
 
+# politeness across workers: 3 workers, --delay 0.02, 40 URLs: the host's
+# next-allowed time is shared, so the 40 fetches take >= 39 x 20 ms
+# (robots.txt first: one more); alone, one worker would take as long.
+start=$(date +%s%N)
+pids=()
+for be in epoll io_uring epoll; do
+    SIMUL_BACKEND=$be "$bin" -q --redis "$R" --job polite -c 8 --delay 0.02 --max-pages 40 "$seed" &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+"$bin" -q --redis "$R" --job polite --export "$tmp/polite"
+n=$(wc -l <"$tmp/polite/pages.jsonl")
+u=$(cut -d'"' -f4 "$tmp/polite/pages.jsonl" | sort -u | wc -l)
+if [[ $n -eq 40 && $u -eq 40 && $ms -ge 780 ]]; then
+    ok "delay-shared-by-workers (40 pages in $ms ms)"
+else
+    fail delay-shared-by-workers "$n records, $u distinct, $ms ms"
+fi
+
 # an unfinished job (one URL queued by hand): export refused with exit 3
 redis-cli -p "$port" rpush "simul-crawl:{restart}:q:x" "u" >/dev/null
 redis-cli -p "$port" zadd "simul-crawl:{restart}:hosts" 0 x >/dev/null
