@@ -19,6 +19,7 @@ SUITES=(
     cores   # run-cores.sh: a channel between 2 loops vs Go's; echo on 2 loops vs libuv/Go
     crawl   # run-crawl.sh: crawling the 20x docs mirror vs wget2/Scrapy/areq.py/curl -Z
     redis   # run-redis.sh: Redis vs redis-benchmark, hiredis (sync, async), redis-py asyncio
+    crawl-dist  # run-crawl-dist.sh: the shared crawl through Redis, 1/2/4 workers; Redis cost per page
 )
 
 sel=("$@")
