@@ -52,6 +52,7 @@
 #define ROBOTS_REDIRECTS 5
 #define ROBOTS_CACHE   4096      /* parsed robots.txt kept per worker */
 #define LEASE_FIELDS   4         /* item: url, parent, depth, tries */
+#define SENT_MAX       ((size_t)1 << 24)  /* link hashes remembered (128 MiB at most) */
 
 static simul_redis_script lease_script = SIMUL_REDIS_SCRIPT(DIST_LUA_LEASE);
 static simul_redis_script ack_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ACK);
@@ -103,6 +104,13 @@ typedef struct dist {
     size_t              nscopes;
     uint64_t            pages, dups;
     int                 fatal;
+    /* Hashes of links this worker sent in an ack that stored its record:
+     * Redis's verdict on each is final (admitted, or refused by a limit
+     * that only tightens), so they are not sent again - unless Redis
+     * restarted since (it may have lost those acks): emptied when the
+     * connection's reconnect count changes. */
+    seen_set            sent;
+    long                sent_epoch;
 } dist;
 
 static dist D;
@@ -241,6 +249,11 @@ static int put_item(obuf *b, const char *url, size_t len, const char *parent, in
 static int ack(const char *lease, const char *url, const obuf *rec, const obuf *found,
                dslot *s, int depth, const obuf *seeds, size_t nseeds)
 {
+    long epoch = simul_redis_reconnects(D.r);
+    if (epoch != D.sent_epoch) {
+        seen_clear(&D.sent);
+        D.sent_epoch = epoch;
+    }
     size_t n = s ? s->nlinks : nseeds;
     const char **argv = malloc((10 + 4 * n) * sizeof *argv);
     size_t *lens = malloc((10 + 4 * n) * sizeof *lens);
@@ -264,7 +277,7 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
     for (size_t off = 0, i = 0; rc == 0 && i < n; i++) {
         const dlink *l = (const dlink *)(arena->p + off);
         off += DLINK_SIZE(l);
-        if (s && !local_pass(l, depth))
+        if (s && (!local_pass(l, depth) || seen_has(&D.sent, l->hash)))
             continue;
         ioff[k] = items.n;
         hashes[2 * k] = l->hash;
@@ -276,7 +289,7 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
     for (size_t i = 0, off = 0, kk = 0; rc == 0 && kk < k; i++) {
         const dlink *l = (const dlink *)(arena->p + off);
         off += DLINK_SIZE(l);
-        if (s && !local_pass(l, depth))
+        if (s && (!local_pass(l, depth) || seen_has(&D.sent, l->hash)))
             continue;
         const char *it = items.p + ioff[kk];
         argv[argc] = (const char *)&hashes[2 * kk];
@@ -294,6 +307,12 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
         rc = call(&ack_script, argc, argv, lens, &rep);
     if (rc == 0 && rep->type == SIMUL_REDIS_INTEGER && rep->integer == 0)
         D.dups++;
+    else if (rc == 0 && s && simul_redis_reconnects(D.r) == D.sent_epoch)
+        for (size_t i = 0; i < k; i++)
+            if (seen_add(&D.sent, hashes[2 * i]) < 0) {   /* full: start again */
+                seen_clear(&D.sent);
+                break;
+            }
     simul_redis_reply_free(rep);
     free(argv);
     free(lens);
@@ -1005,6 +1024,7 @@ static void teardown(void)
         simul_event_free(D.kick);
     simul_redis_close(D.r);
     free(D.prefix);
+    seen_fini(&D.sent);
 }
 
 int dist_run(const crawl_opts *o)
@@ -1012,6 +1032,7 @@ int dist_run(const crawl_opts *o)
     memset(&D, 0, sizeof D);
     D.o = o;
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    seen_init(&D.sent, SENT_MAX);
     size_t pl = strlen(o->job) + 32;
     D.prefix = malloc(pl);
     if (!D.prefix)
