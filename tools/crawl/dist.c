@@ -124,7 +124,8 @@ static int transient(int rc)
            rc == SIMUL_REDIS_ETRYAGAIN || rc == SIMUL_REDIS_EBUSY;
 }
 
-/* EVALSHA s with argv (lens: binary-safe), retried while Redis is away
+/* EVALSHA s with argv (s NULL: the command argv), lens: binary-safe;
+ * retried while Redis is away
  * (up to --redis-wait seconds of trying, with backoff 50 ms .. 2 s).
  * 0 and *out, or the last error (then D.fatal is set). */
 static int call(simul_redis_script *s, int argc, const char *const *argv, const size_t *lens,
@@ -133,7 +134,8 @@ static int call(simul_redis_script *s, int argc, const char *const *argv, const 
     double start = simul_now(), wait = 0.05;
     for (;;) {
         simul_redis_reply *rep = NULL;
-        int rc = simul_redis_evalsha(D.r, s, 0, argc, argv, lens, &rep);
+        int rc = s ? simul_redis_evalsha(D.r, s, 0, argc, argv, lens, &rep)
+                   : simul_redis_command_argv(D.r, argc, argv, lens, &rep);
         if (rc == 0) {
             *out = rep;
             return 0;
@@ -377,7 +379,7 @@ static int robots_for(const char *host, simul_robots **rb)
     char key[512];
     snprintf(key, sizeof key, "%srobots", D.prefix);
     argv[1] = key;
-    int rc = simul_redis_command_argv(D.r, 3, argv, NULL, &rep);
+    int rc = call(NULL, 3, argv, NULL, &rep);
     if (rc < 0 || !rep || rep->type != SIMUL_REDIS_STRING) {
         simul_redis_reply_free(rep);
         return rc < 0 ? rc : 0;
@@ -498,14 +500,14 @@ static int parse_item(char *it, item *out)
     return 0;
 }
 
-/* Gives the lease back with the item's tries counted up, to be fetched
- * again after wait seconds. */
-static int retry(dslot *s, const item *it, double wait)
+/* Gives the lease back with the item's tries counted up (count 0: as
+ * it was), to be fetched again after wait seconds. */
+static int retry_count(dslot *s, const item *it, double wait, int count)
 {
     obuf b = { .max = 1 << 20 };
     char nb[24];
     snprintf(nb, sizeof nb, "%ld", lround(wait * 1000));
-    int rc = put_item(&b, it->url, strlen(it->url), it->parent, it->depth, it->tries + 1);
+    int rc = put_item(&b, it->url, strlen(it->url), it->parent, it->depth, it->tries + count);
     const char *argv[] = { D.prefix, D.per_host, D.delay_ms, s->lease, b.p, nb };
     simul_redis_reply *rep = NULL;
     if (rc == 0)
@@ -513,6 +515,11 @@ static int retry(dslot *s, const item *it, double wait)
     simul_redis_reply_free(rep);
     obuf_free(&b);
     return rc;
+}
+
+static int retry(dslot *s, const item *it, double wait)
+{
+    return retry_count(s, it, wait, 1);
 }
 
 static double backoff(int tries)
@@ -557,7 +564,11 @@ static int page_task_fetch(dslot *s, item *it)
         int rc = robots_for(s->host, &rb);
         if (rc < 0)
             return rc;
-        if (rc == 0 || !rb)   /* none yet cannot happen: the lease waits for it */
+        /* none: a Redis restart lost it (the lease was given after it was
+         * stored): the URL goes back, and the host's robots lease comes first */
+        if (rc == 0)
+            return retry_count(s, it, 0, 0);
+        if (!rb)
             return page_finish(s, it, 0, NULL, NULL, "robots_unreachable", 0, 0);
         simul_url u;
         simul_url_init(&u);
