@@ -6,7 +6,7 @@
 # equal a single-process crawl's outputs (sorted foundurls.tsv and
 # graph.tsv; pages.jsonl by URL without fetch_ms, depth and parent, which
 # depend on completion order) - so nothing is missing and nothing doubled:
-#   - 4 workers at once (two on epoll, two on io_uring);
+#   - 4 workers at once: 2 processes (epoll, io_uring) x --loops 2;
 #   - 4 workers, two of them killed with kill -9 midway, one started again;
 #   - 2 workers while redis-server is killed and restarted from its AOF;
 #   - an unfinished job's export is refused; --redis without --job is a
@@ -115,19 +115,24 @@ export SIMUL_BACKEND=epoll
 canon "$tmp/ref" fetch_ms,depth,parent >"$tmp/ref.canon"
 grep -q '^pages.jsonl [1-9][0-9][0-9]' "$tmp/ref.canon" || fail reference "too few pages"
 
-# usage: --redis needs --job
+# usage: --redis needs --job; --loops needs --redis
 "$bin" -q --redis "$R" "$seed" 2>/dev/null
 [[ $? -eq 2 ]] && ok usage-redis-without-job || fail usage-redis-without-job "not exit 2"
+"$bin" -q --loops 2 "$seed" 2>/dev/null
+[[ $? -eq 2 ]] && ok usage-loops-without-redis || fail usage-loops-without-redis "not exit 2"
 
-# 1. four workers at once
+# 1. four workers at once: 2 processes x 2 loops (--loops 2)
 pids=()
-for be in epoll io_uring epoll io_uring; do worker four "$be" & pids+=($!); done
+for be in epoll io_uring; do
+    SIMUL_BACKEND=$be "$bin" "${W[@]}" --loops 2 --job four "$seed" &
+    pids+=($!)
+done
 rcs=""
 for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
 "$bin" -q --redis "$R" --job four --export "$tmp/four"
 rc=$?
-[[ $rcs == "0 0 0 0 " && $rc -eq 1 ]] || fail four-workers-exit "workers: $rcs export: $rc"
-compare four-workers-equal-single "$tmp/four"
+[[ $rcs == "0 0 " && $rc -eq 1 ]] || fail four-workers-exit "workers: $rcs export: $rc"
+compare four-workers-2x2-loops-equal-single "$tmp/four"
 
 # Waits until job $1 has at least $2 records (mid-crawl), up to 10 s.
 wait_recs() { # job n
@@ -142,8 +147,17 @@ wait_recs() { # job n
 # they are the only workers and so hold leases), one started again
 pids=()
 for be in epoll io_uring; do worker killed "$be" & pids+=($!); done
-wait_recs killed 50 || fail kill9 "no progress"
-kill -STOP "${pids[0]}" "${pids[1]}"
+wait_recs killed 20 || fail kill9 "no progress"
+# freeze them at a moment when they hold leases (stopped, they cannot
+# change anything, so the count is theirs)
+for _ in $(seq 1 50); do
+    kill -STOP "${pids[0]}" "${pids[1]}"
+    held=$(redis-cli -p "$port" zcard "simul-crawl:{killed}:leases")
+    ((held > 0)) && break
+    kill -CONT "${pids[0]}" "${pids[1]}"
+    sleep 0.01
+done
+echo "# frozen at $(redis-cli -p "$port" hlen "simul-crawl:{killed}:rec") records, $held leases held"
 for be in epoll io_uring; do worker killed "$be" & pids+=($!); done
 sleep 0.1
 kill -9 "${pids[0]}" "${pids[1]}"
@@ -165,9 +179,14 @@ compare kill9-two-workers-equal-single "$tmp/killed"
 # AOF lost of its last second is redone: each change is one script)
 pids=()
 for be in epoll io_uring; do worker restart "$be" & pids+=($!); done
-wait_recs restart 50 || fail redis-restart "no progress"
-echo "# redis-server killed at $(redis-cli -p "$port" hlen "simul-crawl:{restart}:rec") records"
+wait_recs restart 20 || fail redis-restart "no progress"
+kill -STOP "${pids[@]}"   # so the kill falls mid-crawl however loaded the machine is
+at=$(redis-cli -p "$port" hlen "simul-crawl:{restart}:rec")
+total=$(grep -m1 '^pages.jsonl' "$tmp/ref.canon" | cut -d' ' -f2)
+((at < total)) || fail redis-restart-midway "the crawl had finished ($at records)"
+echo "# redis-server killed at $at of $total records"
 redis_kill
+kill -CONT "${pids[@]}"
 sleep 0.5
 redis_start "$port" >/dev/null || fail redis-restart "did not start again"
 rcs=""

@@ -62,6 +62,7 @@ typedef struct crawl_opts {
     const char  *export_dir;      /* --export DIR: write the job's outputs there */
     double       lease;           /* --lease S: a lease not renewed for S expires */
     double       redis_wait;      /* --redis-wait S: how long Redis may be away */
+    unsigned     loops;           /* --loops N: workers (loops on threads) in this process */
 } crawl_opts;
 
 /* Runs the whole job (called inside simul_run). Returns the exit status:
@@ -72,7 +73,8 @@ int crawl_run(const crawl_opts *o);
  * until no URL is queued or leased anywhere; with o->export_dir, writes
  * the job's outputs there instead. Called inside simul_run. Returns 0, 1
  * (an export with page errors), 2 (bad seeds or URL), 3 (Redis away
- * longer than o->redis_wait, a fatal error, an unfinished job to export). */
+ * longer than o->redis_wait, a fatal error, an unfinished job to export).
+ * May run on several loops at once (its state is per thread). */
 int dist_run(const crawl_opts *o);
 
 /* Pieces of crawl.c's page fetch that dist.c shares. */

@@ -22,8 +22,11 @@
  * the lease gone and the record there; a lost lease reply: that lease
  * expires and is put back).
  *
+ * With --loops N, main.c runs dist_run on N loops (simul_run_loops): N
+ * workers in one process, each with its own D (thread-local).
+ *
  * Not here (the single-process crawl has them): sitemaps, the progress
- * line, a --loops N worker pool (run N processes instead).
+ * line.
  */
 #include "crawl.h"
 #include "dist_lua.h"
@@ -54,11 +57,14 @@
 #define LEASE_FIELDS   4         /* item: url, parent, depth, tries */
 #define SENT_MAX       ((size_t)1 << 24)  /* link hashes remembered (128 MiB at most) */
 
-static simul_redis_script lease_script = SIMUL_REDIS_SCRIPT(DIST_LUA_LEASE);
-static simul_redis_script ack_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ACK);
-static simul_redis_script retry_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RETRY);
-static simul_redis_script robots_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ROBOTS);
-static simul_redis_script renew_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RENEW);
+/* Per thread: with --loops N each loop is a worker of its own (its own
+ * connection, HTTP session and state); a script's SHA is filled in by
+ * its first use, on that loop. */
+static __thread simul_redis_script lease_script = SIMUL_REDIS_SCRIPT(DIST_LUA_LEASE);
+static __thread simul_redis_script ack_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ACK);
+static __thread simul_redis_script retry_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RETRY);
+static __thread simul_redis_script robots_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ROBOTS);
+static __thread simul_redis_script renew_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RENEW);
 
 /* One link of the page being parsed (in the slot's arena). */
 typedef struct dlink {
@@ -113,7 +119,7 @@ typedef struct dist {
     long                sent_epoch;
 } dist;
 
-static dist D;
+static __thread dist D;
 
 /* ---- Redis calls with retries -------------------------------------------- */
 

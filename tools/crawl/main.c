@@ -52,6 +52,8 @@ static const char usage_text[] =
     "      --lease S           a worker's URL returns to the others S seconds after it\n"
     "                          stopped renewing it (default 30)\n"
     "      --redis-wait S      how long Redis may be unreachable (default 300)\n"
+    "      --loops N           a shared crawl's workers in this process, one loop\n"
+    "                          and thread each (default 1)\n"
     "  -q, --quiet             errors only: no progress line, no summary\n"
     "  -v, --verbose           more log lines (repeat for more)\n"
     "  -h, --help              this text;  -V, --version  the version\n"
@@ -63,7 +65,7 @@ enum {
     O_EXCLUDE, O_NO_ROBOTS, O_USER_AGENT, O_MAX_SIZE, O_MAX_URL, O_MAX_QUERY, O_RETRIES,
     O_RETRY_WAIT, O_MAX_RETRY_AFTER, O_MAX_CRAWL_DELAY, O_TIMEOUT, O_CONNECT_TIMEOUT,
     O_CA_FILE, O_INSECURE, O_NO_FSYNC, O_COMMIT_INTERVAL, O_NO_SITEMAPS, O_READ_TIMEOUT,
-    O_REDIS, O_JOB, O_EXPORT, O_LEASE, O_REDIS_WAIT,
+    O_REDIS, O_JOB, O_EXPORT, O_LEASE, O_REDIS_WAIT, O_LOOPS,
 };
 
 static const struct option longopts[] = {
@@ -100,6 +102,7 @@ static const struct option longopts[] = {
     { "export", required_argument, NULL, O_EXPORT },
     { "lease", required_argument, NULL, O_LEASE },
     { "redis-wait", required_argument, NULL, O_REDIS_WAIT },
+    { "loops", required_argument, NULL, O_LOOPS },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
@@ -209,7 +212,12 @@ typedef struct run_arg {
 static int run_main(void *arg)
 {
     run_arg *ra = arg;
-    ra->status = ra->o->redis ? dist_run(ra->o) : crawl_run(ra->o);
+    int st = ra->o->redis ? dist_run(ra->o) : crawl_run(ra->o);
+    /* --loops N: the worst of the loops' statuses */
+    int cur = __atomic_load_n(&ra->status, __ATOMIC_RELAXED);
+    while (st > cur && !__atomic_compare_exchange_n(&ra->status, &cur, st, 0, __ATOMIC_RELAXED,
+                                                    __ATOMIC_RELAXED))
+        ;
     return 0;
 }
 
@@ -278,6 +286,7 @@ int main(int argc, char **argv)
         case O_EXPORT: o.export_dir = optarg; break;
         case O_LEASE: o.lease = secs(optarg, "--lease"); break;
         case O_REDIS_WAIT: o.redis_wait = secs(optarg, "--redis-wait"); break;
+        case O_LOOPS: o.loops = (unsigned)num(optarg, "--loops", 1, 256); break;
         case 'q': o.quiet = 1; break;
         case 'v': o.verbose++; break;
         case 'h': fputs(usage_text, stdout); return 0;
@@ -294,6 +303,8 @@ int main(int argc, char **argv)
         die_usage("%s", "--redis and --job go together");
     if (o.export_dir && !o.redis)
         die_usage("%s", "--export wants --redis and --job");
+    if (o.loops > 1 && (!o.redis || o.export_dir))
+        die_usage("%s", "--loops N wants a shared crawl (--redis, --job; not --export)");
     if (o.redis && o.lease < 1)
         die_usage("%s", "--lease wants at least 1 second");
     if (!nseeds && !o.export_dir)
@@ -303,8 +314,11 @@ int main(int argc, char **argv)
     o.seeds = seeds;
     o.nseeds = nseeds;
     log_init(o.quiet, o.verbose);
-    run_arg ra = { .o = &o, .status = 3 };
-    int rc = simul_run(run_main, &ra);
+    run_arg ra = { .o = &o, .status = 0 };
+    int rc = o.loops > 1 ? simul_run_loops(o.loops, run_main, &ra, NULL)
+                         : simul_run(run_main, &ra);
+    if (rc < 0 && rc != -EINTR && ra.status == 0)
+        ra.status = 3;
     if (rc < 0 && rc != -EINTR)
         fprintf(stderr, "%s: %s\n", prog, simul_strerror(rc));
     for (size_t i = 0; i < nseeds; i++)
