@@ -53,6 +53,7 @@
 #define PAGE_ARENA_MAX (16u << 20)
 #define NOPARSE_READ_MAX (256u << 10)
 #define ROBOTS_REDIRECTS 5
+#define MAX_REDIRECTS  10        /* hops followed for a page (as crawl.c) */
 #define ROBOTS_CACHE   4096      /* parsed robots.txt kept per worker */
 #define LEASE_FIELDS   4         /* item: url, parent, depth, tries */
 #define SENT_MAX       ((size_t)1 << 24)  /* link hashes remembered (128 MiB at most) */
@@ -551,12 +552,87 @@ static int page_finish(dslot *s, const item *it, int status, const char *final_u
     }
     page_rec r = {
         .url = it->url, .final_url = final_url, .content_type = ct, .parent = it->parent,
-        .error = error, .status = status, .depth = it->depth, .tries = it->tries + 1,
+        .error = error, .status = status, .depth = it->depth, .tries = t0 > 0 ? it->tries + 1 : 0,
         .bytes = bytes, .links = s->nlinks, .fetch_ms = t0 > 0 ? (simul_now() - t0) * 1e3 : 0,
     };
     rc = rc ? rc : out_page_json(rb, &r);
     rc = rc ? rc : ack(s->lease, it->url, rb, fb, s, it->depth, NULL, 0);
     D.pages++;
+    return rc;
+}
+
+/* 1 if rb lets u be fetched (path and query), else 0. */
+static int allowed(const simul_robots *rb, const simul_url *u)
+{
+    size_t pl, ql = 0;
+    const char *p = simul_url_part(u, SIMUL_URL_PATH, &pl);
+    if (u->query_start)
+        ql = (u->fragment_start ? u->fragment_start : u->len) - u->query_start;
+    return simul_robots_allowed(rb, p, pl + ql) != 0;
+}
+
+/* The GET of it->url, following redirects hop by hop as crawl.c's
+ * follow does (up to MAX_REDIRECTS, http(s) only, each hop checked first:
+ * out of scope, or disallowed by its host's robots.txt if the job has it,
+ * is not requested). As simul_http_get (the last hop's response in *out),
+ * SIMUL_HTTP_EREDIRECTS / _EREDIRECT / _EPROTO, or 1 when a hop was
+ * refused: *why and *st3 (its 3xx status) say so, s->loc is the hop. */
+static int follow(dslot *s, const item *it, simul_http_request_opts *ro,
+                  simul_http_response **out, const char **why, int *st3)
+{
+    simul_url cur;
+    simul_url_init(&cur);
+    int rc;
+    for (int hop = 0;; hop++) {
+        simul_http_response *r;
+        rc = simul_http_get(D.http, hop ? cur.href : it->url, ro, &r);
+        if (rc < 0)
+            break;
+        int st = simul_http_response_status(r);
+        const char *loc = simul_http_response_header(r, "Location", 0);
+        if (st < 300 || st > 399 || st == 304 || !loc) {
+            *out = r;
+            break;
+        }
+        rc = hop ? 0 : simul_url_parse(&cur, it->url, strlen(it->url), NULL, 0);
+        if (rc == 0)
+            rc = simul_url_parse(&s->loc, loc, strlen(loc), &cur, SIMUL_URL_NORMALIZE);
+        if (rc == 0 && (!(s->loc.scheme_end == 4 || s->loc.scheme_end == 5) ||
+                        strncmp(s->loc.href, "http", 4) != 0))
+            rc = SIMUL_HTTP_EREDIRECT;
+        else if (rc < 0)
+            rc = SIMUL_HTTP_EPROTO;
+        else if (hop + 1 > MAX_REDIRECTS)
+            rc = SIMUL_HTTP_EREDIRECTS;
+        if (rc < 0) {
+            simul_http_response_free(r);
+            break;
+        }
+        const simul_url *t = &s->loc;
+        simul_robots *rb = NULL;
+        *why = NULL;
+        if (!in_scope(t->href, t->host_start, t->host_end)) {
+            *why = "scope";
+        } else if (D.o->robots) {
+            char origin[SIMUL_URL_MAX + 1];
+            snprintf(origin, sizeof origin, "%.*s", (int)t->auth_end, t->href);
+            if (robots_for(origin, &rb) == 1 && rb && !allowed(rb, t))
+                *why = "robots";
+        }
+        if (*why) {
+            *st3 = st;
+            simul_http_response_free(r);
+            rc = 1;
+            break;
+        }
+        uint64_t ignored = 0;
+        drain(r, s->buf, &ignored, NOPARSE_READ_MAX);   /* keeps the connection */
+        simul_http_response_free(r);
+        rc = simul_url_parse(&cur, t->href, t->len, NULL, 0);
+        if (rc < 0)
+            break;
+    }
+    simul_url_fini(&cur);
     return rc;
 }
 
@@ -578,16 +654,9 @@ static int page_task_fetch(dslot *s, item *it)
             return page_finish(s, it, 0, NULL, NULL, "robots_unreachable", 0, 0);
         simul_url u;
         simul_url_init(&u);
-        int allowed = 1;
-        if (simul_url_parse(&u, it->url, strlen(it->url), NULL, 0) == 0) {
-            size_t pl, ql = 0;
-            const char *p = simul_url_part(&u, SIMUL_URL_PATH, &pl);
-            if (u.query_start)
-                ql = (u.fragment_start ? u.fragment_start : u.len) - u.query_start;
-            allowed = simul_robots_allowed(rb, p, pl + ql) != 0;
-        }
+        int ok = simul_url_parse(&u, it->url, strlen(it->url), NULL, 0) != 0 || allowed(rb, &u);
         simul_url_fini(&u);
-        if (!allowed)
+        if (!ok)
             return page_finish(s, it, 0, NULL, NULL, "robots", 0, 0);
     }
     double t0 = simul_now();
@@ -595,9 +664,13 @@ static int page_task_fetch(dslot *s, item *it)
     simul_http_request_opts ro = { .error = errbuf, .error_cap = sizeof errbuf,
                                    .max_redirects = SIMUL_HTTP_NO_REDIRECTS };
     simul_http_response *r = NULL;
-    int rc = simul_http_get(D.http, it->url, &ro, &r);
+    const char *why = NULL;
+    int st3 = 0;
+    int rc = follow(s, it, &ro, &r, &why, &st3);
     if (rc == -ECANCELED)
         return rc;
+    if (rc == 1)   /* a hop out of scope or disallowed: not requested */
+        return page_finish(s, it, st3, s->loc.href, NULL, why, 0, t0);
     if (rc < 0) {
         if (retryable_error(rc) && it->tries < (int)D.o->retries)
             return retry(s, it, backoff(it->tries));
@@ -618,18 +691,6 @@ static int page_task_fetch(dslot *s, item *it)
         return retry(s, it, wait);
     }
     int parse = status < 400 && is_html(ct);
-    if (status >= 300 && status < 400) {
-        parse = 0;
-        const char *loc = simul_http_response_header(r, "Location", 0);
-        simul_url base;
-        simul_url_init(&base);
-        if (loc && simul_url_parse(&base, it->url, strlen(it->url), NULL, 0) == 0 &&
-            simul_url_parse(&s->loc, loc, strlen(loc), &base, SIMUL_URL_NORMALIZE) == 0) {
-            record_link(s, &s->loc, 1);
-            final_url = s->loc.href;
-        }
-        simul_url_fini(&base);
-    }
     uint64_t bytes = 0;
     int n = 0;
     if (parse) {
