@@ -9,6 +9,7 @@
 #   - 4 workers at once: 2 processes (epoll, io_uring) x --loops 2;
 #   - 4 workers, two of them killed with kill -9 midway, one started again;
 #   - 2 workers while redis-server is killed and restarted from its AOF;
+#   - --delay shared by 3 workers; robots.txt and redirects on a small site;
 #   - an unfinished job's export is refused; --redis without --job is a
 #     usage error.
 # Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
@@ -33,6 +34,7 @@ cleanup() {
     [[ -n $p ]] && kill -9 "$p" 2>/dev/null
     jobs -p | xargs -r kill -9 2>/dev/null
     tests/http/nginx.sh stop "$tmp/ng" >/dev/null 2>&1
+    tests/http/nginx.sh stop "$tmp/ng2" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -214,6 +216,38 @@ if [[ $n -eq 40 && $u -eq 40 && $ms -ge 780 ]]; then
 else
     fail delay-shared-by-workers "$n records, $u distinct, $ms ms"
 fi
+
+# robots.txt (Disallow, Crawl-delay) and redirects hop by hop on a small
+# site of its own (nginx.sh's /redir, /redir-loop, /redir-a -> /redir-b
+# disallowed): 2 workers equal a single-process crawl without sitemaps
+# (a shared crawl reads none).
+site=$tmp/site
+mkdir -p "$site/private"
+tests/http/nginx.sh start "$tmp/ng2" "$site" >/dev/null || fail nginx2 "did not start"
+# shellcheck disable=SC1091
+U=$(source "$tmp/ng2/env" && echo "$NGINX_URL")
+printf 'User-agent: *\nDisallow: /private/\nDisallow: /redir-b\nCrawl-delay: 0.01\n' >"$site/robots.txt"
+echo '<a href="a.html#x">a</a><a href="private/x.html">p</a><a href="mailto:me@x">m</a><a href="http://other.example/">o</a>' >"$site/index.html"
+echo '<a href="/redir">r</a><a href="/redir-loop">l</a><a href="/redir-a">a</a>' >>"$site/index.html"
+echo '<a href="index.html">i</a>' >"$site/a.html"
+echo secret >"$site/private/x.html"
+"$bin" -q -o "$tmp/site-ref" --no-sitemaps "$U/index.html"
+canon "$tmp/site-ref" fetch_ms,depth,parent >"$tmp/site-ref.canon"
+pids=()
+for be in epoll io_uring; do
+    SIMUL_BACKEND=$be "$bin" -q --redis "$R" --job site "$U/index.html" &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+"$bin" -q --redis "$R" --job site --export "$tmp/site"
+canon "$tmp/site" fetch_ms,depth,parent >"$tmp/site.canon"
+if cmp -s "$tmp/site-ref.canon" "$tmp/site.canon" && grep -q '"error": "robots"' "$tmp/site.canon" &&
+   grep -q '"final_url": "'"$U"'/redir-b"' "$tmp/site.canon"; then
+    ok "robots-redirects-equal-single ($(grep -m1 '^pages.jsonl' "$tmp/site.canon"))"
+else
+    fail robots-redirects-equal-single "$(diff "$tmp/site-ref.canon" "$tmp/site.canon" | head -c 800)"
+fi
+tests/http/nginx.sh stop "$tmp/ng2" >/dev/null 2>&1
 
 # an unfinished job (one URL queued by hand): export refused with exit 3
 redis-cli -p "$port" rpush "simul-crawl:{restart}:q:x" "u" >/dev/null
