@@ -437,9 +437,14 @@ static int robots_task(dslot *s)
             status = simul_http_response_status(r);
             int n = 0;
             if (status >= 200 && status < 300) {
-                while (body.n < SIMUL_ROBOTS_MAX_BYTES &&
-                       (n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0)
-                    obuf_put(&body, s->buf, (size_t)n);
+                /* the RFC's 500 KiB (after the 2 bytes reserved): the rest ignored */
+                while (body.n < SIMUL_ROBOTS_MAX_BYTES + 2 &&
+                       (n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
+                    size_t take = (size_t)n;
+                    if (take > SIMUL_ROBOTS_MAX_BYTES + 2 - body.n)
+                        take = SIMUL_ROBOTS_MAX_BYTES + 2 - body.n;
+                    obuf_put(&body, s->buf, take);
+                }
                 n = n > 0 ? 0 : n;
             }
             simul_http_response_free(r);
