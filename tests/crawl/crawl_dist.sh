@@ -9,6 +9,7 @@
 #   - 4 workers at once: 2 processes (epoll, io_uring) x --loops 2;
 #   - 4 workers, two of them killed with kill -9 midway, one started again;
 #   - 2 workers while redis-server is killed and restarted from its AOF;
+#   - SIGINT: exit 130, leases given back at once;
 #   - --delay shared by 3 workers; robots.txt and redirects on a small site;
 #   - an unfinished job's export is refused; --redis without --job is a
 #     usage error.
@@ -196,6 +197,25 @@ for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
 [[ $rcs == "0 0 " ]] || fail redis-restart-workers "exits $rcs"
 "$bin" -q --redis "$R" --job restart --export "$tmp/restart"
 compare redis-restart-equal-single "$tmp/restart"
+
+# SIGINT: the worker stops with exit 130 and gives its leases back at
+# once (a 30 s lease would otherwise hold the next worker up)
+SIMUL_BACKEND=io_uring "$bin" "${W[@]}" --lease 30 --job sigint "$seed" &
+pid=$!
+wait_recs sigint 20 || fail sigint "no progress"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+held=$(redis-cli -p "$port" zcard "simul-crawl:{sigint}:leases")
+start=$(date +%s%N)
+"$bin" "${W[@]}" --job sigint "$seed"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+"$bin" -q --redis "$R" --job sigint --export "$tmp/sigint"
+if [[ $rc -eq 130 && $held -eq 0 && $ms -lt 20000 ]]; then
+    compare sigint-130-leases-back-equal-single "$tmp/sigint"
+else
+    fail sigint-130-leases-back "exit $rc, $held leases left, the next worker took $ms ms"
+fi
 
 # politeness across workers: 3 workers, --delay 0.02, 40 URLs: the host's
 # next-allowed time is shared, so the 40 fetches take >= 39 x 20 ms

@@ -37,10 +37,12 @@
 #include <simul/redis.h>
 #include <simul/robots.h>
 #include <simul/sync.h>
+#include <simul/sys.h>
 #include <simul/url.h>
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -66,6 +68,7 @@ static __thread simul_redis_script ack_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ACK)
 static __thread simul_redis_script retry_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RETRY);
 static __thread simul_redis_script robots_script = SIMUL_REDIS_SCRIPT(DIST_LUA_ROBOTS);
 static __thread simul_redis_script renew_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RENEW);
+static __thread simul_redis_script release_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RELEASE);
 
 /* One link of the page being parsed (in the slot's arena). */
 typedef struct dlink {
@@ -111,6 +114,7 @@ typedef struct dist {
     size_t              nscopes;
     uint64_t            pages, dups;
     int                 fatal;
+    volatile int        stopping;  /* SIGINT/SIGTERM: leases given back, exit 130 */
     /* Hashes of links this worker sent in an ack that stored its record:
      * Redis's verdict on each is final (admitted, or refused by a limit
      * that only tightens), so they are not sent again - unless Redis
@@ -797,7 +801,7 @@ static int dispatch(void)
         return rc;
     const char *argv[] = { D.prefix, D.per_host, D.delay_ms, D.lease_ms,
                            D.o->robots ? "1" : "0" };
-    while (!D.fatal) {
+    while (!D.fatal && !D.stopping) {
         if (!D.free_slots) {
             simul_event_clear(D.kick);
             if (simul_event_wait(D.kick) == -ECANCELED)
@@ -844,10 +848,46 @@ static int dispatch(void)
         if (simul_event_wait_until(D.kick, simul_now() + fmin(wait, 0.05)) == -ECANCELED)
             break;
     }
-    if (D.fatal)
+    /* stopping: the pages in flight are abandoned and their leases given
+     * back at once (the ids taken before the slots clear them) */
+    const char **ids = NULL;
+    int nids = 0;
+    if (D.stopping && !D.fatal && (ids = malloc((3 + D.o->concurrency) * sizeof *ids))) {
+        ids[nids++] = D.prefix;
+        ids[nids++] = D.per_host;
+        ids[nids++] = D.delay_ms;
+        for (unsigned i = 0; i < D.o->concurrency; i++)
+            if (D.slots[i].lease[0] && (ids[nids] = strdup(D.slots[i].lease)))
+                nids++;
+    }
+    if (D.fatal || D.stopping)
         simul_group_cancel(&g);
     rc = simul_group_exit(&g);
+    if (ids && nids > 3) {
+        simul_redis_reply *rep = NULL;
+        simul_redis_evalsha(D.r, &release_script, 0, nids, ids, NULL, &rep);
+        simul_redis_reply_free(rep);
+    }
+    for (int i = 3; ids && i < nids; i++)
+        free((char *)ids[i]);
+    free(ids);
     return rc == -ECANCELED ? 0 : rc;
+}
+
+/* SIGINT or SIGTERM: stop leasing, give the leases back, exit 130; a
+ * second signal exits at once (the leases then expire). */
+static int signal_task(void *arg)
+{
+    simul_signal *sg = arg;
+    int n = 0;
+    while (simul_signal_wait(sg) > 0) {
+        if (n++)
+            _exit(130);
+        D.stopping = 1;
+        logmsg(LOG_WARN, "interrupted: giving the leases back");
+        simul_event_set(D.kick);
+    }
+    return 0;
 }
 
 /* ---- seeds ------------------------------------------------------------------- */
@@ -1091,6 +1131,9 @@ static void teardown(void)
         obuf_free(&D.slots[i].found);
         seen_fini(&D.slots[i].page);
         simul_url_fini(&D.slots[i].loc);
+        /* a slot whose task was cancelled before it ran */
+        free(D.slots[i].host);
+        free(D.slots[i].item);
     }
     free(D.slots);
     for (size_t i = 0; i < D.nrobots; i++) {
@@ -1157,8 +1200,21 @@ int dist_run(const crawl_opts *o)
         }
     }
     simul_task *rt = rc == 0 ? simul_spawn(renew_task, NULL) : NULL;
+    /* one loop: SIGINT/SIGTERM handled here (with --loops N,
+     * simul_run_loops cancels the workers on SIGINT instead) */
+    simul_signal *sg = NULL;
+    simul_task *st = NULL;
+    static const int sigs[] = { SIGINT, SIGTERM };
+    if (rc == 0 && o->loops <= 1 && simul_signal_open(sigs, 2, &sg) == 0)
+        st = simul_spawn(signal_task, sg);
     if (rc == 0)
         rc = dispatch();
+    if (st) {
+        simul_cancel(st);
+        simul_join(st);
+    }
+    if (sg)
+        simul_signal_close(sg);
     if (rt) {
         simul_cancel(rt);
         simul_join(rt);
@@ -1167,6 +1223,8 @@ int dist_run(const crawl_opts *o)
         if (rc < 0)
             logmsg(LOG_ERROR, "shared crawl: %s", simul_strerror(rc));
         status = 3;
+    } else if (D.stopping) {
+        status = 130;
     } else {
         status = 0;
         if (!o->quiet)

@@ -199,6 +199,22 @@
     "if h then return 1 end\n" \
     "return 0\n"
 
+/* release: ARGV P, per_host, delay_ms, ids...: gives leases back at
+ * once (a worker stopping on SIGINT/SIGTERM): each item to the head of
+ * its host's list, a robots.txt lease's rlock freed. Returns how many. */
+#define DIST_LUA_RELEASE DIST_LUA_COMMON \
+    "local n = 0\n" \
+    "for i = 4, #ARGV do\n" \
+    "  local h, item = unlease(ARGV[i])\n" \
+    "  if h then\n" \
+    "    if item ~= '' then redis.call('LPUSH', P..'q:'..h, item)\n" \
+    "    else redis.call('HDEL', P..'rlock', h) end\n" \
+    "    resched(h)\n" \
+    "    n = n + 1\n" \
+    "  end\n" \
+    "end\n" \
+    "return n\n"
+
 /* renew: ARGV P, per_host, delay_ms, lease_ms, ids...: pushes the
  * deadline of each lease still out to now + lease_ms (XX: one that
  * expired and was put back is not revived). */
