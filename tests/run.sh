@@ -86,6 +86,8 @@ for dir in "$@"; do
     tally "$dir/crawl-core" tests/crawl/crawl_core.sh "$dir"
     # the shared crawl through Redis: 4 workers, kill -9, a Redis restart.
     tally "$dir/crawl-dist" tests/crawl/crawl_dist.sh "$dir"
+    # simul-crawl --pg: its tables equal its files, after kill -9 and a server restart.
+    tally "$dir/crawl-pg" tests/crawl/crawl_pg.sh "$dir"
 done
 
 # Every public header alone, as C11 and as C++ (no build directory needed).

@@ -24,6 +24,11 @@
  * committed: a crash at any moment leaves a committed state whose outputs
  * are a prefix of the files, and a resume truncates them to it.
  *
+ * With --pg a commit first sends the pages and links done since the last
+ * one to PostgreSQL (pgsink.c) and suspends meanwhile: only the dispatcher
+ * commits then, and pages that finish during it wait at the commit gate,
+ * so the store's transaction holds exactly the batch PostgreSQL confirmed.
+ *
  * Output files are written with stdio from the loop's thread: appends to
  * the page cache take microseconds, far less than a round trip to a
  * thread pool.
@@ -153,6 +158,9 @@ typedef struct crawler {
     volatile int         stopping;
     int                  fatal;
     progress_stats       ps;
+    pgsink              *pg;          /* --pg, or NULL */
+    int                  committing;  /* a commit is waiting for PostgreSQL */
+    simul_event         *committed;   /* set when it is over (the gate) */
     /* scope: the seeds' hosts / domains / prefixes */
     char               **scopes;
     size_t               nscopes;
@@ -516,6 +524,21 @@ static int commit(int reopen)
     if (rc == 0 && C.o->fsync &&
         (fdatasync(fileno(C.found)) != 0 || fdatasync(fileno(C.pages)) != 0))
         rc = -errno;
+    if (rc == 0 && C.pg) {
+        /* PostgreSQL first: a crash leaves it ahead of the store, never behind */
+        C.committing = 1;
+        simul_event_clear(C.committed);
+        rc = pgsink_flush(C.pg, &C.stopping);
+        C.committing = 0;
+        simul_event_set(C.committed);
+        if (rc < 0) {
+            logmsg(LOG_ERROR, "PostgreSQL: the batch is not in: stopping; the state is saved "
+                   "as of the last commit (run the same command again to resume)");
+            C.fatal = 1;
+            C.last_commit = simul_now();
+            return rc;
+        }
+    }
     double now = simul_now();
     if (rc == 0)
         rc = store_meta_set_int(C.st, "found_len", (int64_t)ftello(C.found));
@@ -539,7 +562,7 @@ static int commit(int reopen)
 
 static void maybe_commit(void)
 {
-    if (C.pending && (C.pending >= COMMIT_PAGES ||
+    if (C.pending && (C.pending >= COMMIT_PAGES || (C.pg && pgsink_full(C.pg)) ||
                       simul_now() - C.last_commit >= C.o->commit_interval))
         commit(1);
 }
@@ -567,6 +590,8 @@ static void page_done(slot *s, job *j, const outcome *oc)
         putc_unlocked('\t', C.found);
         fwrite_unlocked(l->url, 1, l->len, C.found);
         putc_unlocked('\n', C.found);
+        if (C.pg && rc == 0)
+            rc = pgsink_link(C.pg, j->url, j->len, l->url, l->len);
         off += (sizeof *l + l->len + 1 + 7) & ~(size_t)7;
     }
     for (size_t off = 0, i = 0; i < s->nlinks && rc == 0; i++) {
@@ -585,6 +610,8 @@ static void page_done(slot *s, job *j, const outcome *oc)
         rc = out_page_json(&C.line, &r);
     if (rc == 0)
         fwrite(C.line.p, 1, C.line.n, C.pages);
+    if (rc == 0 && C.pg)
+        rc = pgsink_page(C.pg, &r);
     if (rc == 0)
         rc = store_url_done(C.st, j->id, oc->status, oc->error, oc->bytes, r.tries);
     if (rc < 0) {
@@ -833,8 +860,27 @@ int drain(simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit)
     return n;
 }
 
-static void finish_fetch(slot *s, job *j, outcome *oc, simul_http_response *r)
+/* Waits while a commit waits for PostgreSQL (--pg): a page done then would
+ * join the store's transaction but not the batch being sent. 0, or
+ * -ECANCELED. */
+static int commit_gate(void)
 {
+    while (C.committing) {
+        int rc = simul_event_wait(C.committed);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Records the page and frees j and r; -ECANCELED (j and r kept: the URL
+ * stays queued) if cancelled at the commit gate. */
+static int finish_fetch(slot *s, job *j, outcome *oc, simul_http_response *r)
+{
+    if (commit_gate() < 0) {
+        simul_http_response_free(r);
+        return -ECANCELED;
+    }
     page_done(s, j, oc);
     simul_http_response_free(r);
     job_free(j);
@@ -844,6 +890,7 @@ static void finish_fetch(slot *s, job *j, outcome *oc, simul_http_response *r)
         obuf_free(&s->arena);
     if ((s->page.mask + 1) * sizeof(uint64_t) > SLOT_KEEP_BYTES)
         seen_fini(&s->page), seen_init(&s->page, PAGE_LINKS_MAX);
+    return 0;
 }
 
 /* A page whose links outgrow SLOT_KEEP_BYTES goes on only with one of
@@ -943,10 +990,8 @@ static int page_fetch(slot *s, job *j)
     int rc = follow(s, j, &ro, &r, &oc);
     if (rc == -ECANCELED)
         return rc;
-    if (rc == 1) {   /* stopped on a hop robots.txt disallows or out of scope */
-        finish_fetch(s, j, &oc, NULL);
-        return 0;
-    }
+    if (rc == 1)   /* stopped on a hop robots.txt disallows or out of scope */
+        return finish_fetch(s, j, &oc, NULL);
     if (rc < 0) {
         if (retryable_error(rc) && j->tries < (int)C.o->retries) {
             retry_later(j, backoff(j));
@@ -954,8 +999,7 @@ static int page_fetch(slot *s, job *j)
         }
         oc.error = crawl_error_kind(rc);
         logmsg(LOG_INFO, "%s: %s (%s)", j->url, simul_strerror(rc), errbuf);
-        finish_fetch(s, j, &oc, NULL);
-        return 0;
+        return finish_fetch(s, j, &oc, NULL);
     }
     oc.status = simul_http_response_status(r);
     oc.final_url = simul_http_response_url(r);   /* the last hop's URL */
@@ -1022,8 +1066,7 @@ static int page_fetch(slot *s, job *j)
         oc.error = crawl_error_kind(n);
         s->nlinks = 0;   /* a cut page's links are not its links */
     }
-    finish_fetch(s, j, &oc, r);
-    return 0;
+    return finish_fetch(s, j, &oc, r);
 }
 
 static int page_task(void *arg)
@@ -1031,6 +1074,7 @@ static int page_task(void *arg)
     slot *s = arg;
     job *j = s->j;
     host *h = j->h;
+    s->j = NULL;   /* a task cancelled before it ran leaves it to teardown */
     if (j->robots) {
         if (robots_fetch(j) == -ECANCELED)
             h->robots_state = R_NONE;
@@ -1047,7 +1091,7 @@ static int page_task(void *arg)
     C.ps.inflight = C.inflight;
     s->next_free = C.free_slots;
     C.free_slots = s;
-    if (!C.stopping)
+    if (!C.stopping && !C.pg)   /* with --pg only the dispatcher commits */
         maybe_commit();
     simul_event_set(C.kick);
     return 0;
@@ -1488,6 +1532,7 @@ static int setup_slots(void)
 static void teardown(void)
 {
     for (unsigned i = 0; C.slots && i < C.o->concurrency; i++) {
+        job_free(C.slots[i].j);
         simul_links_free(C.slots[i].lx);
         free(C.slots[i].buf);
         obuf_free(&C.slots[i].arena);
@@ -1530,6 +1575,17 @@ static void teardown(void)
         simul_event_free(C.kick);
     if (C.big)
         simul_sem_free(C.big);
+    if (C.committed)
+        simul_event_free(C.committed);
+    if (C.pg) {
+        const pgsink_stats *ps = pgsink_stats_get(C.pg);
+        logmsg(LOG_INFO, "PostgreSQL: %llu pages and %llu links in %llu batches, %.2f s "
+               "(%.0f rows/s), connection lost %llu times", (unsigned long long)ps->pages,
+               (unsigned long long)ps->links, (unsigned long long)ps->batches, ps->seconds,
+               ps->seconds > 0 ? (double)(ps->pages + ps->links) / ps->seconds : 0.0,
+               (unsigned long long)ps->lost);
+        pgsink_close(C.pg);
+    }
     store_close(C.st);
 }
 
@@ -1563,6 +1619,25 @@ int crawl_run(const crawl_opts *o)
     int status = run_job(o);
     close(lockfd);
     return status;
+}
+
+/* --pg: the sink connected and its tables made; a job begun without --pg
+ * cannot continue with it (its pages so far are not in the tables).
+ * 0, or the exit status. */
+static int pg_setup(const crawl_opts *o, int fresh)
+{
+    int64_t v = 0;
+    if (!fresh && (store_meta_get_int(C.st, "pg", &v) != 1 || !v)) {
+        logmsg(LOG_ERROR, "%s: this job was begun without --pg: its pages so far would be "
+               "missing from the tables (crawl into a new -o DIR)", o->dir);
+        return 2;
+    }
+    if (fresh && store_meta_set_int(C.st, "pg", 1) < 0)
+        return 3;
+    if (!(C.committed = simul_event_new()))
+        return 3;
+    int rc = pgsink_open(o->pg, o->pg_schema, o->pg_timeout, &C.pg);
+    return rc == 0 ? 0 : rc == SIMUL_PG_ECONNINFO ? 2 : 3;
 }
 
 /* The job, with its directory locked. */
@@ -1607,6 +1682,10 @@ static int run_job(const crawl_opts *o)
     }
     if (fresh)
         fputs("source_url\tparsed_url\n", C.found);
+    if (o->pg && (rc = pg_setup(o, fresh)) != 0) {
+        teardown();
+        return rc;
+    }
     if ((rc = store_begin(C.st)) < 0 || (rc = setup_slots()) < 0 ||
         !(C.kick = simul_event_new()) || !(C.big = simul_sem_new(BIG_PAGES))) {
         logmsg(LOG_ERROR, "setup: %s", simul_strerror(rc ? rc : -ENOMEM));
@@ -1678,7 +1757,7 @@ static int run_job(const crawl_opts *o)
     if (C.fatal) {
         store_close(C.st);   /* what was not committed is rolled back */
         C.st = NULL;
-        status = 3;
+        status = C.stopping ? 130 : 3;
     } else if (C.stopping) {
         commit(0);
         summary(0, 130);

@@ -8,7 +8,8 @@
  * normalised URLs). store.c is the resume state (SQLite, WAL, batched
  * transactions). out.c writes foundurls.tsv, pages.jsonl, graph.tsv and
  * the summary. progress.c is what a person watching sees: log lines, the
- * progress line, the final summary. sitemap.c reads sitemap XML.
+ * progress line, the final summary. sitemap.c reads sitemap XML. pgsink.c
+ * (--pg) copies pages and links into PostgreSQL tables at each commit.
  */
 #ifndef CRAWL_H
 #define CRAWL_H
@@ -63,6 +64,9 @@ typedef struct crawl_opts {
     double       lease;           /* --lease S: a lease not renewed for S expires */
     double       redis_wait;      /* --redis-wait S: how long Redis may be away */
     unsigned     loops;           /* --loops N: workers (loops on threads) in this process */
+    const char  *pg;              /* --pg CONNINFO, or NULL */
+    const char  *pg_schema;       /* --pg-schema (an identifier) */
+    double       pg_timeout;      /* --pg-timeout: retrying a lost server (seconds) */
 } crawl_opts;
 
 /* Runs the whole job (called inside simul_run). Returns the exit status:
@@ -175,6 +179,11 @@ int  obuf_puts(obuf *b, const char *s);
 int  obuf_printf(obuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s[0, n) as a JSON string (quotes included); invalid UTF-8 becomes U+FFFD. */
 int  obuf_json_str(obuf *b, const char *s, size_t n);
+/* Copies the UTF-8 sequence at s[*i] (of s[0, n)) to w, or U+FFFD if the
+ * byte there does not start a valid one (overlong forms, surrogates and
+ * values past U+10FFFF are invalid); advances *i past what it read and
+ * returns w past what it wrote (at most 4 bytes; 3 per byte read). */
+char *crawl_utf8_put(char *w, const unsigned char *s, size_t n, size_t *i);
 void obuf_free(obuf *b);
 
 /* What pages.jsonl says of one URL. */
@@ -199,6 +208,45 @@ int out_file_replace(const char *path, const void *buf, size_t n);
 /* Error kinds (pages.jsonl "error"): the stable short name of an error
  * of simul_http_get / _read_chunk. */
 const char *crawl_error_kind(int err);
+
+/* ---- PostgreSQL (pgsink.c, --pg) ------------------------------------------ */
+
+/* The sink: a batch of rows (COPY text format) sent at each commit. */
+typedef struct pgsink pgsink;
+
+typedef struct pgsink_stats {
+    uint64_t pages, links, batches, lost;   /* rows confirmed; batches; connections lost */
+    double   seconds;                       /* spent in pgsink_flush */
+} pgsink_stats;
+
+/* Connects (a libpq conninfo string or URI; libpq's PG* variables apply)
+ * and creates the schema (an identifier: [A-Za-z_][A-Za-z0-9_]*) and its
+ * tables and view if missing. Suspends (call it from a task). On success
+ * *out is the sink, freed by pgsink_close; on failure the reason is
+ * logged, *out is NULL and the error returned: SIMUL_PG_ECONNINFO (the
+ * string does not parse), SIMUL_PG_ECONNECT, SIMUL_PG_ESERVER (the schema
+ * could not be made), -ETIMEDOUT, -ENOMEM. retry_time: how long (seconds)
+ * pgsink_flush keeps trying a lost server. */
+int  pgsink_open(const char *conninfo, const char *schema, double retry_time, pgsink **out);
+/* Closes the connection and frees s and its batch (NULL: no-op). */
+void pgsink_close(pgsink *s);
+/* Appends a page's row / a link's row to the batch; never suspends. 0, or
+ * -E2BIG at the batch's hard cap (512 MiB a table), -ENOMEM; then nothing
+ * of the row is in the batch. */
+int  pgsink_page(pgsink *s, const page_rec *r);
+int  pgsink_link(pgsink *s, const char *src, size_t slen, const char *dst, size_t dlen);
+/* 1 when the batch is past its soft size (8 MiB): commit early. */
+int  pgsink_full(const pgsink *s);
+/* Sends the batch in one transaction (COPY into staging tables, then an
+ * upsert: a page sent again replaces its row and links) and empties it
+ * once PostgreSQL confirmed the COMMIT. Suspends. A lost connection is
+ * retried (backoff 0.1 s doubling to 5 s) for up to retry_time, the whole
+ * batch re-sent; *stop set meanwhile gives up with -EINTR. Errors (the
+ * batch is kept, the cause logged): SIMUL_PG_ESERVER for a permanent
+ * server error, the last connect's or transport error past retry_time,
+ * -EINTR, -ECANCELED (the task was cancelled). */
+int  pgsink_flush(pgsink *s, const volatile int *stop);
+const pgsink_stats *pgsink_stats_get(const pgsink *s);
 
 /* ---- progress and logging (progress.c) ------------------------------------ */
 

@@ -54,6 +54,10 @@ static const char usage_text[] =
     "      --redis-wait S      how long Redis may be unreachable (default 300)\n"
     "      --loops N           a shared crawl's workers in this process, one loop\n"
     "                          and thread each (default 1)\n"
+    "      --pg CONNINFO       also write pages and links into PostgreSQL tables\n"
+    "                          (a libpq conninfo string or postgresql:// URI)\n"
+    "      --pg-schema NAME    their schema (default crawl)\n"
+    "      --pg-timeout S      how long a lost server is retried (default 60)\n"
     "  -q, --quiet             errors only: no progress line, no summary\n"
     "  -v, --verbose           more log lines (repeat for more)\n"
     "  -h, --help              this text;  -V, --version  the version\n"
@@ -66,6 +70,7 @@ enum {
     O_RETRY_WAIT, O_MAX_RETRY_AFTER, O_MAX_CRAWL_DELAY, O_TIMEOUT, O_CONNECT_TIMEOUT,
     O_CA_FILE, O_INSECURE, O_NO_FSYNC, O_COMMIT_INTERVAL, O_NO_SITEMAPS, O_READ_TIMEOUT,
     O_REDIS, O_JOB, O_EXPORT, O_LEASE, O_REDIS_WAIT, O_LOOPS,
+    O_PG, O_PG_SCHEMA, O_PG_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -103,6 +108,9 @@ static const struct option longopts[] = {
     { "lease", required_argument, NULL, O_LEASE },
     { "redis-wait", required_argument, NULL, O_REDIS_WAIT },
     { "loops", required_argument, NULL, O_LOOPS },
+    { "pg", required_argument, NULL, O_PG },
+    { "pg-schema", required_argument, NULL, O_PG_SCHEMA },
+    { "pg-timeout", required_argument, NULL, O_PG_TIMEOUT },
     { "quiet", no_argument, NULL, 'q' },
     { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
@@ -231,6 +239,7 @@ int main(int argc, char **argv)
         .scope = SCOPE_HOST, .robots = 1, .sitemaps = 1,
         .user_agent = "simul-crawl/" CRAWL_VERSION, .fsync = 1, .commit_interval = 0.2,
         .lease = 30, .redis_wait = 300,
+        .pg_schema = "crawl", .pg_timeout = 60,
     };
     int c;
     opterr = 0;
@@ -287,6 +296,16 @@ int main(int argc, char **argv)
         case O_LEASE: o.lease = secs(optarg, "--lease"); break;
         case O_REDIS_WAIT: o.redis_wait = secs(optarg, "--redis-wait"); break;
         case O_LOOPS: o.loops = (unsigned)num(optarg, "--loops", 1, 256); break;
+        case O_PG: o.pg = optarg; break;
+        case O_PG_SCHEMA:
+            /* an identifier only: it is pasted into SQL (quoted) */
+            if (!*optarg || strlen(optarg) > 63 || (*optarg >= '0' && *optarg <= '9') ||
+                strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789_") != strlen(optarg))
+                die_usage("--pg-schema wants a name of letters, digits and _, not '%s'", optarg);
+            o.pg_schema = optarg;
+            break;
+        case O_PG_TIMEOUT: o.pg_timeout = secs(optarg, "--pg-timeout"); break;
         case 'q': o.quiet = 1; break;
         case 'v': o.verbose++; break;
         case 'h': fputs(usage_text, stdout); return 0;

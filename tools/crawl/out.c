@@ -103,6 +103,19 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+char *crawl_utf8_put(char *w, const unsigned char *s, size_t n, size_t *i)
+{
+    size_t l = utf8_len(s + *i, n - *i);
+    if (l) {
+        memcpy(w, s + *i, l);
+        *i += l;
+        return w + l;
+    }
+    memcpy(w, "\xEF\xBF\xBD", 3);   /* U+FFFD for the bad byte */
+    *i += 1;
+    return w + 3;
+}
+
 int obuf_json_str(obuf *b, const char *str, size_t n)
 {
     /* worst case: every byte becomes \u00XX (6) or U+FFFD (3) */
@@ -129,16 +142,7 @@ int obuf_json_str(obuf *b, const char *str, size_t n)
             w += 6;
             i++;
         } else {
-            size_t l = utf8_len(s + i, n - i);
-            if (l) {
-                memcpy(w, s + i, l);
-                w += l;
-                i += l;
-            } else {
-                memcpy(w, "\xEF\xBF\xBD", 3);   /* U+FFFD for the bad byte */
-                w += 3;
-                i++;
-            }
+            w = crawl_utf8_put(w, s, n, &i);
         }
     }
     *w++ = '"';

@@ -1,0 +1,332 @@
+/*
+ * pgsink.c - simul-crawl --pg: the crawl's pages and links in PostgreSQL
+ * tables, through simul's PostgreSQL client (include/simul/pg.h).
+ *
+ * page_done hands each page's record (pgsink_page) and links (pgsink_link)
+ * to the sink, which appends them as rows of COPY text format to two
+ * buffers: the batch. At each store commit, before the store commits,
+ * pgsink_flush sends the batch in one PostgreSQL transaction - COPY into
+ * two temporary staging tables, then an upsert into the real tables - and
+ * empties it only once the COMMIT is confirmed. So PostgreSQL is never
+ * behind the store: a crash can only leave it ahead (pages the store will
+ * fetch again after a resume), and the upsert makes a second sending of a
+ * page replace the first: the page's row is updated, its links are deleted
+ * and inserted again. The tables end equal to pages.jsonl and foundurls.tsv.
+ *
+ * A lost connection (the server restarting, a network cut) is retried with
+ * exponential backoff (0.1 s doubling up to 5 s) for up to the sink's
+ * retry time; the batch is re-sent whole on the new connection. The crawl
+ * pauses meanwhile (crawl.c: pages that finish wait at the commit gate). A
+ * server error on a sound connection that is not transient (permission,
+ * disk full, a changed table) and a lost server past the retry time are
+ * permanent: the flush fails, and the crawl stops with the state of its
+ * last commit.
+ */
+#include "crawl.h"
+
+#include <simul.h>
+#include <simul/pg.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH_SOFT  (8u << 20)     /* bytes of rows that ask for an early commit */
+#define BATCH_MAX   (512u << 20)   /* hard cap on each buffer (a page that does not fit: error) */
+#define CONNECT_TIMEOUT 10.0       /* seconds per connect attempt */
+#define BACKOFF_FIRST 0.1
+#define BACKOFF_MAX   5.0
+
+struct pgsink {
+    simul_pg *c;             /* NULL while disconnected */
+    char     *conninfo;
+    char      schema[72];    /* quoted identifier: "crawl" */
+    double    retry_time;
+    int       staged;        /* the staging tables exist on c */
+    obuf      pages, links;  /* the batch: COPY text rows */
+    uint64_t  npages, nlinks;           /* rows in the batch */
+    pgsink_stats st;
+};
+
+/* Appends s[0, n) as a COPY text field: backslash, tab, newline and CR
+ * escaped, invalid UTF-8 replaced by U+FFFD as pages.jsonl does (the
+ * database's encoding is UTF-8: it refuses anything else). */
+static int copy_field(obuf *b, const char *str, size_t n)
+{
+    int rc = obuf_reserve(b, n * 3 + 1);   /* worst case: U+FFFD for each byte */
+    if (rc < 0)
+        return rc;
+    const unsigned char *s = (const unsigned char *)str;
+    char *w = b->p + b->n;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c >= 0x80) {
+            w = crawl_utf8_put(w, s, n, &i);
+            continue;
+        }
+        if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+            *w++ = '\\';
+            *w++ = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+        } else {
+            *w++ = (char)c;
+        }
+        i++;
+    }
+    b->n = (size_t)(w - b->p);
+    return 0;
+}
+
+/* A text column: the field, or \N for NULL; then sep ('\t' or '\n'). */
+static int copy_text(obuf *b, const char *s, char sep)
+{
+    int rc = s ? copy_field(b, s, strlen(s)) : obuf_put(b, "\\N", 2);
+    return rc ? rc : obuf_put(b, &sep, 1);
+}
+
+int pgsink_page(pgsink *s, const page_rec *r)
+{
+    size_t mark = s->pages.n;
+    int rc = copy_text(&s->pages, r->url, '\t');
+    rc = rc ? rc : copy_text(&s->pages, r->final_url, '\t');
+    rc = rc ? rc : obuf_printf(&s->pages, "%d\t", r->status);
+    rc = rc ? rc : copy_text(&s->pages, r->content_type, '\t');
+    rc = rc ? rc : obuf_printf(&s->pages, "%llu\t%d\t", (unsigned long long)r->bytes, r->depth);
+    rc = rc ? rc : copy_text(&s->pages, r->parent, '\t');
+    rc = rc ? rc : obuf_printf(&s->pages, "%.3f\t", r->fetch_ms);
+    rc = rc ? rc : copy_text(&s->pages, r->error, '\t');
+    rc = rc ? rc : obuf_printf(&s->pages, "%llu\t%d\n", (unsigned long long)r->links, r->tries);
+    if (rc < 0)
+        s->pages.n = mark;   /* no half row */
+    else
+        s->npages++;
+    return rc;
+}
+
+int pgsink_link(pgsink *s, const char *src, size_t slen, const char *dst, size_t dlen)
+{
+    size_t mark = s->links.n;
+    int rc = copy_field(&s->links, src, slen);
+    rc = rc ? rc : obuf_put(&s->links, "\t", 1);
+    rc = rc ? rc : copy_field(&s->links, dst, dlen);
+    rc = rc ? rc : obuf_put(&s->links, "\n", 1);
+    if (rc < 0)
+        s->links.n = mark;
+    else
+        s->nlinks++;
+    return rc;
+}
+
+int pgsink_full(const pgsink *s)
+{
+    return s->pages.n + s->links.n >= BATCH_SOFT;
+}
+
+const pgsink_stats *pgsink_stats_get(const pgsink *s)
+{
+    return &s->st;
+}
+
+/* Logs the last error of c (NULL: of the last connect). */
+static void log_pg(int level, const simul_pg *c, const char *what, int rc)
+{
+    simul_pg_error e;
+    if (simul_pg_last_error(c, &e) == 0 && e.code == rc)
+        logmsg(level, "PostgreSQL: %s: %s%s%s%s", what, e.message, e.sqlstate[0] ? " (SQLSTATE " : "",
+               e.sqlstate, e.sqlstate[0] ? ")" : "");
+    else
+        logmsg(level, "PostgreSQL: %s: %s", what, simul_strerror(rc));
+}
+
+/* 1 if rc on s->c is worth a new connection and another try: the
+ * connection is lost, or the server said it is shutting down, out of
+ * resources or in conflict (SQLSTATE classes 08, 40, 53, 57). */
+static int transient(pgsink *s, int rc)
+{
+    if (rc == SIMUL_PG_EBROKEN || rc == SIMUL_PG_ECONNECT || rc == -ETIMEDOUT ||
+        rc == -ECONNRESET || rc == -EPIPE)
+        return 1;
+    if (!s->c || simul_pg_status(s->c) != SIMUL_PG_OK)
+        return 1;
+    simul_pg_error e;
+    if (rc == SIMUL_PG_ESERVER && simul_pg_last_error(s->c, &e) == 0)
+        return !strncmp(e.sqlstate, "08", 2) || !strncmp(e.sqlstate, "40", 2) ||
+               !strncmp(e.sqlstate, "53", 2) || !strncmp(e.sqlstate, "57", 2);
+    return 0;
+}
+
+/* Connects if not connected, and makes sure the schema, the tables, the
+ * view and this session's staging tables exist. */
+static int ensure(pgsink *s)
+{
+    int rc;
+    if (!s->c && (rc = simul_pg_connect(s->conninfo, CONNECT_TIMEOUT, &s->c)) < 0) {
+        s->c = NULL;
+        return rc;
+    }
+    if (s->staged)
+        return 0;
+    char sql[2048];
+    const char *q = s->schema;
+    snprintf(sql, sizeof sql,
+             "SET client_encoding = 'UTF8';"
+             "SET client_min_messages = warning;"
+             "CREATE SCHEMA IF NOT EXISTS %s;"
+             "CREATE TABLE IF NOT EXISTS %s.pages (url text PRIMARY KEY, final_url text,"
+             " status int, content_type text, bytes bigint, depth int, parent text,"
+             " fetch_ms double precision, error text, links int, tries int,"
+             " fetched_at timestamptz NOT NULL DEFAULT now());"
+             "CREATE TABLE IF NOT EXISTS %s.links (source text NOT NULL, target text NOT NULL,"
+             " PRIMARY KEY (source, target));"
+             "CREATE OR REPLACE VIEW %s.graph AS SELECT l.source, l.target FROM %s.links l"
+             " JOIN %s.pages p ON p.url = l.target AND p.status > 0;"
+             "CREATE TEMP TABLE IF NOT EXISTS stage_pages (url text, final_url text,"
+             " status int, content_type text, bytes bigint, depth int, parent text,"
+             " fetch_ms double precision, error text, links int, tries int)"
+             " ON COMMIT DELETE ROWS;"
+             "CREATE TEMP TABLE IF NOT EXISTS stage_links (source text, target text)"
+             " ON COMMIT DELETE ROWS",
+             q, q, q, q, q, q);
+    rc = simul_pg_exec(s->c, sql);
+    if (rc < 0)
+        return rc;
+    s->staged = 1;
+    return 0;
+}
+
+int pgsink_open(const char *conninfo, const char *schema, double retry_time, pgsink **out)
+{
+    *out = NULL;
+    pgsink *s = calloc(1, sizeof *s);
+    if (!s || !(s->conninfo = strdup(conninfo))) {
+        free(s);
+        return -ENOMEM;
+    }
+    /* main.c let through only [A-Za-z_][A-Za-z0-9_]*, at most 63 bytes */
+    snprintf(s->schema, sizeof s->schema, "\"%s\"", schema);
+    s->retry_time = retry_time;
+    s->pages.max = s->links.max = BATCH_MAX;
+    int rc = ensure(s);
+    if (rc < 0) {
+        log_pg(LOG_ERROR, s->c, "connecting", rc);
+        pgsink_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void pgsink_close(pgsink *s)
+{
+    if (!s)
+        return;
+    if (s->c)
+        simul_pg_close(s->c);
+    obuf_free(&s->pages);
+    obuf_free(&s->links);
+    free(s->conninfo);
+    free(s);
+}
+
+/* COPY buf into table (a staging table). */
+static int copy_in(simul_pg *c, const char *sql, const obuf *b)
+{
+    int rc = simul_pg_copy_open(c, sql);
+    if (rc < 0)
+        return rc;
+    rc = b->n ? simul_pg_copy_write(c, b->p, b->n) : 0;
+    int cr = simul_pg_copy_close(c, rc < 0 ? "simul-crawl: batch abandoned" : NULL);
+    return rc < 0 ? rc : cr < 0 ? cr : 0;
+}
+
+/* One attempt at sending the batch in one transaction. */
+static int send_batch(pgsink *s)
+{
+    simul_pg *c = s->c;
+    int rc = simul_pg_begin(c);
+    if (rc < 0)
+        return rc;
+    rc = copy_in(c, "COPY stage_pages FROM STDIN", &s->pages);
+    if (rc == 0)
+        rc = copy_in(c, "COPY stage_links FROM STDIN", &s->links);
+    if (rc == 0) {
+        /* a page sent again (PostgreSQL ahead of the store, then a crash):
+         * the new record replaces the old, and so do its links */
+        char sql[1536];
+        const char *q = s->schema;
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s.pages (url, final_url, status, content_type, bytes, depth,"
+                 " parent, fetch_ms, error, links, tries) SELECT * FROM stage_pages"
+                 " ON CONFLICT (url) DO UPDATE SET final_url = EXCLUDED.final_url,"
+                 " status = EXCLUDED.status, content_type = EXCLUDED.content_type,"
+                 " bytes = EXCLUDED.bytes, depth = EXCLUDED.depth, parent = EXCLUDED.parent,"
+                 " fetch_ms = EXCLUDED.fetch_ms, error = EXCLUDED.error,"
+                 " links = EXCLUDED.links, tries = EXCLUDED.tries, fetched_at = now();"
+                 "DELETE FROM %s.links l USING stage_pages p WHERE l.source = p.url;"
+                 "INSERT INTO %s.links (source, target) SELECT source, target FROM stage_links"
+                 " ON CONFLICT DO NOTHING",
+                 q, q, q);
+        rc = simul_pg_exec(c, sql);
+        if (rc > 0)
+            rc = 0;
+    }
+    if (rc == 0)
+        return simul_pg_commit(c);
+    if (simul_pg_status(c) == SIMUL_PG_OK)
+        simul_pg_rollback(c);
+    return rc;
+}
+
+int pgsink_flush(pgsink *s, const volatile int *stop)
+{
+    if (!s->npages && !s->nlinks)
+        return 0;
+    double t0 = simul_now(), wait = BACKOFF_FIRST, give_up = t0 + s->retry_time;
+    int rc, attempt;
+    for (attempt = 0;; attempt++) {
+        rc = ensure(s);
+        if (rc == 0)
+            rc = send_batch(s);
+        if (rc == 0)
+            break;
+        if (rc == -ECANCELED)
+            return rc;
+        if (!transient(s, rc)) {
+            log_pg(LOG_ERROR, s->c, "sending the batch", rc);
+            return rc;
+        }
+        if (attempt == 0) {
+            s->st.lost++;
+            log_pg(LOG_WARN, s->c, "connection lost; the crawl pauses, reconnecting", rc);
+        }
+        if (s->c) {
+            simul_pg_close(s->c);
+            s->c = NULL;
+            s->staged = 0;
+        }
+        double now = simul_now();
+        if (now >= give_up) {
+            logmsg(LOG_ERROR, "PostgreSQL: unreachable for %.0f s: giving up", now - t0);
+            return rc;
+        }
+        /* sleep in short steps so a SIGINT is noticed */
+        for (double until = fmin(now + wait * (0.75 + 0.5 * random() / (double)RAND_MAX), give_up);
+             simul_now() < until;) {
+            if (*stop)
+                return -EINTR;
+            int sr = simul_sleep(fmin(0.1, until - simul_now()));
+            if (sr < 0)
+                return sr;
+        }
+        wait = fmin(wait * 2, BACKOFF_MAX);
+    }
+    if (attempt > 0)
+        logmsg(LOG_WARN, "PostgreSQL: reconnected after %.1f s; the batch is in", simul_now() - t0);
+    s->st.pages += s->npages;
+    s->st.links += s->nlinks;
+    s->st.batches++;
+    s->st.seconds += simul_now() - t0;
+    s->pages.n = s->links.n = 0;
+    s->npages = s->nlinks = 0;
+    return 0;
+}
