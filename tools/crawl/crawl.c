@@ -1579,11 +1579,13 @@ static void teardown(void)
         simul_event_free(C.committed);
     if (C.pg) {
         const pgsink_stats *ps = pgsink_stats_get(C.pg);
-        logmsg(LOG_INFO, "PostgreSQL: %llu pages and %llu links in %llu batches, %.2f s "
-               "(%.0f rows/s), connection lost %llu times", (unsigned long long)ps->pages,
-               (unsigned long long)ps->links, (unsigned long long)ps->batches, ps->seconds,
+        logmsg(LOG_INFO, "PostgreSQL: %llu pages and %llu links in %llu commits (%llu parts "
+               "sent before them), %.2f s sending (%.0f rows/s), the crawl paused %.2f s; "
+               "connection lost %llu times", (unsigned long long)ps->pages,
+               (unsigned long long)ps->links, (unsigned long long)ps->batches,
+               (unsigned long long)ps->parts, ps->seconds,
                ps->seconds > 0 ? (double)(ps->pages + ps->links) / ps->seconds : 0.0,
-               (unsigned long long)ps->lost);
+               ps->paused, (unsigned long long)ps->lost);
         pgsink_close(C.pg);
     }
     store_close(C.st);

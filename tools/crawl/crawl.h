@@ -215,20 +215,26 @@ const char *crawl_error_kind(int err);
 typedef struct pgsink pgsink;
 
 typedef struct pgsink_stats {
-    uint64_t pages, links, batches, lost;   /* rows confirmed; batches; connections lost */
-    double   seconds;                       /* spent in pgsink_flush */
+    uint64_t pages, links;      /* rows confirmed (committed) */
+    uint64_t batches, parts;    /* commits; parts the sender task sent */
+    uint64_t lost;              /* flushes that lost the connection */
+    double   seconds, paused;   /* sending (sender and flushes); in flushes */
 } pgsink_stats;
 
 /* Connects (a libpq conninfo string or URI; libpq's PG* variables apply)
  * and creates the schema (an identifier: [A-Za-z_][A-Za-z0-9_]*) and its
- * tables and view if missing. Suspends (call it from a task). On success
+ * tables and view if missing, and starts the sink's sender task (it sends
+ * each 64 KiB of new rows into the open transaction while the crawl goes
+ * on). Suspends (call it from a task). On success
  * *out is the sink, freed by pgsink_close; on failure the reason is
  * logged, *out is NULL and the error returned: SIMUL_PG_ECONNINFO (the
  * string does not parse), SIMUL_PG_ECONNECT, SIMUL_PG_ESERVER (the schema
  * could not be made), -ETIMEDOUT, -ENOMEM. retry_time: how long (seconds)
  * pgsink_flush keeps trying a lost server. */
 int  pgsink_open(const char *conninfo, const char *schema, double retry_time, pgsink **out);
-/* Closes the connection and frees s and its batch (NULL: no-op). */
+/* Stops the sender (cancelled and joined: call it from a task), closes
+ * the connection - what was not committed is rolled back - and frees s
+ * and its batch (NULL: no-op). */
 void pgsink_close(pgsink *s);
 /* Appends a page's row / a link's row to the batch; never suspends. 0, or
  * -E2BIG at the batch's hard cap (512 MiB a table), -ENOMEM; then nothing
@@ -237,8 +243,9 @@ int  pgsink_page(pgsink *s, const page_rec *r);
 int  pgsink_link(pgsink *s, const char *src, size_t slen, const char *dst, size_t dlen);
 /* 1 when the batch is past its soft size (8 MiB): commit early. */
 int  pgsink_full(const pgsink *s);
-/* Sends the batch in one transaction (COPY into staging tables, then an
- * upsert: a page sent again replaces its row and links) and empties it
+/* Sends the rest of the batch (the sender task sent parts of it: COPY
+ * into staging tables, then an upsert - a page sent again replaces its row
+ * and links - in one open transaction), commits, and empties the batch
  * once PostgreSQL confirmed the COMMIT. Suspends. A lost connection is
  * retried (backoff 0.1 s doubling to 5 s) for up to retry_time, the whole
  * batch re-sent; *stop set meanwhile gives up with -EINTR. Errors (the

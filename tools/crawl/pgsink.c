@@ -4,10 +4,13 @@
  *
  * page_done hands each page's record (pgsink_page) and links (pgsink_link)
  * to the sink, which appends them as rows of COPY text format to two
- * buffers: the batch. At each store commit, before the store commits,
- * pgsink_flush sends the batch in one PostgreSQL transaction - COPY into
- * two temporary staging tables, then an upsert into the real tables - and
- * empties it only once the COMMIT is confirmed. So PostgreSQL is never
+ * buffers: the batch. The batch goes into one PostgreSQL transaction per
+ * store commit, in parts - COPY into two temporary staging tables, then an
+ * upsert into the real tables: a sender task sends each 64 KiB of new
+ * rows while the crawl goes on, inside a transaction it leaves open; at
+ * the store commit, before the store commits, pgsink_flush sends the rest
+ * and commits, and empties the batch only once the COMMIT is confirmed
+ * (the crawl pauses only for that tail). So PostgreSQL is never
  * behind the store: a crash can only leave it ahead (pages the store will
  * fetch again after a resume), and the upsert makes a second sending of a
  * page replace the first: the page's row is updated, its links are deleted
@@ -27,6 +30,7 @@
 #include <simul.h>
 #include <simul/pg.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -37,15 +41,24 @@
 #define CONNECT_TIMEOUT 10.0       /* seconds per connect attempt */
 #define BACKOFF_FIRST 0.1
 #define BACKOFF_MAX   5.0
+#define PART_BYTES  (64u << 10)    /* unsent rows that wake the sender */
+#define CHUNK       (64u << 10)    /* bytes per COPY write */
 
 struct pgsink {
-    simul_pg *c;             /* NULL while disconnected */
-    char     *conninfo;
-    char      schema[72];    /* quoted identifier: "crawl" */
-    double    retry_time;
-    int       staged;        /* the staging tables exist on c */
-    obuf      pages, links;  /* the batch: COPY text rows */
-    uint64_t  npages, nlinks;           /* rows in the batch */
+    simul_pg    *c;             /* NULL while disconnected */
+    char        *conninfo;
+    char         schema[72];    /* quoted identifier: "crawl" */
+    double       retry_time;
+    int          staged;        /* the staging tables exist on c */
+    obuf         pages, links;  /* the batch: COPY text rows */
+    uint64_t     npages, nlinks;  /* rows in the batch */
+    size_t       sent_p, sent_l;  /* bytes of it upserted in the open transaction */
+    int          in_txn;        /* a transaction is open on c */
+    int          broken;        /* the sender failed: the flush starts over */
+    int          busy;          /* a task is using c (the sender or a flush) */
+    char        *chunk;         /* COPY data handed to libpq (CHUNK bytes) */
+    simul_task  *sender;
+    simul_event *more, *idle;   /* wake the sender; c is free */
     pgsink_stats st;
 };
 
@@ -84,6 +97,12 @@ static int copy_text(obuf *b, const char *s, char sep)
     return rc ? rc : obuf_put(b, &sep, 1);
 }
 
+/* Bytes of the batch not yet in the open transaction. */
+static size_t unsent(const pgsink *s)
+{
+    return s->pages.n - s->sent_p + s->links.n - s->sent_l;
+}
+
 int pgsink_page(pgsink *s, const page_rec *r)
 {
     size_t mark = s->pages.n;
@@ -96,11 +115,14 @@ int pgsink_page(pgsink *s, const page_rec *r)
     rc = rc ? rc : obuf_printf(&s->pages, "%.3f\t", r->fetch_ms);
     rc = rc ? rc : copy_text(&s->pages, r->error, '\t');
     rc = rc ? rc : obuf_printf(&s->pages, "%llu\t%d\n", (unsigned long long)r->links, r->tries);
-    if (rc < 0)
+    if (rc < 0) {
         s->pages.n = mark;   /* no half row */
-    else
-        s->npages++;
-    return rc;
+        return rc;
+    }
+    s->npages++;
+    if (!s->busy && unsent(s) >= PART_BYTES)
+        simul_event_set(s->more);   /* the page and its links: a whole cut */
+    return 0;
 }
 
 int pgsink_link(pgsink *s, const char *src, size_t slen, const char *dst, size_t dlen)
@@ -131,11 +153,13 @@ const pgsink_stats *pgsink_stats_get(const pgsink *s)
 static void log_pg(int level, const simul_pg *c, const char *what, int rc)
 {
     simul_pg_error e;
-    if (simul_pg_last_error(c, &e) == 0 && e.code == rc)
+    if (simul_pg_last_error(c, &e) == 0 && e.code == rc) {
+        e.message[strcspn(e.message, "\n")] = '\0';   /* libpq's first line */
         logmsg(level, "PostgreSQL: %s: %s%s%s%s", what, e.message, e.sqlstate[0] ? " (SQLSTATE " : "",
                e.sqlstate, e.sqlstate[0] ? ")" : "");
-    else
+    } else {
         logmsg(level, "PostgreSQL: %s: %s", what, simul_strerror(rc));
+    }
 }
 
 /* 1 if rc on s->c is worth a new connection and another try: the
@@ -194,6 +218,8 @@ static int ensure(pgsink *s)
     return 0;
 }
 
+static int sender(void *arg);
+
 int pgsink_open(const char *conninfo, const char *schema, double retry_time, pgsink **out)
 {
     *out = NULL;
@@ -212,6 +238,11 @@ int pgsink_open(const char *conninfo, const char *schema, double retry_time, pgs
         pgsink_close(s);
         return rc;
     }
+    if (!(s->chunk = malloc(CHUNK)) || !(s->more = simul_event_new()) ||
+        !(s->idle = simul_event_new()) || !(s->sender = simul_spawn(sender, s))) {
+        pgsink_close(s);
+        return -ENOMEM;
+    }
     *out = s;
     return 0;
 }
@@ -220,6 +251,15 @@ void pgsink_close(pgsink *s)
 {
     if (!s)
         return;
+    if (s->sender) {   /* cancelled mid-part, its query is cancelled on the server */
+        simul_cancel(s->sender);
+        simul_join(s->sender);
+    }
+    if (s->more)
+        simul_event_free(s->more);
+    if (s->idle)
+        simul_event_free(s->idle);
+    free(s->chunk);
     if (s->c)
         simul_pg_close(s->c);
     obuf_free(&s->pages);
@@ -228,27 +268,38 @@ void pgsink_close(pgsink *s)
     free(s);
 }
 
-/* COPY buf into table (a staging table). */
-static int copy_in(simul_pg *c, const char *sql, const obuf *b)
+/* COPY b[from, to) into a staging table, CHUNK bytes at a time through
+ * s->chunk: page_done may append to b (and move it) while a write waits. */
+static int copy_in(pgsink *s, const char *sql, const obuf *b, size_t from, size_t to)
 {
-    int rc = simul_pg_copy_open(c, sql);
+    int rc = simul_pg_copy_open(s->c, sql);   /* SIMUL_PG_COPY_IN */
     if (rc < 0)
         return rc;
-    rc = b->n ? simul_pg_copy_write(c, b->p, b->n) : 0;
-    int cr = simul_pg_copy_close(c, rc < 0 ? "simul-crawl: batch abandoned" : NULL);
+    rc = 0;
+    for (size_t off = from; rc == 0 && off < to; off += CHUNK) {
+        size_t n = to - off < CHUNK ? to - off : CHUNK;
+        memcpy(s->chunk, b->p + off, n);
+        rc = simul_pg_copy_write(s->c, s->chunk, n);
+    }
+    int cr = simul_pg_copy_close(s->c, rc < 0 ? "simul-crawl: batch abandoned" : NULL);
     return rc < 0 ? rc : cr < 0 ? cr : 0;
 }
 
-/* One attempt at sending the batch in one transaction. */
-static int send_batch(pgsink *s)
+/* Sends the batch's rows from the sent marks up to np / nl (a cut between
+ * two pages) into the open transaction (begun if none is). */
+static int send_part(pgsink *s, size_t np, size_t nl)
 {
-    simul_pg *c = s->c;
-    int rc = simul_pg_begin(c);
-    if (rc < 0)
-        return rc;
-    rc = copy_in(c, "COPY stage_pages FROM STDIN", &s->pages);
+    assert(s->busy && np >= s->sent_p && nl >= s->sent_l && np <= s->pages.n &&
+           nl <= s->links.n);
+    int rc;
+    if (!s->in_txn) {
+        if ((rc = simul_pg_begin(s->c)) < 0)
+            return rc;
+        s->in_txn = 1;
+    }
+    rc = copy_in(s, "COPY stage_pages FROM STDIN", &s->pages, s->sent_p, np);
     if (rc == 0)
-        rc = copy_in(c, "COPY stage_links FROM STDIN", &s->links);
+        rc = copy_in(s, "COPY stage_links FROM STDIN", &s->links, s->sent_l, nl);
     if (rc == 0) {
         /* a page sent again (PostgreSQL ahead of the store, then a crash):
          * the new record replaces the old, and so do its links */
@@ -264,31 +315,78 @@ static int send_batch(pgsink *s)
                  " links = EXCLUDED.links, tries = EXCLUDED.tries, fetched_at = now();"
                  "DELETE FROM %s.links l USING stage_pages p WHERE l.source = p.url;"
                  "INSERT INTO %s.links (source, target) SELECT source, target FROM stage_links"
-                 " ON CONFLICT DO NOTHING",
+                 " ON CONFLICT DO NOTHING;"
+                 "TRUNCATE stage_pages, stage_links",
                  q, q, q);
-        rc = simul_pg_exec(c, sql);
+        rc = simul_pg_exec(s->c, sql);
         if (rc > 0)
             rc = 0;
     }
-    if (rc == 0)
-        return simul_pg_commit(c);
-    if (simul_pg_status(c) == SIMUL_PG_OK)
-        simul_pg_rollback(c);
+    if (rc == 0) {
+        s->sent_p = np;
+        s->sent_l = nl;
+    }
     return rc;
 }
 
-int pgsink_flush(pgsink *s, const volatile int *stop)
+/* Forgets the connection (closed) and what the transaction held. */
+static void drop(pgsink *s)
 {
-    if (!s->npages && !s->nlinks)
-        return 0;
-    double t0 = simul_now(), wait = BACKOFF_FIRST, give_up = t0 + s->retry_time;
+    if (s->c)
+        simul_pg_close(s->c);
+    s->c = NULL;
+    s->staged = s->in_txn = s->broken = 0;
+    s->sent_p = s->sent_l = 0;
+}
+
+/* The sender task: sends each PART_BYTES of new rows while the crawl goes
+ * on, so that a commit only waits for the tail. A failure marks the sink
+ * broken: the next flush reconnects and sends the whole batch again. */
+static int sender(void *arg)
+{
+    pgsink *s = arg;
+    while (simul_event_wait(s->more) == 0) {
+        simul_event_clear(s->more);
+        if (s->busy || s->broken || !s->c || !s->staged || unsent(s) < PART_BYTES)
+            continue;
+        s->busy = 1;
+        simul_event_clear(s->idle);
+        double t0 = simul_now();
+        int rc = send_part(s, s->pages.n, s->links.n);   /* between two pages: a cut */
+        s->st.seconds += simul_now() - t0;
+        s->busy = 0;
+        simul_event_set(s->idle);
+        if (rc == -ECANCELED)
+            break;
+        if (rc < 0)
+            s->broken = 1;
+        else
+            s->st.parts++;
+    }
+    return 0;
+}
+
+/* The flush with c held: the rest of the batch and COMMIT, retried. */
+static int flush_held(pgsink *s, const volatile int *stop, double t0)
+{
+    double wait = BACKOFF_FIRST, give_up = t0 + s->retry_time;
     int rc, attempt;
     for (attempt = 0;; attempt++) {
+        if (s->broken)
+            drop(s);   /* the sender failed: start over on a new connection */
         rc = ensure(s);
-        if (rc == 0)
-            rc = send_batch(s);
+        if (rc == 0 && unsent(s))   /* else the sender sent it all: only COMMIT */
+            rc = send_part(s, s->pages.n, s->links.n);
+        if (rc == 0) {
+            rc = simul_pg_commit(s->c);
+            s->in_txn = 0;   /* a failed COMMIT ends it too (rolled back) */
+        }
         if (rc == 0)
             break;
+        if (s->in_txn && s->c && simul_pg_status(s->c) == SIMUL_PG_OK)
+            simul_pg_rollback(s->c);
+        s->in_txn = 0;
+        s->sent_p = s->sent_l = 0;   /* none of the batch is in PostgreSQL */
         if (rc == -ECANCELED)
             return rc;
         if (!transient(s, rc)) {
@@ -299,11 +397,7 @@ int pgsink_flush(pgsink *s, const volatile int *stop)
             s->st.lost++;
             log_pg(LOG_WARN, s->c, "connection lost; the crawl pauses, reconnecting", rc);
         }
-        if (s->c) {
-            simul_pg_close(s->c);
-            s->c = NULL;
-            s->staged = 0;
-        }
+        drop(s);
         double now = simul_now();
         if (now >= give_up) {
             logmsg(LOG_ERROR, "PostgreSQL: unreachable for %.0f s: giving up", now - t0);
@@ -322,11 +416,35 @@ int pgsink_flush(pgsink *s, const volatile int *stop)
     }
     if (attempt > 0)
         logmsg(LOG_WARN, "PostgreSQL: reconnected after %.1f s; the batch is in", simul_now() - t0);
+    return 0;
+}
+
+int pgsink_flush(pgsink *s, const volatile int *stop)
+{
+    if (!s->npages && !s->nlinks)
+        return 0;
+    double t0 = simul_now();
+    while (s->busy) {   /* the sender's part: wait for it (it is part of the batch) */
+        int rc = simul_event_wait(s->idle);
+        if (rc < 0)
+            return rc;
+    }
+    s->busy = 1;
+    simul_event_clear(s->idle);
+    double t1 = simul_now();
+    int rc = flush_held(s, stop, t1);
+    s->busy = 0;
+    simul_event_set(s->idle);
+    s->st.paused += simul_now() - t0;
+    s->st.seconds += simul_now() - t1;   /* the sender counted its part */
+    if (rc < 0)
+        return rc;
+    assert(!s->in_txn);
     s->st.pages += s->npages;
     s->st.links += s->nlinks;
     s->st.batches++;
-    s->st.seconds += simul_now() - t0;
     s->pages.n = s->links.n = 0;
     s->npages = s->nlinks = 0;
+    s->sent_p = s->sent_l = 0;
     return 0;
 }
