@@ -326,6 +326,9 @@ int main(int argc, char **argv)
         die_usage("%s", "--loops N wants a shared crawl (--redis, --job; not --export)");
     if (o.redis && o.lease < 1)
         die_usage("%s", "--lease wants at least 1 second");
+    /* the PostgreSQL sink hangs on the single-process store's commits */
+    if (o.redis && o.pg)
+        die_usage("%s", "--pg is for a single-process crawl, not with --redis");
     if (!nseeds && !o.export_dir)
         die_usage("%s", "no seed URL (give SEED_URL... or -i FILE)");
     if (o.timeout == 0 || o.connect_timeout == 0 || o.read_timeout == 0)
