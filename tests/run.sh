@@ -20,6 +20,10 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # Backends to run every test program on (SIMUL_BACKEND).
 backends=${SIMUL_TEST_BACKENDS:-epoll io_uring}
 
+# How long the program or script just run took (t0 is set before each).
+t0=$EPOCHREALTIME
+took() { printf '%.1f s' "$(awk "BEGIN { print $EPOCHREALTIME - $t0 }")"; }
+
 count() { # label logfile status
     local label=$1 log=$2 st=$3 line p f
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
@@ -39,7 +43,7 @@ count() { # label logfile status
         grep -E '^  ' "$log" | head -n 20
         [[ $f -eq 0 ]] && failed=$((failed + 1)) && echo "FAIL - $label: exit $st"
     fi
-    echo "$label: $line"
+    echo "$label: $line ($(took))"
 }
 
 # Runs a script that prints "ok NAME" / "FAIL ...: why" lines and adds
@@ -48,6 +52,7 @@ tally() { # label script args...
     local label=$1 script=$2 log st p f
     shift 2
     log="$logdir/${label//\//-}.log"
+    t0=$EPOCHREALTIME
     "$script" "$@" >"$log" 2>&1
     st=$?
     p=$(grep -c '^ok ' "$log")
@@ -56,7 +61,7 @@ tally() { # label script args...
     passed=$((passed + p))
     failed=$((failed + f))
     grep -A5 '^FAIL' "$log" | head -n 40 | sed "s|^|[$label] |"
-    echo "$label: $p passed, $f failed"
+    echo "$label: $p passed, $f failed ($(took))"
 }
 
 for dir in "$@"; do
@@ -65,6 +70,7 @@ for dir in "$@"; do
             [[ -x "$t" && -f "$t" ]] || continue
             label="$dir/$(basename "$t")@$be"
             log="$logdir/$(basename "$dir")-$(basename "$t")-$be.log"
+            t0=$EPOCHREALTIME
             SIMUL_BACKEND=$be "$t" >"$log" 2>&1
             count "$label" "$log" $?
         done
@@ -119,6 +125,7 @@ if [[ -d build-tsan/tests ]]; then
             [[ -x "$t" ]] || continue
             label="build-tsan/$name@$be"
             log="$logdir/tsan-$name-$be.log"
+            t0=$EPOCHREALTIME
             SIMUL_BACKEND=$be "$t" >"$log" 2>&1
             count "$label" "$log" $?
         done
