@@ -162,8 +162,7 @@ typedef struct crawler {
     int                  committing;  /* a commit is waiting for PostgreSQL */
     simul_event         *committed;   /* set when it is over (the gate) */
     /* scope: the seeds' hosts / domains / prefixes */
-    char               **scopes;
-    size_t               nscopes;
+    crawl_scopes         scopes;
 } crawler;
 
 static crawler C;
@@ -429,41 +428,7 @@ static void refill(host *h)
 
 static int in_scope(const char *url, size_t host_start, size_t host_end)
 {
-    const char *hs = url + host_start;
-    size_t hl = host_end - host_start;
-    for (size_t i = 0; i < C.nscopes; i++) {
-        const char *s = C.scopes[i];
-        size_t sl = strlen(s);
-        switch (C.o->scope) {
-        case SCOPE_HOST:
-            if (hl == sl && !memcmp(hs, s, hl))
-                return 1;
-            break;
-        case SCOPE_DOMAIN:
-            if (hl == sl && !memcmp(hs, s, hl))
-                return 1;
-            if (hl > sl && hs[hl - sl - 1] == '.' && !memcmp(hs + hl - sl, s, sl))
-                return 1;
-            break;
-        default:   /* prefix */
-            if (!strncmp(url, s, sl))
-                return 1;
-        }
-    }
-    return 0;
-}
-
-static int filters_pass(const char *url)
-{
-    for (size_t i = 0; i < C.o->nexclude; i++)
-        if (regexec(&C.o->exclude[i], url, 0, NULL, 0) == 0)
-            return 0;
-    if (!C.o->ninclude)
-        return 1;
-    for (size_t i = 0; i < C.o->ninclude; i++)
-        if (regexec(&C.o->include[i], url, 0, NULL, 0) == 0)
-            return 1;
-    return 0;
+    return scopes_match(&C.scopes, C.o->scope, url, host_start, host_end);
 }
 
 /* Admits a URL into the store and the frontier (not yet seen, checks
@@ -503,7 +468,7 @@ static int consider(const link_rec *l, const job *from)
         return 0;
     if (C.o->max_pages && C.admitted >= C.o->max_pages)
         return 0;
-    if (!in_scope(l->url, l->host_start, l->host_end) || !filters_pass(l->url))
+    if (!in_scope(l->url, l->host_start, l->host_end) || !filters_pass(C.o, l->url))
         return 0;
     if (l->qhash && C.o->max_query) {
         int rc = count_inc(&C.queries, l->qhash, C.o->max_query);
@@ -1339,39 +1304,6 @@ static char *path_in(const char *dir, const char *name)
     return p;
 }
 
-/* The scope the seeds give. */
-static int add_scope(const simul_url *u)
-{
-    char buf[SIMUL_URL_MAX + 1];
-    size_t len;
-    const char *s;
-    if (C.o->scope == SCOPE_PREFIX) {
-        /* the seed's URL up to the last '/' of its path */
-        s = u->href;
-        len = u->path_end;
-        while (len > u->path_start && s[len - 1] != '/')
-            len--;
-    } else {
-        s = simul_url_part(u, SIMUL_URL_HOST, &len);
-        if (C.o->scope == SCOPE_DOMAIN && len > 4 && !strncmp(s, "www.", 4)) {
-            s += 4;
-            len -= 4;
-        }
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    for (size_t i = 0; i < C.nscopes; i++)
-        if (!strcmp(C.scopes[i], buf))
-            return 0;
-    char **ns = realloc(C.scopes, (C.nscopes + 1) * sizeof *ns);
-    if (!ns)
-        return -ENOMEM;
-    C.scopes = ns;
-    if (!(ns[C.nscopes] = strdup(buf)))
-        return -ENOMEM;
-    C.nscopes++;
-    return 0;
-}
 
 /* A seed whose path ends in .xml or .xml.gz is a sitemap. */
 static int seed_kind(const simul_url *u)
@@ -1396,7 +1328,7 @@ static int seeds(void)
             continue;
         }
         good++;
-        rc = add_scope(&u);
+        rc = scopes_add(&C.scopes, C.o->scope, &u);
         uint64_t h = crawl_hash(u.href, u.len);
         if (rc == 0 && !seen_has(&C.seen, h))
             rc = admit(u.href, u.len, u.auth_end, 0, 0, NULL, h, seed_kind(&u));
@@ -1556,9 +1488,7 @@ static void teardown(void)
             free(h);
         }
     free(C.hbucket);
-    for (size_t i = 0; i < C.nscopes; i++)
-        free(C.scopes[i]);
-    free(C.scopes);
+    scopes_free(&C.scopes);
     seen_fini(&C.seen);
     free(C.queries.key);
     free(C.queries.val);

@@ -7,7 +7,8 @@
  * politeness, one task per fetch. seen.c is the dedup set (64-bit hashes of
  * normalised URLs). store.c is the resume state (SQLite, WAL, batched
  * transactions). out.c writes foundurls.tsv, pages.jsonl, graph.tsv and
- * the summary. progress.c is what a person watching sees: log lines, the
+ * the summary. rules.c is the scope and the filters (shared with the
+ * shared crawl, dist.c). progress.c is what a person watching sees: log lines, the
  * progress line, the final summary. sitemap.c reads sitemap XML. pgsink.c
  * (--pg) copies pages and links into PostgreSQL tables at each commit.
  */
@@ -18,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <simul/url.h>
 
 #define CRAWL_VERSION "0.1.0"
 
@@ -91,6 +94,24 @@ int is_html(const char *ct);
 /* Reads r's body to its end, or limit bytes (0: no limit) into buf
  * (64 KiB), counting *bytes: 0, or the read's error. */
 int drain(struct simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit);
+
+/* ---- scope and filters (rules.c) ------------------------------------------ */
+
+/* The scopes the seeds give: hosts, domains (without "www.") or URL
+ * prefixes, as --scope says. */
+typedef struct crawl_scopes {
+    char  **s;
+    size_t  n;
+} crawl_scopes;
+
+/* Adds the scope of seed u (once): 0 or -ENOMEM. */
+int  scopes_add(crawl_scopes *sc, int scope, const simul_url *u);
+void scopes_free(crawl_scopes *sc);
+/* 1 if url (host at [host_start, host_end)) is inside one of the scopes. */
+int  scopes_match(const crawl_scopes *sc, int scope, const char *url, size_t host_start,
+                  size_t host_end);
+/* 1 if url passes --exclude (none matches) and --include (one matches, if any). */
+int  filters_pass(const crawl_opts *o, const char *url);
 
 /* ---- hashing and the dedup set (seen.c) ----------------------------------- */
 

@@ -110,8 +110,7 @@ typedef struct dist {
     simul_event        *kick;
     robots_ent         *robots;
     size_t              nrobots;
-    char              **scopes;
-    size_t              nscopes;
+    crawl_scopes        scopes;
     uint64_t            pages, dups;
     int                 fatal;
     volatile int        stopping;  /* SIGINT/SIGTERM: leases given back, exit 130 */
@@ -169,68 +168,11 @@ static int call(simul_redis_script *s, int argc, const char *const *argv, const 
     }
 }
 
-/* ---- scope and filters (as crawl.c's) ------------------------------------ */
-
-static int add_scope(const simul_url *u)
-{
-    size_t len;
-    const char *s;
-    if (D.o->scope == SCOPE_PREFIX) {
-        s = u->href;
-        len = u->path_end;
-        while (len > u->path_start && s[len - 1] != '/')
-            len--;
-    } else {
-        s = simul_url_part(u, SIMUL_URL_HOST, &len);
-        if (D.o->scope == SCOPE_DOMAIN && len > 4 && !strncmp(s, "www.", 4)) {
-            s += 4;
-            len -= 4;
-        }
-    }
-    for (size_t i = 0; i < D.nscopes; i++)
-        if (strlen(D.scopes[i]) == len && !memcmp(D.scopes[i], s, len))
-            return 0;
-    char **ns = realloc(D.scopes, (D.nscopes + 1) * sizeof *ns);
-    if (!ns)
-        return -ENOMEM;
-    D.scopes = ns;
-    if (!(ns[D.nscopes] = strndup(s, len)))
-        return -ENOMEM;
-    D.nscopes++;
-    return 0;
-}
+/* ---- scope (rules.c) ---------------------------------------------------------- */
 
 static int in_scope(const char *url, size_t host_start, size_t host_end)
 {
-    const char *hs = url + host_start;
-    size_t hl = host_end - host_start;
-    for (size_t i = 0; i < D.nscopes; i++) {
-        const char *s = D.scopes[i];
-        size_t sl = strlen(s);
-        if (D.o->scope == SCOPE_PREFIX) {
-            if (!strncmp(url, s, sl))
-                return 1;
-        } else if (hl == sl && !memcmp(hs, s, hl)) {
-            return 1;
-        } else if (D.o->scope == SCOPE_DOMAIN && hl > sl && hs[hl - sl - 1] == '.' &&
-                   !memcmp(hs + hl - sl, s, sl)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int filters_pass(const char *url)
-{
-    for (size_t i = 0; i < D.o->nexclude; i++)
-        if (regexec(&D.o->exclude[i], url, 0, NULL, 0) == 0)
-            return 0;
-    if (!D.o->ninclude)
-        return 1;
-    for (size_t i = 0; i < D.o->ninclude; i++)
-        if (regexec(&D.o->include[i], url, 0, NULL, 0) == 0)
-            return 1;
-    return 0;
+    return scopes_match(&D.scopes, D.o->scope, url, host_start, host_end);
 }
 
 /* ---- the ack -------------------------------------------------------------- */
@@ -241,7 +183,7 @@ static int local_pass(const dlink *l, int depth)
 {
     return l->follow && l->http && !(D.o->depth >= 0 && depth + 1 > D.o->depth) &&
            l->len <= D.o->max_url_len && in_scope(l->url, l->host_start, l->host_end) &&
-           filters_pass(l->url);
+           filters_pass(D.o, l->url);
 }
 
 #define DLINK_SIZE(l) ((sizeof(dlink) + (l)->len + 1 + 7) & ~(size_t)7)
@@ -906,7 +848,7 @@ static int seeds(void)
             logmsg(LOG_ERROR, "%s: not an http(s) URL: skipped", s);
             continue;
         }
-        rc = add_scope(&u);
+        rc = scopes_add(&D.scopes, D.o->scope, &u);
         size_t need = (sizeof(dlink) + u.len + 1 + 7) & ~(size_t)7;
         if (rc == 0 && (rc = obuf_reserve(&arena, need)) == 0) {
             dlink *l = (dlink *)(arena.p + arena.n);
@@ -1141,9 +1083,7 @@ static void teardown(void)
         free(D.robots[i].host);
     }
     free(D.robots);
-    for (size_t i = 0; i < D.nscopes; i++)
-        free(D.scopes[i]);
-    free(D.scopes);
+    scopes_free(&D.scopes);
     if (D.http)
         simul_http_session_free(D.http);
     if (D.kick)
