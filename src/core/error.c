@@ -2,10 +2,9 @@
  * error.c - simul_strerror: messages for the negative errno values that
  * every simul call returns, with wording for the ones simul gives a
  * specific meaning, for the resolver's own range (SIMUL_EAI_*, worded
- * as libuv's uv_strerror words its UV_EAI_* codes) and PostgreSQL's
- * (SIMUL_PG_E*). Layers above the core that define a range of their own
- * register its messages (simul__strerror_add), so the core names none of
- * them.
+ * as libuv's uv_strerror words its UV_EAI_* codes). Layers above the
+ * core that define a range of their own (HTTP, PostgreSQL, Redis) register
+ * its messages (simul__strerror_add), so the core names none of them.
  */
 #include "internal.h"
 
@@ -66,31 +65,6 @@ const char *simul_strerror(int err)
     case -SIMUL_EAI_OVERFLOW:   return "Argument buffer overflow";
     case -SIMUL_EAI_SERVICE:    return "Service not available for socket type";
     case -SIMUL_EAI_SOCKTYPE:   return "Socket type not supported";
-    case -SIMUL_HTTP_EURL:             return "Bad URL or unsupported scheme";
-    case -SIMUL_HTTP_EDNS:             return "Could not resolve host";
-    case -SIMUL_HTTP_EREFUSED:         return "Connection refused";
-    case -SIMUL_HTTP_ECONNECT:         return "Could not connect";
-    case -SIMUL_HTTP_ERESET:           return "Connection reset or closed by the server";
-    case -SIMUL_HTTP_EINCOMPLETE:      return "Response body shorter than announced";
-    case -SIMUL_HTTP_ETLS:             return "TLS failure";
-    case -SIMUL_HTTP_ECERT:            return "Server certificate verification failed";
-    case -SIMUL_HTTP_ETIMEOUT_POOL:    return "Timed out waiting for a connection slot";
-    case -SIMUL_HTTP_ETIMEOUT_CONNECT: return "Timed out connecting";
-    case -SIMUL_HTTP_ETIMEOUT_READ:    return "Timed out reading (no data received)";
-    case -SIMUL_HTTP_ETIMEOUT_TOTAL:   return "Request timed out (total)";
-    case -SIMUL_HTTP_EREDIRECTS:       return "Too many redirects";
-    case -SIMUL_HTTP_EREDIRECT:        return "Redirect to a refused scheme";
-    case -SIMUL_HTTP_EPROTO:           return "Malformed HTTP response";
-    case -SIMUL_HTTP_EBODY:            return "Response body too large";
-    case -SIMUL_HTTP_EDECODE:          return "Could not decode the response body";
-    case -SIMUL_HTTP_ESTATUS:          return "HTTP error status (>= 400)";
-    case -SIMUL_HTTP_EPROXY:           return "Proxy failure";
-    case -SIMUL_HTTP_EFAIL:            return "HTTP transfer failed";
-    case -SIMUL_PG_ESERVER:     return "PostgreSQL server error (simul_pg_last_error has the SQLSTATE)";
-    case -SIMUL_PG_ECONNECT:    return "Could not connect to the PostgreSQL server";
-    case -SIMUL_PG_EBROKEN:     return "PostgreSQL connection lost";
-    case -SIMUL_PG_ECONNINFO:   return "Invalid PostgreSQL connection string";
-    case -SIMUL_PG_EPROTO:      return "Unexpected PostgreSQL result for this call";
     default: {
         const char *s = registered(err);
         if (s)

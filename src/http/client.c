@@ -869,3 +869,41 @@ void simul_http_response_free(simul_http_response *r)
     free(r);
     s->nresp--;
 }
+
+/* ---- error messages ------------------------------------------------------ */
+
+/* simul_strerror's words for this layer's range, registered at load time
+ * (this file is linked whenever the layer is), so the core names none. */
+static const char *message(int code)
+{
+    switch (-code) {   /* code is negative, the cases positive */
+    case -SIMUL_HTTP_EURL:             return "Bad URL or unsupported scheme";
+    case -SIMUL_HTTP_EDNS:             return "Could not resolve host";
+    case -SIMUL_HTTP_EREFUSED:         return "Connection refused";
+    case -SIMUL_HTTP_ECONNECT:         return "Could not connect";
+    case -SIMUL_HTTP_ERESET:           return "Connection reset or closed by the server";
+    case -SIMUL_HTTP_EINCOMPLETE:      return "Response body shorter than announced";
+    case -SIMUL_HTTP_ETLS:             return "TLS failure";
+    case -SIMUL_HTTP_ECERT:            return "Server certificate verification failed";
+    case -SIMUL_HTTP_ETIMEOUT_POOL:    return "Timed out waiting for a connection slot";
+    case -SIMUL_HTTP_ETIMEOUT_CONNECT: return "Timed out connecting";
+    case -SIMUL_HTTP_ETIMEOUT_READ:    return "Timed out reading (no data received)";
+    case -SIMUL_HTTP_ETIMEOUT_TOTAL:   return "Request timed out (total)";
+    case -SIMUL_HTTP_EREDIRECTS:       return "Too many redirects";
+    case -SIMUL_HTTP_EREDIRECT:        return "Redirect to a refused scheme";
+    case -SIMUL_HTTP_EPROTO:           return "Malformed HTTP response";
+    case -SIMUL_HTTP_EBODY:            return "Response body too large";
+    case -SIMUL_HTTP_EDECODE:          return "Could not decode the response body";
+    case -SIMUL_HTTP_ESTATUS:          return "HTTP error status (>= 400)";
+    case -SIMUL_HTTP_EPROXY:           return "Proxy failure";
+    case -SIMUL_HTTP_EFAIL:            return "HTTP transfer failed";
+    default: return NULL;
+    }
+}
+
+static const simul__errtab errtab = { -3199, -3100, message };
+
+__attribute__((constructor)) static void register_messages(void)
+{
+    simul__strerror_add(&errtab);
+}

@@ -410,3 +410,26 @@ int simul__pg_cancel(simul_pg *c)
         simul__pg_broken(c);
     return -ECANCELED;
 }
+
+/* ---- error messages ------------------------------------------------------ */
+
+/* simul_strerror's words for this layer's range, registered at load time
+ * (this file is linked whenever the layer is), so the core names none. */
+static const char *message(int code)
+{
+    switch (-code) {   /* code is negative, the cases positive */
+    case -SIMUL_PG_ESERVER:     return "PostgreSQL server error (simul_pg_last_error has the SQLSTATE)";
+    case -SIMUL_PG_ECONNECT:    return "Could not connect to the PostgreSQL server";
+    case -SIMUL_PG_EBROKEN:     return "PostgreSQL connection lost";
+    case -SIMUL_PG_ECONNINFO:   return "Invalid PostgreSQL connection string";
+    case -SIMUL_PG_EPROTO:      return "Unexpected PostgreSQL result for this call";
+    default: return NULL;
+    }
+}
+
+static const simul__errtab errtab = { -3299, -3200, message };
+
+__attribute__((constructor)) static void register_messages(void)
+{
+    simul__strerror_add(&errtab);
+}
