@@ -49,7 +49,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -58,15 +57,8 @@
 #define HOST_WINDOW   512        /* queued URLs of one host kept in RAM */
 #define RAM_JOBS      50000      /* queued URLs in RAM over all hosts */
 #define SEEN_MAX      ((size_t)1 << 30)  /* URLs the dedup set takes (8 GiB of slots) */
-#define PAGE_LINKS_MAX 100000    /* distinct links kept per page */
-#define PAGE_ARENA_MAX (16u << 20) /* bytes of those links */
-#define SLOT_KEEP_BYTES (1u << 20) /* a slot's buffers above this are freed after the page */
-#define BIG_PAGES     2          /* pages past SLOT_KEEP_BYTES parsed at once */
-#define CHUNK         65536      /* body bytes per read */
-#define ROBOTS_REDIRECTS 5
-#define MAX_REDIRECTS 10         /* hops followed for a page (libcurl's default) */
+#define BIG_PAGES     2          /* pages past PAGE_LINKS_KEEP parsed at once */
 #define COMMIT_PAGES  2000       /* commit earlier than the interval past this */
-#define NOPARSE_READ_MAX (256u << 10) /* body bytes read of what is not parsed */
 
 /* ---- types ------------------------------------------------------------------ */
 
@@ -106,22 +98,11 @@ struct host {
     uint64_t      admitted;
 };
 
-/* One link of the page being parsed, in the slot's arena. */
-typedef struct link_rec {
-    uint64_t hash, qhash;        /* qhash: of the URL up to '?', 0 without a query */
-    uint32_t len;
-    uint16_t host_start, host_end, auth_end;
-    uint8_t  follow, http, kind;  /* kind: URL_SITEMAP for a sitemap index's entries */
-    char     url[];
-} link_rec;
-
 typedef struct slot {
     struct slot *next_free;
     simul_links *lx;
     char        *buf;
-    obuf         arena;           /* link_rec records, 8-byte aligned */
-    seen_set     page;            /* hashes of the page's distinct links */
-    size_t       nlinks;
+    page_links   links;           /* the page's distinct links (fetch.c) */
     job         *j;
     simul_url    loc;             /* a sitemap's <loc>, parsed */
     int          big;             /* holds a C.big token */
@@ -148,7 +129,7 @@ typedef struct crawler {
     slot                *slots, *free_slots;
     unsigned             inflight;
     simul_event         *kick;
-    simul_sem           *big;         /* pages with more than SLOT_KEEP_BYTES of links */
+    simul_sem           *big;         /* pages with more than PAGE_LINKS_KEEP of links */
     FILE                *found, *pages;
     char                *found_path, *pages_path;
     obuf                 line;        /* a page's output, built before writing */
@@ -456,7 +437,7 @@ static int admit(const char *url, size_t len, size_t auth_end, int depth, int64_
 }
 
 /* The checks of one link of a page at depth `depth`; admits it if new. */
-static int consider(const link_rec *l, const job *from)
+static int consider(const page_link *l, const job *from)
 {
     if (!l->follow || !l->http)
         return 0;
@@ -549,25 +530,22 @@ static void page_done(slot *s, job *j, const outcome *oc)
     /* foundurls.tsv: one line per distinct link, straight into the stdio
      * buffer (no suspension until the page is done: its lines stay
      * together and go into one commit) */
-    for (size_t off = 0, i = 0; i < s->nlinks; i++) {
-        const link_rec *l = (const link_rec *)(s->arena.p + off);
+    const page_link *l = page_links_first(&s->links);
+    for (size_t i = 0; i < s->links.n; i++, l = page_link_next(l)) {
         fwrite_unlocked(j->url, 1, j->len, C.found);
         putc_unlocked('\t', C.found);
         fwrite_unlocked(l->url, 1, l->len, C.found);
         putc_unlocked('\n', C.found);
         if (C.pg && rc == 0)
             rc = pgsink_link(C.pg, j->url, j->len, l->url, l->len);
-        off += (sizeof *l + l->len + 1 + 7) & ~(size_t)7;
     }
-    for (size_t off = 0, i = 0; i < s->nlinks && rc == 0; i++) {
-        const link_rec *l = (const link_rec *)(s->arena.p + off);
+    l = page_links_first(&s->links);
+    for (size_t i = 0; i < s->links.n && rc == 0; i++, l = page_link_next(l))
         rc = consider(l, j);
-        off += (sizeof *l + l->len + 1 + 7) & ~(size_t)7;
-    }
     page_rec r = {
         .url = j->url, .final_url = oc->final_url, .content_type = oc->content_type,
         .parent = j->parent, .error = oc->error, .status = oc->status, .depth = j->depth,
-        .tries = oc->t0 > 0 ? j->tries + 1 : 0, .bytes = oc->bytes, .links = s->nlinks,
+        .tries = oc->t0 > 0 ? j->tries + 1 : 0, .bytes = oc->bytes, .links = s->links.n,
         .fetch_ms = oc->t0 > 0 ? (simul_now() - oc->t0) * 1e3 : 0,
     };
     C.line.n = 0;
@@ -604,44 +582,6 @@ static void robots_blocked(job *j, const char *why)
 
 /* ---- retries ---------------------------------------------------------------------- */
 
-int retryable_error(int err)
-{
-    switch (err) {
-    case SIMUL_HTTP_EDNS: case SIMUL_HTTP_EREFUSED: case SIMUL_HTTP_ECONNECT:
-    case SIMUL_HTTP_ERESET: case SIMUL_HTTP_EINCOMPLETE: case SIMUL_HTTP_ETLS:
-    case SIMUL_HTTP_ETIMEOUT_CONNECT: case SIMUL_HTTP_ETIMEOUT_READ:
-    case SIMUL_HTTP_ETIMEOUT_TOTAL: case SIMUL_HTTP_ETIMEOUT_POOL: case SIMUL_HTTP_EPROTO:
-    case SIMUL_HTTP_EFAIL:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-int retryable_status(int status)
-{
-    return status == 408 || status == 429 || (status >= 500 && status <= 599);
-}
-
-/* Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date; -1 if none. */
-static double retry_after(simul_http_response *r)
-{
-    const char *v = simul_http_response_header(r, "Retry-After", 0);
-    if (!v)
-        return -1;
-    char *e;
-    double s = strtod(v, &e);
-    if (e != v && *e == '\0' && s >= 0)
-        return s;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
-        double d = difftime(timegm(&tm), time(NULL));
-        return d > 0 ? d : 0;
-    }
-    return -1;
-}
-
 /* Puts j back on its host's retry list for its next try. */
 static void retry_later(job *j, double wait)
 {
@@ -663,41 +603,12 @@ static double backoff(const job *j)
 
 /* ---- fetching ---------------------------------------------------------------------- */
 
-/* Keeps link u of the page in slot s, once. */
-static void record_link(slot *s, const simul_url *u, int follow, int kind)
-{
-    if (s->nlinks >= PAGE_LINKS_MAX)
-        return;
-    uint64_t h = crawl_hash(u->href, u->len);
-    if (seen_add(&s->page, h) != 1)
-        return;
-    size_t need = (sizeof(link_rec) + u->len + 1 + 7) & ~(size_t)7;
-    if (obuf_reserve(&s->arena, need) < 0)
-        return;
-    link_rec *r = (link_rec *)(s->arena.p + s->arena.n);
-    memset(r, 0, sizeof *r);
-    r->hash = h;
-    r->len = u->len;
-    r->host_start = (uint16_t)u->host_start;
-    r->host_end = (uint16_t)u->host_end;
-    r->auth_end = (uint16_t)u->auth_end;
-    size_t sl = u->scheme_end;
-    r->http = (sl == 4 && !memcmp(u->href, "http", 4)) || (sl == 5 && !memcmp(u->href, "https", 5));
-    r->follow = (uint8_t)follow;
-    r->kind = (uint8_t)kind;
-    if (u->query_start)
-        r->qhash = crawl_hash(u->href, u->query_start);
-    memcpy(r->url, u->href, u->len + 1);
-    s->arena.n += need;
-    s->nlinks++;
-}
-
 static int on_link(void *arg, const simul_link *l)
 {
     /* every kind but <base>: <link rel=index|next|search> reach pages too */
     if (l->url)
-        record_link(arg, l->url, l->kind != SIMUL_LINK_BASE && l->kind != SIMUL_LINK_ATTR,
-                    URL_PAGE);
+        page_links_add(&((slot *)arg)->links, l->url,
+                       l->kind != SIMUL_LINK_BASE && l->kind != SIMUL_LINK_ATTR, URL_PAGE);
     return 0;
 }
 
@@ -707,19 +618,8 @@ static int on_loc(void *arg, const char *url, size_t len, int is_sitemap)
 {
     slot *s = arg;
     if (simul_url_parse(&s->loc, url, len, NULL, SIMUL_URL_NORMALIZE) == 0)
-        record_link(s, &s->loc, 1, is_sitemap ? URL_SITEMAP : URL_PAGE);
+        page_links_add(&s->links, &s->loc, 1, is_sitemap ? URL_SITEMAP : URL_PAGE);
     return 0;
-}
-
-int is_html(const char *ct)
-{
-    if (!ct)
-        return 0;
-    while (*ct == ' ')
-        ct++;
-    size_t n = strcspn(ct, "; \t");
-    return (n == 9 && !strncasecmp(ct, "text/html", 9)) ||
-           (n == 21 && !strncasecmp(ct, "application/xhtml+xml", 21));
 }
 
 /* Sitemap: lines of a robots.txt are seeds: admitted (depth 0) when in
@@ -742,43 +642,15 @@ static void robots_sitemaps(const simul_robots *rb)
 }
 
 /* The host's robots.txt fetch (RFC 9309 2.3.1). */
-static int robots_fetch(job *j)
+static int robots_fetch(slot *s, job *j)
 {
     host *h = j->h;
-    simul_http_request_opts ro = { .max_redirects = ROBOTS_REDIRECTS };
-    simul_http_response *r = NULL;
-    int rc = simul_http_get(C.http, j->url, &ro, &r), status = 0;
     obuf body = { .max = SIMUL_ROBOTS_MAX_BYTES };
-    if (rc == -ECANCELED)
+    int status = 0, rc = robots_get(C.http, j->url, s->buf, &body, &status);
+    if (rc == -ECANCELED) {
+        obuf_free(&body);
         return rc;
-    if (rc == SIMUL_HTTP_EREDIRECTS)
-        status = 310;   /* redirects exhausted: "unavailable" (3xx) */
-    else if (rc == 0) {
-        status = simul_http_response_status(r);
-        if (status >= 200 && status < 300) {
-            char buf[16384];
-            int n;
-            /* the RFC's 500 KiB: read that much, ignore the rest */
-            while (body.n < SIMUL_ROBOTS_MAX_BYTES &&
-                   (n = simul_http_response_read_chunk(r, buf, sizeof buf)) > 0) {
-                size_t take = (size_t)n;
-                if (take > SIMUL_ROBOTS_MAX_BYTES - body.n)
-                    take = SIMUL_ROBOTS_MAX_BYTES - body.n;
-                obuf_put(&body, buf, take);
-                if (take < (size_t)n)
-                    break;
-                n = 0;
-            }
-            if (n == -ECANCELED) {
-                simul_http_response_free(r);
-                obuf_free(&body);
-                return n;
-            }
-            if (n < 0)
-                status = 0;   /* the body failed: unreachable, try again later */
-        }
     }
-    simul_http_response_free(r);
     simul_robots_verdict v = simul_robots_for_status(status);
     if (v == SIMUL_ROBOTS_DISALLOW_ALL && h->robots_tries < (int)C.o->retries) {
         h->robots_tries++;
@@ -810,21 +682,6 @@ static int robots_fetch(job *j)
     return rc;
 }
 
-/* Reads the body to its end, or up to limit bytes (0: no limit) and then
- * gives up on it (freeing the response closes the connection); counts the
- * bytes read. A body read to its end lets the connection be reused. */
-int drain(simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit)
-{
-    int n;
-    uint64_t start = *bytes;
-    while ((n = simul_http_response_read_chunk(r, buf, CHUNK)) > 0) {
-        *bytes += (uint64_t)n;
-        if (limit && *bytes - start >= limit)
-            return 0;
-    }
-    return n;
-}
-
 /* Waits while a commit waits for PostgreSQL (--pg): a page done then would
  * join the store's transaction but not the batch being sent. 0, or
  * -ECANCELED. */
@@ -849,22 +706,18 @@ static int finish_fetch(slot *s, job *j, outcome *oc, simul_http_response *r)
     page_done(s, j, oc);
     simul_http_response_free(r);
     job_free(j);
-    /* a page with a huge number of links does not leave its slot holding
-     * the memory: -c slots x the caps would be a lot */
-    if (s->arena.cap > SLOT_KEEP_BYTES)
-        obuf_free(&s->arena);
-    if ((s->page.mask + 1) * sizeof(uint64_t) > SLOT_KEEP_BYTES)
-        seen_fini(&s->page), seen_init(&s->page, PAGE_LINKS_MAX);
+    page_links_trim(&s->links);
     return 0;
 }
 
-/* A page whose links outgrow SLOT_KEEP_BYTES goes on only with one of
+/* A page whose links outgrow PAGE_LINKS_KEEP goes on only with one of
  * BIG_PAGES tokens: memory stays about -c x 1 MiB + BIG_PAGES x the page
  * caps, however many huge pages are in flight (the others wait, their
  * transfers paused). 0, or -ECANCELED. */
-static int big_gate(slot *s)
+static int big_gate(void *arg)
 {
-    if (s->big || s->arena.n <= SLOT_KEEP_BYTES)
+    slot *s = arg;
+    if (s->big || s->links.arena.n <= PAGE_LINKS_KEEP)
         return 0;
     int rc = simul_sem_acquire(C.big);
     if (rc == 0)
@@ -872,73 +725,17 @@ static int big_gate(slot *s)
     return rc;
 }
 
-/* The GET of j's URL, following redirects the way libcurl would (up to
- * MAX_REDIRECTS hops, http and https only) but one hop at a time, each
- * checked first: a hop out of scope, or that its host's robots.txt
- * disallows, is not requested. Returns as simul_http_get (the last hop's
- * response in *out), SIMUL_HTTP_EREDIRECTS / _EREDIRECT, or 1 when a hop
- * was refused (oc says why: status and final_url of the refused hop). */
-static int follow(slot *s, job *j, simul_http_request_opts *ro, simul_http_response **out,
-                  outcome *oc)
+/* A redirect's next hop (follow_redirects): in scope, and allowed if its
+ * host's robots.txt is known. */
+static const char *hop_check(void *arg, const simul_url *t)
 {
-    simul_url cur;   /* the hop being requested, once there is a second */
-    simul_url_init(&cur);
-    int rc;
-    for (int hop = 0;; hop++) {
-        simul_http_response *r;
-        const char *url = hop ? cur.href : j->url;
-        rc = simul_http_get(C.http, url, ro, &r);
-        if (rc < 0)
-            break;
-        int st = simul_http_response_status(r);
-        const char *loc = simul_http_response_header(r, "Location", 0);
-        if (st < 300 || st > 399 || st == 304 || !loc) {
-            *out = r;
-            break;
-        }
-        rc = hop ? 0 : simul_url_parse(&cur, j->url, j->len, NULL, 0);
-        if (rc == 0)
-            rc = simul_url_parse(&s->loc, loc, strlen(loc), &cur, SIMUL_URL_NORMALIZE);
-        if (rc == 0 && !(s->loc.scheme_end == 4 || s->loc.scheme_end == 5))
-            rc = SIMUL_HTTP_EREDIRECT;   /* file:, ftp:, ... */
-        else if (rc == 0 && strncmp(s->loc.href, "http", 4) != 0)
-            rc = SIMUL_HTTP_EREDIRECT;
-        else if (rc < 0)
-            rc = SIMUL_HTTP_EPROTO;      /* a Location that is no URL */
-        else if (hop + 1 > MAX_REDIRECTS)
-            rc = SIMUL_HTTP_EREDIRECTS;
-        if (rc < 0) {
-            simul_http_response_free(r);
-            break;
-        }
-        /* the next hop: in scope, and allowed if its host's rules are known */
-        const simul_url *t = &s->loc;
-        host *th = host_find(t->href, t->auth_end, crawl_hash(t->href, t->auth_end));
-        size_t pl;
-        const char *p = simul_url_part(t, SIMUL_URL_PATH, &pl);
-        size_t ql = t->query_start ? t->len - t->query_start : 0;
-        const char *why = NULL;
-        if (!in_scope(t->href, t->host_start, t->host_end))
-            why = "scope";
-        else if (th && th->robots && simul_robots_allowed(th->robots, p, pl + ql) == 0)
-            why = "robots";
-        if (why) {
-            oc->status = st;
-            oc->final_url = t->href;   /* s->loc stays until the page is done */
-            oc->error = why;
-            simul_http_response_free(r);
-            rc = 1;
-            break;
-        }
-        uint64_t ignored = 0;
-        drain(r, s->buf, &ignored, NOPARSE_READ_MAX);   /* keeps the connection */
-        simul_http_response_free(r);
-        rc = simul_url_parse(&cur, t->href, t->len, NULL, 0);   /* s->loc is reused */
-        if (rc < 0)
-            break;
-    }
-    simul_url_fini(&cur);
-    return rc;
+    (void)arg;
+    if (!in_scope(t->href, t->host_start, t->host_end))
+        return "scope";
+    host *th = host_find(t->href, t->auth_end, crawl_hash(t->href, t->auth_end));
+    if (th && th->robots && !robots_allows(th->robots, t))
+        return "robots";
+    return NULL;
 }
 
 /* One page: GET, stream, parse, record (or retry later). */
@@ -949,14 +746,15 @@ static int page_fetch(slot *s, job *j)
     simul_http_request_opts ro = { .error = errbuf, .error_cap = sizeof errbuf,
                                    .max_redirects = SIMUL_HTTP_NO_REDIRECTS };
     simul_http_response *r = NULL;
-    s->nlinks = 0;
-    s->arena.n = 0;
-    seen_clear(&s->page);
-    int rc = follow(s, j, &ro, &r, &oc);
+    page_links_clear(&s->links);
+    hop_walk w = { .http = C.http, .loc = &s->loc, .buf = s->buf, .check = hop_check };
+    int rc = follow_redirects(&w, j->url, j->len, &ro, &r, &oc.status, &oc.error);
     if (rc == -ECANCELED)
         return rc;
-    if (rc == 1)   /* stopped on a hop robots.txt disallows or out of scope */
+    if (rc == 1) {   /* stopped on a hop robots.txt disallows or out of scope */
+        oc.final_url = s->loc.href;   /* s->loc stays until the page is done */
         return finish_fetch(s, j, &oc, NULL);
+    }
     if (rc < 0) {
         if (retryable_error(rc) && j->tries < (int)C.o->retries) {
             retry_later(j, backoff(j));
@@ -987,7 +785,7 @@ static int page_fetch(slot *s, job *j)
     int n = 0;
     sitemap_parser *sp = NULL;
     if (parse && j->kind == URL_SITEMAP && sitemap_new(&sp, on_loc, s) == 0) {
-        while ((n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
+        while ((n = simul_http_response_read_chunk(r, s->buf, CRAWL_CHUNK)) > 0) {
             oc.bytes += (uint64_t)n;
             if (sitemap_feed(sp, s->buf, (size_t)n) != 0) {
                 n = drain(r, s->buf, &oc.bytes, 0);   /* a broken sitemap: what it gave */
@@ -1000,19 +798,8 @@ static int page_fetch(slot *s, job *j)
     } else if (parse && j->kind == URL_SITEMAP) {
         n = drain(r, s->buf, &oc.bytes, 0);
     } else if (parse) {
-        const char *base = oc.final_url ? oc.final_url : j->url;
-        if (simul_links_reset(s->lx, base, strlen(base)) == 0) {
-            while ((n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
-                oc.bytes += (uint64_t)n;
-                simul_links_feed(s->lx, s->buf, (size_t)n);
-                if ((n = big_gate(s)) < 0)
-                    break;
-            }
-            if (n == 0)
-                simul_links_end(s->lx);
-        } else {
-            n = drain(r, s->buf, &oc.bytes, 0);
-        }
+        n = read_links(r, s->lx, oc.final_url ? oc.final_url : j->url, s->buf, &oc.bytes,
+                       big_gate, s);
     } else {
         /* not parsed: small bodies are read (the connection stays in the
          * pool), a large one is not downloaded for nothing */
@@ -1029,7 +816,7 @@ static int page_fetch(slot *s, job *j)
             return 1;
         }
         oc.error = crawl_error_kind(n);
-        s->nlinks = 0;   /* a cut page's links are not its links */
+        s->links.n = 0;   /* a cut page's links are not its links */
     }
     return finish_fetch(s, j, &oc, r);
 }
@@ -1041,7 +828,7 @@ static int page_task(void *arg)
     host *h = j->h;
     s->j = NULL;   /* a task cancelled before it ran leaves it to teardown */
     if (j->robots) {
-        if (robots_fetch(j) == -ECANCELED)
+        if (robots_fetch(s, j) == -ECANCELED)
             h->robots_state = R_NONE;
         free(j);
     } else if (page_fetch(s, j) < 0) {
@@ -1131,20 +918,10 @@ static job *take(double now, double *wake)
                 continue;
             }
             if (h->robots) {
-                size_t pl;
                 simul_url u;
                 simul_url_init(&u);
-                int allowed = 1;
-                if (simul_url_parse(&u, j->url, j->len, NULL, 0) == 0) {
-                    const char *p = simul_url_part(&u, SIMUL_URL_PATH, &pl);
-                    size_t ql = 0;
-                    if (u.query_start) {
-                        ql = u.len - u.query_start;
-                        if (u.fragment_start)
-                            ql = u.fragment_start - u.query_start;
-                    }
-                    allowed = simul_robots_allowed(h->robots, p, pl + ql) != 0;
-                }
+                int allowed = simul_url_parse(&u, j->url, j->len, NULL, 0) != 0 ||
+                              robots_allows(h->robots, &u);
                 simul_url_fini(&u);
                 if (!allowed) {
                     robots_blocked(j, "robots");
@@ -1295,15 +1072,6 @@ static FILE *open_output(const char *path, int64_t len, int fresh)
     return f;
 }
 
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 
 /* A seed whose path ends in .xml or .xml.gz is a sitemap. */
 static int seed_kind(const simul_url *u)
@@ -1321,14 +1089,12 @@ static int seeds(void)
     simul_url_init(&u);
     int rc = 0, good = 0;
     for (size_t i = 0; i < C.o->nseeds && rc >= 0; i++) {
-        const char *s = C.o->seeds[i];
-        if (simul_url_parse(&u, s, strlen(s), NULL, SIMUL_URL_NORMALIZE) != 0 ||
-            !(u.scheme_end == 4 || u.scheme_end == 5) || strncmp(u.href, "http", 4) != 0) {
-            logmsg(LOG_ERROR, "%s: not an http(s) URL: skipped", s);
+        rc = seed_add(&C.scopes, C.o, C.o->seeds[i], &u);
+        if (rc == -EINVAL) {   /* skipped */
+            rc = 0;
             continue;
         }
         good++;
-        rc = scopes_add(&C.scopes, C.o->scope, &u);
         uint64_t h = crawl_hash(u.href, u.len);
         if (rc == 0 && !seen_has(&C.seen, h))
             rc = admit(u.href, u.len, u.auth_end, 0, 0, NULL, h, seed_kind(&u));
@@ -1446,9 +1212,8 @@ static int setup_slots(void)
         return -ENOMEM;
     for (unsigned i = 0; i < C.o->concurrency; i++) {
         slot *s = &C.slots[i];
-        s->buf = malloc(CHUNK);
-        s->arena.max = PAGE_ARENA_MAX;
-        seen_init(&s->page, PAGE_LINKS_MAX);
+        s->buf = malloc(CRAWL_CHUNK);
+        page_links_init(&s->links);
         simul_url_init(&s->loc);
         if (!s->buf)
             return -ENOMEM;
@@ -1467,8 +1232,7 @@ static void teardown(void)
         job_free(C.slots[i].j);
         simul_links_free(C.slots[i].lx);
         free(C.slots[i].buf);
-        obuf_free(&C.slots[i].arena);
-        seen_fini(&C.slots[i].page);
+        page_links_fini(&C.slots[i].links);
         simul_url_fini(&C.slots[i].loc);
     }
     free(C.slots);
@@ -1624,15 +1388,7 @@ static int run_job(const crawl_opts *o)
         teardown();
         return 3;
     }
-    simul_http_session_opts so = {
-        .limit = o->concurrency, .limit_per_host = o->per_host, .user_agent = o->user_agent,
-        .ca_file = o->ca_file, .insecure = o->insecure, .max_body = o->max_size,
-        .timeouts = { .total = o->timeout, .connect = o->connect_timeout,
-                      .read = o->read_timeout },
-    };
-    if (so.limit_per_host > so.limit)
-        so.limit_per_host = so.limit;
-    rc = simul_http_session_new(&so, &C.http);
+    rc = crawl_http_session(o, &C.http);
     if (rc < 0) {
         logmsg(LOG_ERROR, "HTTP session: %s", simul_strerror(rc));
         teardown();

@@ -7,8 +7,9 @@
  * politeness, one task per fetch. seen.c is the dedup set (64-bit hashes of
  * normalised URLs). store.c is the resume state (SQLite, WAL, batched
  * transactions). out.c writes foundurls.tsv, pages.jsonl, graph.tsv and
- * the summary. rules.c is the scope and the filters (shared with the
- * shared crawl, dist.c). progress.c is what a person watching sees: log lines, the
+ * the summary. rules.c is the scope and the filters, fetch.c the page's
+ * fetch (its link set, redirects hop by hop, robots.txt), both shared with
+ * the shared crawl, dist.c. progress.c is what a person watching sees: log lines, the
  * progress line, the final summary. sitemap.c reads sitemap XML. pgsink.c
  * (--pg) copies pages and links into PostgreSQL tables at each commit.
  */
@@ -84,17 +85,6 @@ int crawl_run(const crawl_opts *o);
  * May run on several loops at once (its state is per thread). */
 int dist_run(const crawl_opts *o);
 
-/* Pieces of crawl.c's page fetch that dist.c shares. */
-struct simul_http_response;
-/* 1 for the transport errors and the statuses (408, 429, 5xx) retried. */
-int retryable_error(int err);
-int retryable_status(int status);
-/* 1 if the Content-Type is parsed for links (text/html, XHTML). */
-int is_html(const char *ct);
-/* Reads r's body to its end, or limit bytes (0: no limit) into buf
- * (64 KiB), counting *bytes: 0, or the read's error. */
-int drain(struct simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit);
-
 /* ---- scope and filters (rules.c) ------------------------------------------ */
 
 /* The scopes the seeds give: hosts, domains (without "www.") or URL
@@ -106,6 +96,9 @@ typedef struct crawl_scopes {
 
 /* Adds the scope of seed u (once): 0 or -ENOMEM. */
 int  scopes_add(crawl_scopes *sc, int scope, const simul_url *u);
+/* Parses seed into u (normalised) and adds its scope: 0, -ENOMEM, or
+ * -EINVAL (logged) when it is no http(s) URL - the seed is skipped. */
+int  seed_add(crawl_scopes *sc, const crawl_opts *o, const char *seed, simul_url *u);
 void scopes_free(crawl_scopes *sc);
 /* 1 if url (host at [host_start, host_end)) is inside one of the scopes. */
 int  scopes_match(const crawl_scopes *sc, int scope, const char *url, size_t host_start,
@@ -223,12 +216,131 @@ int out_graph(const char *found_path, const char *graph_path, const seen_set *fe
  * 4 KiB means a write(2) per 4 KiB); out_close closes f and frees it. */
 void out_buffer(FILE *f);
 int  out_close(FILE *f);
+/* "dir/name" in a malloc'd string (the caller frees it), or NULL. */
+char *path_in(const char *dir, const char *name);
 /* Replaces path with buf[0, n) (written to path.tmp, then renamed). */
 int out_file_replace(const char *path, const void *buf, size_t n);
 
 /* Error kinds (pages.jsonl "error"): the stable short name of an error
  * of simul_http_get / _read_chunk. */
 const char *crawl_error_kind(int err);
+
+/* ---- a page's fetch (fetch.c), shared by crawl.c and dist.c ------------- */
+
+#define CRAWL_CHUNK      65536       /* body bytes per read; the size of a slot's buf */
+#define PAGE_LINKS_MAX   100000      /* distinct links kept per page */
+#define PAGE_ARENA_MAX   (16u << 20) /* bytes of those links */
+#define PAGE_LINKS_KEEP  (1u << 20)  /* a link set's memory above this is freed after the page */
+#define NOPARSE_READ_MAX (256u << 10) /* body bytes read of what is not parsed */
+#define ROBOTS_REDIRECTS 5           /* RFC 9309 2.3.1.2 */
+#define MAX_REDIRECTS    10          /* hops followed for a page (libcurl's default) */
+
+/* One distinct link of a page, in its link set's arena (8-byte aligned
+ * records of PAGE_LINK_SIZE(len) bytes each). */
+typedef struct page_link {
+    uint64_t hash, qhash;        /* qhash: of the URL up to '?', 0 without a query */
+    uint32_t len;
+    uint16_t host_start, host_end, auth_end;   /* URLs are at most SIMUL_URL_MAX */
+    uint8_t  follow, http, kind;  /* kind: URL_SITEMAP for a sitemap index's entries */
+    char     url[];
+} page_link;
+
+#define PAGE_LINK_SIZE(len) ((sizeof(page_link) + (len) + 1 + 7) & ~(size_t)7)
+
+/* The records of arena, in order: for (l = first; i < n; l = page_link_next(l)). */
+static inline const page_link *page_link_next(const page_link *l)
+{
+    return (const page_link *)((const char *)l + PAGE_LINK_SIZE(l->len));
+}
+
+/* The distinct links of the page being parsed, in the order found; at
+ * most PAGE_LINKS_MAX of them and PAGE_ARENA_MAX bytes (the rest dropped). */
+typedef struct page_links {
+    obuf     arena;              /* page_link records */
+    seen_set seen;               /* their hashes */
+    size_t   n;
+} page_links;
+
+void page_links_init(page_links *pl);
+void page_links_fini(page_links *pl);
+/* Empties the set for the next page, keeping its memory. */
+void page_links_clear(page_links *pl);
+/* After a page: frees the memory a page with very many links left (past
+ * PAGE_LINKS_KEEP), so -c slots do not each keep the caps' worth. */
+void page_links_trim(page_links *pl);
+/* Adds u (normalised) if it is not in the set yet and the caps allow;
+ * follow: 0 for links not to be followed (<base>, attributes). */
+void page_links_add(page_links *pl, const simul_url *u, int follow, int kind);
+static inline const page_link *page_links_first(const page_links *pl)
+{
+    return (const page_link *)pl->arena.p;
+}
+/* Appends u's record to arena as it is (no dedup, no count cap): 0, or
+ * obuf_reserve's error. */
+int  page_link_put(obuf *arena, const simul_url *u, uint64_t hash, int follow, int kind);
+
+struct simul_http_response;
+struct simul_http_session;
+struct simul_http_request_opts;
+struct simul_robots;
+
+/* 1 for the transport errors and the statuses (408, 429, 5xx) retried. */
+int retryable_error(int err);
+int retryable_status(int status);
+/* Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date, in
+ * seconds from now; -1 if none. */
+double retry_after(struct simul_http_response *r);
+/* 1 if the Content-Type is parsed for links (text/html, XHTML). */
+int is_html(const char *ct);
+/* Reads r's body to its end, or limit bytes (0: no limit) into buf
+ * (CRAWL_CHUNK), counting *bytes: 0, or the read's error. */
+int drain(struct simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit);
+
+/* The crawl's HTTP session as the options say (-c, --per-host, the
+ * timeouts, --max-size, TLS): simul_http_session_new's result. */
+int crawl_http_session(const crawl_opts *o, struct simul_http_session **out);
+/* Streams r's body through lx (reset to base: a page's links go to
+ * lx's callback) to its end, counting *bytes; gate (NULL: none) runs
+ * after each chunk and stops the read with its error. A base lx refuses
+ * (a URL past SIMUL_URL_MAX): the body is drained unparsed. 0, or the
+ * read's or the gate's error. */
+struct simul_links;
+int read_links(struct simul_http_response *r, struct simul_links *lx, const char *base,
+               char *buf, uint64_t *bytes, int (*gate)(void *arg), void *arg);
+
+/* 1 if rb lets u (path and query) be fetched. */
+int robots_allows(const struct simul_robots *rb, const simul_url *u);
+/* GETs robots.txt at url (RFC 9309: up to ROBOTS_REDIRECTS redirects)
+ * and appends at most SIMUL_ROBOTS_MAX_BYTES of a 2xx body to body
+ * (buf: CRAWL_CHUNK bytes to read into). *status: the HTTP status, 310
+ * when the redirects ran out, 0 when unreachable (or the body failed).
+ * 0, or -ECANCELED (then *status and body are undefined). */
+int robots_get(struct simul_http_session *http, const char *url, char *buf, obuf *body,
+               int *status);
+
+/* How follow_redirects walks: the session, where each Location is parsed
+ * (after a refusal, the refused hop stays there), a CRAWL_CHUNK buffer to
+ * drain a redirect's body, and the crawl's check of a hop before it is
+ * requested: NULL to go on, or why not (an error kind: "scope", "robots"). */
+typedef struct hop_walk {
+    struct simul_http_session *http;
+    simul_url                 *loc;
+    char                      *buf;
+    const char *(*check)(void *arg, const simul_url *hop);
+    void                      *arg;
+} hop_walk;
+
+/* The GET of url[0, len), following redirects the way libcurl would (up
+ * to MAX_REDIRECTS hops, http and https only) but one hop at a time, each
+ * checked by w->check first: a hop it refuses is not requested. ro should
+ * say SIMUL_HTTP_NO_REDIRECTS. Returns as simul_http_get (the last hop's
+ * response in *out, the caller frees it), SIMUL_HTTP_EREDIRECTS (too many
+ * hops), SIMUL_HTTP_EREDIRECT (to another scheme), SIMUL_HTTP_EPROTO (a
+ * Location that is no URL), or 1 when a hop was refused: *status is its
+ * 3xx status, *why the check's reason, w->loc the refused hop. */
+int follow_redirects(const hop_walk *w, const char *url, size_t len,
+                     struct simul_http_request_opts *ro, struct simul_http_response **out,
+                     int *status, const char **why);
 
 /* ---- PostgreSQL (pgsink.c, --pg) ------------------------------------------ */
 

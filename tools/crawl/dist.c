@@ -45,17 +45,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK          65536
-#define PAGE_LINKS_MAX 100000
-#define PAGE_ARENA_MAX (16u << 20)
-#define NOPARSE_READ_MAX (256u << 10)
-#define ROBOTS_REDIRECTS 5
-#define MAX_REDIRECTS  10        /* hops followed for a page (as crawl.c) */
 #define ROBOTS_CACHE   4096      /* parsed robots.txt kept per worker */
 #define LEASE_FIELDS   4         /* item: url, parent, depth, tries */
 #define SENT_MAX       ((size_t)1 << 24)  /* link hashes remembered (128 MiB at most) */
@@ -70,21 +63,11 @@ static __thread simul_redis_script robots_script = SIMUL_REDIS_SCRIPT(DIST_LUA_R
 static __thread simul_redis_script renew_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RENEW);
 static __thread simul_redis_script release_script = SIMUL_REDIS_SCRIPT(DIST_LUA_RELEASE);
 
-/* One link of the page being parsed (in the slot's arena). */
-typedef struct dlink {
-    uint64_t hash, qhash;
-    uint32_t len, auth_end, host_start, host_end;
-    uint8_t  follow, http;
-    char     url[];
-} dlink;
-
 typedef struct dslot {
     struct dslot *next_free;
     simul_links  *lx;
     char         *buf;
-    obuf          arena;
-    seen_set      page;
-    size_t        nlinks;
+    page_links    links;          /* the page's distinct links (fetch.c) */
     simul_url     loc;
     char          lease[24];      /* lease id; "" when free */
     char         *host;           /* the lease's host (malloc'd) */
@@ -179,14 +162,12 @@ static int in_scope(const char *url, size_t host_start, size_t host_end)
 
 /* The local checks of a link (crawl.c's consider without the dedup set
  * and the counters, which live in Redis). */
-static int local_pass(const dlink *l, int depth)
+static int local_pass(const page_link *l, int depth)
 {
     return l->follow && l->http && !(D.o->depth >= 0 && depth + 1 > D.o->depth) &&
            l->len <= D.o->max_url_len && in_scope(l->url, l->host_start, l->host_end) &&
            filters_pass(D.o, l->url);
 }
-
-#define DLINK_SIZE(l) ((sizeof(dlink) + (l)->len + 1 + 7) & ~(size_t)7)
 
 /* Builds an item "url\tparent\tdepth\ttries" into b. */
 static int put_item(obuf *b, const char *url, size_t len, const char *parent, int depth,
@@ -200,7 +181,9 @@ static int put_item(obuf *b, const char *url, size_t len, const char *parent, in
 
 /* Runs the ack script: lease id (or "" for seeds), the page's url, its
  * record and found lines, and the links of s that pass the local checks
- * (s NULL: none). Items are built in one buffer, pointed at afterwards. */
+ * (s NULL: the nseeds seeds of the page_link records in seeds, whose
+ * query variants are not counted, as crawl.c's seeds). Items are built in
+ * one buffer, pointed at afterwards. */
 static int ack(const char *lease, const char *url, const obuf *rec, const obuf *found,
                dslot *s, int depth, const obuf *seeds, size_t nseeds)
 {
@@ -209,7 +192,7 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
         seen_clear(&D.sent);
         D.sent_epoch = epoch;
     }
-    size_t n = s ? s->nlinks : nseeds;
+    size_t n = s ? s->links.n : nseeds;
     const char **argv = malloc((10 + 4 * n) * sizeof *argv);
     size_t *lens = malloc((10 + 4 * n) * sizeof *lens);
     uint64_t *hashes = malloc((2 * n + 1) * sizeof *hashes);
@@ -227,11 +210,9 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
         }
     }
     /* the links' items first (the buffer moves while it grows) */
-    const obuf *arena = s ? &s->arena : seeds;
+    const page_link *first = (const page_link *)(s ? s->links.arena.p : seeds->p), *l = first;
     size_t k = 0;
-    for (size_t off = 0, i = 0; rc == 0 && i < n; i++) {
-        const dlink *l = (const dlink *)(arena->p + off);
-        off += DLINK_SIZE(l);
+    for (size_t i = 0; rc == 0 && i < n; i++, l = page_link_next(l)) {
         if (s && (!local_pass(l, depth) || seen_has(&D.sent, l->hash)))
             continue;
         ioff[k] = items.n;
@@ -241,16 +222,15 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
         rc = rc ? rc : obuf_put(&items, "", 1);
         k++;
     }
-    for (size_t i = 0, off = 0, kk = 0; rc == 0 && kk < k; i++) {
-        const dlink *l = (const dlink *)(arena->p + off);
-        off += DLINK_SIZE(l);
+    l = first;
+    for (size_t kk = 0; rc == 0 && kk < k; l = page_link_next(l)) {
         if (s && (!local_pass(l, depth) || seen_has(&D.sent, l->hash)))
             continue;
         const char *it = items.p + ioff[kk];
         argv[argc] = (const char *)&hashes[2 * kk];
         lens[argc++] = 8;
         argv[argc] = (const char *)&hashes[2 * kk + 1];
-        lens[argc++] = l->qhash ? 8 : 0;
+        lens[argc++] = s && l->qhash ? 8 : 0;
         argv[argc] = l->url;
         lens[argc++] = l->auth_end;
         argv[argc] = it;
@@ -279,38 +259,11 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
 
 /* ---- links of a page -------------------------------------------------------- */
 
-static void record_link(dslot *s, const simul_url *u, int follow)
-{
-    if (s->nlinks >= PAGE_LINKS_MAX)
-        return;
-    uint64_t h = crawl_hash(u->href, u->len);
-    if (seen_add(&s->page, h) != 1)
-        return;
-    size_t need = (sizeof(dlink) + u->len + 1 + 7) & ~(size_t)7;
-    if (obuf_reserve(&s->arena, need) < 0)
-        return;
-    dlink *r = (dlink *)(s->arena.p + s->arena.n);
-    memset(r, 0, sizeof *r);
-    r->hash = h;
-    r->len = u->len;
-    r->host_start = u->host_start;
-    r->host_end = u->host_end;
-    r->auth_end = u->auth_end;
-    size_t sl = u->scheme_end;
-    r->http = (sl == 4 && !memcmp(u->href, "http", 4)) ||
-              (sl == 5 && !memcmp(u->href, "https", 5));
-    r->follow = (uint8_t)follow;
-    if (u->query_start)
-        r->qhash = crawl_hash(u->href, u->query_start);
-    memcpy(r->url, u->href, u->len + 1);
-    s->arena.n += need;
-    s->nlinks++;
-}
-
 static int on_link(void *arg, const simul_link *l)
 {
     if (l->url)
-        record_link(arg, l->url, l->kind != SIMUL_LINK_BASE && l->kind != SIMUL_LINK_ATTR);
+        page_links_add(&((dslot *)arg)->links, l->url,
+                       l->kind != SIMUL_LINK_BASE && l->kind != SIMUL_LINK_ATTR, URL_PAGE);
     return 0;
 }
 
@@ -371,39 +324,19 @@ static int robots_task(dslot *s)
     obuf body = { .max = SIMUL_ROBOTS_MAX_BYTES + 32 };
     int status = 0;
     for (unsigned tries = 0;; tries++) {
-        simul_http_request_opts ro = { .max_redirects = ROBOTS_REDIRECTS };
-        simul_http_response *r = NULL;
-        int rc = simul_http_get(D.http, url, &ro, &r);
-        if (rc == -ECANCELED)
-            return rc;
         body.n = 0;
-        obuf_puts(&body, "0\n");
-        status = rc == SIMUL_HTTP_EREDIRECTS ? 310 : 0;
-        if (rc == 0) {
-            status = simul_http_response_status(r);
-            int n = 0;
-            if (status >= 200 && status < 300) {
-                /* the RFC's 500 KiB (after the 2 bytes reserved): the rest ignored */
-                while (body.n < SIMUL_ROBOTS_MAX_BYTES + 2 &&
-                       (n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
-                    size_t take = (size_t)n;
-                    if (take > SIMUL_ROBOTS_MAX_BYTES + 2 - body.n)
-                        take = SIMUL_ROBOTS_MAX_BYTES + 2 - body.n;
-                    obuf_put(&body, s->buf, take);
-                }
-                n = n > 0 ? 0 : n;
-            }
-            simul_http_response_free(r);
-            if (n == -ECANCELED)
-                return n;
-            if (n < 0)
-                status = 0;
+        obuf_puts(&body, "0\n");   /* 2 bytes reserved in front of the body */
+        if (robots_get(D.http, url, s->buf, &body, &status) < 0) {
+            obuf_free(&body);
+            return -ECANCELED;
         }
         if (simul_robots_for_status(status) != SIMUL_ROBOTS_DISALLOW_ALL ||
             tries >= D.o->retries)
             break;
-        if (simul_sleep(D.o->retry_wait * ldexp(1.0, (int)tries + 1)) < 0)
+        if (simul_sleep(D.o->retry_wait * ldexp(1.0, (int)tries + 1)) < 0) {
+            obuf_free(&body);
             return -ECANCELED;
+        }
     }
     char head[16];
     int hl = snprintf(head, sizeof head, "%d\n", status);
@@ -493,18 +426,17 @@ static int page_finish(dslot *s, const item *it, int status, const char *final_u
     rb->n = fb->n = 0;
     int rc = 0;
     size_t ulen = strlen(it->url);
-    for (size_t off = 0, i = 0; i < s->nlinks && rc == 0; i++) {
-        const dlink *l = (const dlink *)(s->arena.p + off);
+    const page_link *l = page_links_first(&s->links);
+    for (size_t i = 0; i < s->links.n && rc == 0; i++, l = page_link_next(l)) {
         rc = obuf_put(fb, it->url, ulen);
         rc = rc ? rc : obuf_put(fb, "\t", 1);
         rc = rc ? rc : obuf_put(fb, l->url, l->len);
         rc = rc ? rc : obuf_put(fb, "\n", 1);
-        off += DLINK_SIZE(l);
     }
     page_rec r = {
         .url = it->url, .final_url = final_url, .content_type = ct, .parent = it->parent,
         .error = error, .status = status, .depth = it->depth, .tries = t0 > 0 ? it->tries + 1 : 0,
-        .bytes = bytes, .links = s->nlinks, .fetch_ms = t0 > 0 ? (simul_now() - t0) * 1e3 : 0,
+        .bytes = bytes, .links = s->links.n, .fetch_ms = t0 > 0 ? (simul_now() - t0) * 1e3 : 0,
     };
     rc = rc ? rc : out_page_json(rb, &r);
     rc = rc ? rc : ack(s->lease, it->url, rb, fb, s, it->depth, NULL, 0);
@@ -512,87 +444,27 @@ static int page_finish(dslot *s, const item *it, int status, const char *final_u
     return rc;
 }
 
-/* 1 if rb lets u be fetched (path and query), else 0. */
-static int allowed(const simul_robots *rb, const simul_url *u)
+/* A redirect's next hop (follow_redirects): in scope, and allowed by its
+ * host's robots.txt if the job has it. */
+static const char *hop_check(void *arg, const simul_url *t)
 {
-    size_t pl, ql = 0;
-    const char *p = simul_url_part(u, SIMUL_URL_PATH, &pl);
-    if (u->query_start)
-        ql = (u->fragment_start ? u->fragment_start : u->len) - u->query_start;
-    return simul_robots_allowed(rb, p, pl + ql) != 0;
-}
-
-/* The GET of it->url, following redirects hop by hop as crawl.c's
- * follow does (up to MAX_REDIRECTS, http(s) only, each hop checked first:
- * out of scope, or disallowed by its host's robots.txt if the job has it,
- * is not requested). As simul_http_get (the last hop's response in *out),
- * SIMUL_HTTP_EREDIRECTS / _EREDIRECT / _EPROTO, or 1 when a hop was
- * refused: *why and *st3 (its 3xx status) say so, s->loc is the hop. */
-static int follow(dslot *s, const item *it, simul_http_request_opts *ro,
-                  simul_http_response **out, const char **why, int *st3)
-{
-    simul_url cur;
-    simul_url_init(&cur);
-    int rc;
-    for (int hop = 0;; hop++) {
-        simul_http_response *r;
-        rc = simul_http_get(D.http, hop ? cur.href : it->url, ro, &r);
-        if (rc < 0)
-            break;
-        int st = simul_http_response_status(r);
-        const char *loc = simul_http_response_header(r, "Location", 0);
-        if (st < 300 || st > 399 || st == 304 || !loc) {
-            *out = r;
-            break;
-        }
-        rc = hop ? 0 : simul_url_parse(&cur, it->url, strlen(it->url), NULL, 0);
-        if (rc == 0)
-            rc = simul_url_parse(&s->loc, loc, strlen(loc), &cur, SIMUL_URL_NORMALIZE);
-        if (rc == 0 && (!(s->loc.scheme_end == 4 || s->loc.scheme_end == 5) ||
-                        strncmp(s->loc.href, "http", 4) != 0))
-            rc = SIMUL_HTTP_EREDIRECT;
-        else if (rc < 0)
-            rc = SIMUL_HTTP_EPROTO;
-        else if (hop + 1 > MAX_REDIRECTS)
-            rc = SIMUL_HTTP_EREDIRECTS;
-        if (rc < 0) {
-            simul_http_response_free(r);
-            break;
-        }
-        const simul_url *t = &s->loc;
+    (void)arg;
+    if (!in_scope(t->href, t->host_start, t->host_end))
+        return "scope";
+    if (D.o->robots) {
         simul_robots *rb = NULL;
-        *why = NULL;
-        if (!in_scope(t->href, t->host_start, t->host_end)) {
-            *why = "scope";
-        } else if (D.o->robots) {
-            char origin[SIMUL_URL_MAX + 1];
-            snprintf(origin, sizeof origin, "%.*s", (int)t->auth_end, t->href);
-            if (robots_for(origin, &rb) == 1 && rb && !allowed(rb, t))
-                *why = "robots";
-        }
-        if (*why) {
-            *st3 = st;
-            simul_http_response_free(r);
-            rc = 1;
-            break;
-        }
-        uint64_t ignored = 0;
-        drain(r, s->buf, &ignored, NOPARSE_READ_MAX);   /* keeps the connection */
-        simul_http_response_free(r);
-        rc = simul_url_parse(&cur, t->href, t->len, NULL, 0);
-        if (rc < 0)
-            break;
+        char origin[SIMUL_URL_MAX + 1];
+        snprintf(origin, sizeof origin, "%.*s", (int)t->auth_end, t->href);
+        if (robots_for(origin, &rb) == 1 && rb && !robots_allows(rb, t))
+            return "robots";
     }
-    simul_url_fini(&cur);
-    return rc;
+    return NULL;
 }
 
 static int page_task_fetch(dslot *s, item *it)
 {
     simul_robots *rb = NULL;
-    s->nlinks = 0;
-    s->arena.n = 0;
-    seen_clear(&s->page);
+    page_links_clear(&s->links);
     if (D.o->robots) {
         int rc = robots_for(s->host, &rb);
         if (rc < 0)
@@ -605,7 +477,8 @@ static int page_task_fetch(dslot *s, item *it)
             return page_finish(s, it, 0, NULL, NULL, "robots_unreachable", 0, 0);
         simul_url u;
         simul_url_init(&u);
-        int ok = simul_url_parse(&u, it->url, strlen(it->url), NULL, 0) != 0 || allowed(rb, &u);
+        int ok = simul_url_parse(&u, it->url, strlen(it->url), NULL, 0) != 0 ||
+                 robots_allows(rb, &u);
         simul_url_fini(&u);
         if (!ok)
             return page_finish(s, it, 0, NULL, NULL, "robots", 0, 0);
@@ -617,7 +490,8 @@ static int page_task_fetch(dslot *s, item *it)
     simul_http_response *r = NULL;
     const char *why = NULL;
     int st3 = 0;
-    int rc = follow(s, it, &ro, &r, &why, &st3);
+    hop_walk w = { .http = D.http, .loc = &s->loc, .buf = s->buf, .check = hop_check };
+    int rc = follow_redirects(&w, it->url, strlen(it->url), &ro, &r, &st3, &why);
     if (rc == -ECANCELED)
         return rc;
     if (rc == 1)   /* a hop out of scope or disallowed: not requested */
@@ -632,12 +506,9 @@ static int page_task_fetch(dslot *s, item *it)
     const char *ct = simul_http_response_header(r, "Content-Type", 0);
     const char *error = status >= 400 ? "http" : NULL;
     if (retryable_status(status) && it->tries < (int)D.o->retries) {
-        double wait = backoff(it->tries);
-        const char *ra = simul_http_response_header(r, "Retry-After", 0);
-        char *e;
-        double s2 = ra ? strtod(ra, &e) : -1;
-        if (ra && e != ra && *e == '\0' && s2 >= 0)
-            wait = fmax(wait, fmin(s2, D.o->max_retry_after));
+        double wait = backoff(it->tries), ra = retry_after(r);
+        if (ra >= 0)
+            wait = fmax(wait, fmin(ra, D.o->max_retry_after));
         simul_http_response_free(r);
         return retry(s, it, wait);
     }
@@ -645,17 +516,7 @@ static int page_task_fetch(dslot *s, item *it)
     uint64_t bytes = 0;
     int n = 0;
     if (parse) {
-        const char *b = final_url ? final_url : it->url;
-        if (simul_links_reset(s->lx, b, strlen(b)) == 0) {
-            while ((n = simul_http_response_read_chunk(r, s->buf, CHUNK)) > 0) {
-                bytes += (uint64_t)n;
-                simul_links_feed(s->lx, s->buf, (size_t)n);
-            }
-            if (n == 0)
-                simul_links_end(s->lx);
-        } else {
-            n = drain(r, s->buf, &bytes, 0);
-        }
+        n = read_links(r, s->lx, final_url ? final_url : it->url, s->buf, &bytes, NULL, NULL);
     } else {
         n = drain(r, s->buf, &bytes, NOPARSE_READ_MAX);
     }
@@ -669,7 +530,7 @@ static int page_task_fetch(dslot *s, item *it)
             return retry(s, it, backoff(it->tries));
         }
         error = crawl_error_kind(n);
-        s->nlinks = 0;
+        s->links.n = 0;   /* a cut page's links are not its links */
     }
     /* the strings final_url and ct point into r: finish before freeing it */
     rc = page_finish(s, it, status, final_url, ct, error, bytes, t0);
@@ -691,8 +552,7 @@ static int slot_task(void *arg)
     }
     if (rc < 0 && rc != -ECANCELED)
         D.fatal = 1;
-    if (s->arena.cap > (1u << 20))
-        obuf_free(&s->arena);
+    page_links_trim(&s->links);
     free(s->host);
     free(s->item);
     s->host = s->item = NULL;
@@ -842,25 +702,14 @@ static int seeds(void)
     size_t n = 0;
     int rc = 0;
     for (size_t i = 0; i < D.o->nseeds && rc == 0; i++) {
-        const char *s = D.o->seeds[i];
-        if (simul_url_parse(&u, s, strlen(s), NULL, SIMUL_URL_NORMALIZE) != 0 ||
-            !(u.scheme_end == 4 || u.scheme_end == 5) || strncmp(u.href, "http", 4) != 0) {
-            logmsg(LOG_ERROR, "%s: not an http(s) URL: skipped", s);
+        rc = seed_add(&D.scopes, D.o, D.o->seeds[i], &u);
+        if (rc == -EINVAL) {   /* skipped */
+            rc = 0;
             continue;
         }
-        rc = scopes_add(&D.scopes, D.o->scope, &u);
-        size_t need = (sizeof(dlink) + u.len + 1 + 7) & ~(size_t)7;
-        if (rc == 0 && (rc = obuf_reserve(&arena, need)) == 0) {
-            dlink *l = (dlink *)(arena.p + arena.n);
-            memset(l, 0, sizeof *l);
-            l->hash = crawl_hash(u.href, u.len);
-            l->len = u.len;
-            l->auth_end = u.auth_end;
-            l->follow = l->http = 1;
-            memcpy(l->url, u.href, u.len + 1);
-            arena.n += need;
+        if (rc == 0 && (rc = page_link_put(&arena, &u, crawl_hash(u.href, u.len), 1,
+                                           URL_PAGE)) == 0)
             n++;
-        }
     }
     simul_url_fini(&u);
     if (rc == 0 && n == 0)
@@ -934,15 +783,6 @@ static int exp_found(void *arg, const simul_redis_reply *k, const simul_redis_re
     (void)k;
     exp_state *e = arg;
     return fwrite(v->str, 1, v->len, e->f) == v->len ? 0 : -errno;
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
 }
 
 /* Refuses an unfinished job (URLs queued or leased: run a worker). */
@@ -1038,12 +878,11 @@ static int setup(void)
         return -ENOMEM;
     for (unsigned i = 0; i < D.o->concurrency; i++) {
         dslot *s = &D.slots[i];
-        s->arena.max = PAGE_ARENA_MAX;
+        page_links_init(&s->links);
         s->rec.max = 1 << 20;
         s->found.max = (size_t)PAGE_ARENA_MAX * 2;
-        seen_init(&s->page, PAGE_LINKS_MAX);
         simul_url_init(&s->loc);
-        if (!(s->buf = malloc(CHUNK)))
+        if (!(s->buf = malloc(CRAWL_CHUNK)))
             return -ENOMEM;
         int rc = simul_links_new(&s->lx, "http://x/", 9, SIMUL_URL_NORMALIZE, on_link, s);
         if (rc < 0)
@@ -1051,16 +890,7 @@ static int setup(void)
         s->next_free = D.free_slots;
         D.free_slots = s;
     }
-    simul_http_session_opts so = {
-        .limit = D.o->concurrency, .limit_per_host = D.o->per_host,
-        .user_agent = D.o->user_agent, .ca_file = D.o->ca_file, .insecure = D.o->insecure,
-        .max_body = D.o->max_size,
-        .timeouts = { .total = D.o->timeout, .connect = D.o->connect_timeout,
-                      .read = D.o->read_timeout },
-    };
-    if (so.limit_per_host > so.limit)
-        so.limit_per_host = so.limit;
-    return simul_http_session_new(&so, &D.http);
+    return crawl_http_session(D.o, &D.http);
 }
 
 static void teardown(void)
@@ -1068,10 +898,9 @@ static void teardown(void)
     for (unsigned i = 0; D.slots && i < D.o->concurrency; i++) {
         simul_links_free(D.slots[i].lx);
         free(D.slots[i].buf);
-        obuf_free(&D.slots[i].arena);
+        page_links_fini(&D.slots[i].links);
         obuf_free(&D.slots[i].rec);
         obuf_free(&D.slots[i].found);
-        seen_fini(&D.slots[i].page);
         simul_url_fini(&D.slots[i].loc);
         /* a slot whose task was cancelled before it ran */
         free(D.slots[i].host);

@@ -259,6 +259,15 @@ static int close_replace(FILE *out, char *tmp, const char *path, int rc)
     return rc;
 }
 
+char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
 int out_file_replace(const char *path, const void *buf, size_t n)
 {
     char *tmp;

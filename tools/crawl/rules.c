@@ -39,6 +39,16 @@ int scopes_add(crawl_scopes *sc, int scope, const simul_url *u)
     return 0;
 }
 
+int seed_add(crawl_scopes *sc, const crawl_opts *o, const char *seed, simul_url *u)
+{
+    if (simul_url_parse(u, seed, strlen(seed), NULL, SIMUL_URL_NORMALIZE) != 0 ||
+        !(u->scheme_end == 4 || u->scheme_end == 5) || strncmp(u->href, "http", 4) != 0) {
+        logmsg(LOG_ERROR, "%s: not an http(s) URL: skipped", seed);
+        return -EINVAL;
+    }
+    return scopes_add(sc, o->scope, u);
+}
+
 void scopes_free(crawl_scopes *sc)
 {
     for (size_t i = 0; i < sc->n; i++)

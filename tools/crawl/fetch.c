@@ -1,0 +1,281 @@
+/*
+ * fetch.c - the parts of a page's fetch that the single-process crawl
+ * (crawl.c) and the shared one (dist.c) have in common, so both crawl
+ * the same way: the page's set of distinct links (what foundurls.tsv
+ * lists and what the frontier is offered), redirects followed one hop at
+ * a time with each hop checked before it is requested, robots.txt's
+ * fetch and a URL's robots check, and the small rules on what is
+ * retried, what is parsed and how a body is drained. What a crawl does
+ * with a page (store, frontier, Redis) stays in its own file.
+ */
+#include "crawl.h"
+
+#include <simul/html.h>
+#include <simul/http.h>
+#include <simul/robots.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* ---- the page's links ------------------------------------------------------ */
+
+void page_links_init(page_links *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->arena.max = PAGE_ARENA_MAX;
+    seen_init(&pl->seen, PAGE_LINKS_MAX);
+}
+
+void page_links_fini(page_links *pl)
+{
+    obuf_free(&pl->arena);
+    seen_fini(&pl->seen);
+    pl->n = 0;
+}
+
+void page_links_clear(page_links *pl)
+{
+    pl->n = 0;
+    pl->arena.n = 0;
+    seen_clear(&pl->seen);
+}
+
+void page_links_trim(page_links *pl)
+{
+    /* a page with a huge number of links does not leave its slot holding
+     * the memory: -c slots x the caps would be a lot */
+    if (pl->arena.cap > PAGE_LINKS_KEEP)
+        obuf_free(&pl->arena);
+    if ((pl->seen.mask + 1) * sizeof(uint64_t) > PAGE_LINKS_KEEP)
+        seen_fini(&pl->seen), seen_init(&pl->seen, PAGE_LINKS_MAX);
+}
+
+int page_link_put(obuf *arena, const simul_url *u, uint64_t hash, int follow, int kind)
+{
+    size_t need = PAGE_LINK_SIZE(u->len);
+    int rc = obuf_reserve(arena, need);
+    if (rc < 0)
+        return rc;
+    page_link *r = (page_link *)(arena->p + arena->n);
+    memset(r, 0, sizeof *r);
+    r->hash = hash;
+    r->len = u->len;
+    r->host_start = (uint16_t)u->host_start;
+    r->host_end = (uint16_t)u->host_end;
+    r->auth_end = (uint16_t)u->auth_end;
+    size_t sl = u->scheme_end;
+    r->http = (sl == 4 && !memcmp(u->href, "http", 4)) || (sl == 5 && !memcmp(u->href, "https", 5));
+    r->follow = (uint8_t)follow;
+    r->kind = (uint8_t)kind;
+    if (u->query_start)
+        r->qhash = crawl_hash(u->href, u->query_start);
+    memcpy(r->url, u->href, u->len + 1);
+    arena->n += need;
+    return 0;
+}
+
+void page_links_add(page_links *pl, const simul_url *u, int follow, int kind)
+{
+    if (pl->n >= PAGE_LINKS_MAX)
+        return;
+    uint64_t h = crawl_hash(u->href, u->len);
+    if (seen_add(&pl->seen, h) != 1)
+        return;
+    if (page_link_put(&pl->arena, u, h, follow, kind) == 0)
+        pl->n++;
+}
+
+/* ---- what is retried, parsed, drained --------------------------------------- */
+
+int retryable_error(int err)
+{
+    switch (err) {
+    case SIMUL_HTTP_EDNS: case SIMUL_HTTP_EREFUSED: case SIMUL_HTTP_ECONNECT:
+    case SIMUL_HTTP_ERESET: case SIMUL_HTTP_EINCOMPLETE: case SIMUL_HTTP_ETLS:
+    case SIMUL_HTTP_ETIMEOUT_CONNECT: case SIMUL_HTTP_ETIMEOUT_READ:
+    case SIMUL_HTTP_ETIMEOUT_TOTAL: case SIMUL_HTTP_ETIMEOUT_POOL: case SIMUL_HTTP_EPROTO:
+    case SIMUL_HTTP_EFAIL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int retryable_status(int status)
+{
+    return status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
+
+double retry_after(simul_http_response *r)
+{
+    const char *v = simul_http_response_header(r, "Retry-After", 0);
+    if (!v)
+        return -1;
+    char *e;
+    double s = strtod(v, &e);
+    if (e != v && *e == '\0' && s >= 0)
+        return s;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+        double d = difftime(timegm(&tm), time(NULL));
+        return d > 0 ? d : 0;
+    }
+    return -1;
+}
+
+int is_html(const char *ct)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, "; \t");
+    return (n == 9 && !strncasecmp(ct, "text/html", 9)) ||
+           (n == 21 && !strncasecmp(ct, "application/xhtml+xml", 21));
+}
+
+/* A body read to its end lets the connection be reused; one given up on
+ * at the limit is not downloaded for nothing (freeing the response closes
+ * the connection). */
+int drain(simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit)
+{
+    int n;
+    uint64_t start = *bytes;
+    while ((n = simul_http_response_read_chunk(r, buf, CRAWL_CHUNK)) > 0) {
+        *bytes += (uint64_t)n;
+        if (limit && *bytes - start >= limit)
+            return 0;
+    }
+    return n;
+}
+
+int crawl_http_session(const crawl_opts *o, simul_http_session **out)
+{
+    simul_http_session_opts so = {
+        .limit = o->concurrency, .limit_per_host = o->per_host, .user_agent = o->user_agent,
+        .ca_file = o->ca_file, .insecure = o->insecure, .max_body = o->max_size,
+        .timeouts = { .total = o->timeout, .connect = o->connect_timeout,
+                      .read = o->read_timeout },
+    };
+    if (so.limit_per_host > so.limit)
+        so.limit_per_host = so.limit;
+    return simul_http_session_new(&so, out);
+}
+
+int read_links(simul_http_response *r, simul_links *lx, const char *base, char *buf,
+               uint64_t *bytes, int (*gate)(void *arg), void *arg)
+{
+    int n;
+    if (simul_links_reset(lx, base, strlen(base)) != 0)
+        return drain(r, buf, bytes, 0);
+    /* streamed: no copy of the page is kept */
+    while ((n = simul_http_response_read_chunk(r, buf, CRAWL_CHUNK)) > 0) {
+        *bytes += (uint64_t)n;
+        simul_links_feed(lx, buf, (size_t)n);
+        if (gate && (n = gate(arg)) < 0)
+            break;
+    }
+    if (n == 0)
+        simul_links_end(lx);
+    return n;
+}
+
+/* ---- robots.txt ---------------------------------------------------------------- */
+
+int robots_allows(const simul_robots *rb, const simul_url *u)
+{
+    size_t pl, ql = 0;
+    const char *p = simul_url_part(u, SIMUL_URL_PATH, &pl);
+    if (u->query_start)
+        ql = (u->fragment_start ? u->fragment_start : u->len) - u->query_start;
+    return simul_robots_allowed(rb, p, pl + ql) != 0;
+}
+
+int robots_get(simul_http_session *http, const char *url, char *buf, obuf *body, int *status)
+{
+    simul_http_request_opts ro = { .max_redirects = ROBOTS_REDIRECTS };
+    simul_http_response *r = NULL;
+    int rc = simul_http_get(http, url, &ro, &r);
+    if (rc == -ECANCELED)
+        return rc;
+    *status = rc == SIMUL_HTTP_EREDIRECTS ? 310 : 0;   /* redirects exhausted: 3xx */
+    if (rc != 0)
+        return 0;
+    *status = simul_http_response_status(r);
+    int n = 0;
+    if (*status >= 200 && *status < 300) {
+        /* the RFC's 500 KiB: read that much, ignore the rest */
+        size_t end = body->n + SIMUL_ROBOTS_MAX_BYTES;
+        while (body->n < end && (n = simul_http_response_read_chunk(r, buf, CRAWL_CHUNK)) > 0) {
+            size_t take = (size_t)n;
+            if (take > end - body->n)
+                take = end - body->n;
+            obuf_put(body, buf, take);
+        }
+        n = n > 0 ? 0 : n;
+    }
+    simul_http_response_free(r);
+    if (n == -ECANCELED)
+        return n;
+    if (n < 0)
+        *status = 0;   /* the body failed: unreachable, try again later */
+    return 0;
+}
+
+/* ---- redirects, hop by hop --------------------------------------------------- */
+
+int follow_redirects(const hop_walk *w, const char *url, size_t len,
+                     simul_http_request_opts *ro, simul_http_response **out,
+                     int *status, const char **why)
+{
+    simul_url cur;   /* the hop being requested, once there is a second */
+    simul_url_init(&cur);
+    int rc;
+    for (int hop = 0;; hop++) {
+        simul_http_response *r;
+        rc = simul_http_get(w->http, hop ? cur.href : url, ro, &r);
+        if (rc < 0)
+            break;
+        int st = simul_http_response_status(r);
+        const char *loc = simul_http_response_header(r, "Location", 0);
+        if (st < 300 || st > 399 || st == 304 || !loc) {
+            *out = r;
+            break;
+        }
+        rc = hop ? 0 : simul_url_parse(&cur, url, len, NULL, 0);
+        if (rc == 0)
+            rc = simul_url_parse(w->loc, loc, strlen(loc), &cur, SIMUL_URL_NORMALIZE);
+        if (rc == 0 && (!(w->loc->scheme_end == 4 || w->loc->scheme_end == 5) ||
+                        strncmp(w->loc->href, "http", 4) != 0))
+            rc = SIMUL_HTTP_EREDIRECT;   /* file:, ftp:, ... */
+        else if (rc < 0)
+            rc = SIMUL_HTTP_EPROTO;      /* a Location that is no URL */
+        else if (hop + 1 > MAX_REDIRECTS)
+            rc = SIMUL_HTTP_EREDIRECTS;
+        if (rc < 0) {
+            simul_http_response_free(r);
+            break;
+        }
+        /* the next hop: the crawl's checks (scope, robots.txt) first */
+        const char *no = w->check(w->arg, w->loc);
+        if (no) {
+            *status = st;
+            *why = no;
+            simul_http_response_free(r);
+            rc = 1;
+            break;
+        }
+        uint64_t ignored = 0;
+        drain(r, w->buf, &ignored, NOPARSE_READ_MAX);   /* keeps the connection */
+        simul_http_response_free(r);
+        rc = simul_url_parse(&cur, w->loc->href, w->loc->len, NULL, 0);   /* loc is reused */
+        if (rc < 0)
+            break;
+    }
+    simul_url_fini(&cur);
+    return rc;
+}
