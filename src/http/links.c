@@ -52,17 +52,17 @@ enum { A_OTHER, A_HREF, A_SRC, A_HTTP_EQUIV, A_CONTENT };
 #define AUX_MAX 64      /* http-equiv value kept */
 
 /* Bytes that end a run in the tag states. */
-enum { K_WS = 1, K_NAME_END = 2, K_UQ_END = 4 };
+enum { K_WS = 1, K_NAME_END = 2, K_UQ_END = 4, K_SKIP_END = 8 };
 static uint8_t ktab[256];
 
 __attribute__((constructor)) static void ktab_init(void)
 {
     const char *ws = "\t\n\f\r ";
     for (const char *c = ws; *c; c++)
-        ktab[(unsigned char)*c] |= K_WS | K_NAME_END | K_UQ_END;
-    ktab['/'] |= K_NAME_END;
-    ktab['>'] |= K_NAME_END | K_UQ_END;
-    ktab['='] |= K_NAME_END;
+        ktab[(unsigned char)*c] |= K_WS | K_NAME_END | K_UQ_END | K_SKIP_END;
+    ktab['/'] |= K_NAME_END | K_SKIP_END;
+    ktab['>'] |= K_NAME_END | K_UQ_END | K_SKIP_END;
+    ktab['='] |= K_NAME_END | K_SKIP_END;
     ktab[0] |= K_NAME_END;
     for (int c = 'A'; c <= 'Z'; c++)
         ktab[c] |= K_NAME_END;   /* uppercase: lowered one by one */
@@ -98,24 +98,35 @@ struct simul_links {
     char      dec[3 * SIMUL_LINKS_VALUE_MAX + 16];   /* NUL decodes to 3 bytes */
 };
 
+/* The tags that matter, by (length, first letter): no two share both, so
+ * one table load finds the only candidate and one compare confirms it
+ * (most tags are none of these: no branch to mispredict on the name). */
+static const char *const tag_names[] = {
+    [T_A] = "a", [T_AREA] = "area", [T_LINK] = "link", [T_BASE] = "base",
+    [T_FRAME] = "frame", [T_IFRAME] = "iframe", [T_META] = "meta", [T_SCRIPT] = "script",
+    [T_STYLE] = "style", [T_TEXTAREA] = "textarea", [T_TITLE] = "title", [T_XMP] = "xmp",
+    [T_NOEMBED] = "noembed", [T_NOFRAMES] = "noframes", [T_PLAINTEXT] = "plaintext"};
+#define TAG_LEN_MAX 9
+static uint8_t tag_slot[(TAG_LEN_MAX + 1) * 32];
+
 static int tag_id(const char *s, size_t n)
 {
-#define IS(lit) (n == sizeof lit - 1 && !memcmp(s, lit, sizeof lit - 1))
-    switch (s[0]) {   /* most tags are none of these: one switch */
-    case 'a': return IS("a") ? T_A : IS("area") ? T_AREA : T_OTHER;
-    case 'b': return IS("base") ? T_BASE : T_OTHER;
-    case 'f': return IS("frame") ? T_FRAME : T_OTHER;
-    case 'i': return IS("iframe") ? T_IFRAME : T_OTHER;
-    case 'l': return IS("link") ? T_LINK : T_OTHER;
-    case 'm': return IS("meta") ? T_META : T_OTHER;
-    case 'n': return IS("noembed") ? T_NOEMBED : IS("noframes") ? T_NOFRAMES : T_OTHER;
-    case 'p': return IS("plaintext") ? T_PLAINTEXT : T_OTHER;
-    case 's': return IS("script") ? T_SCRIPT : IS("style") ? T_STYLE : T_OTHER;
-    case 't': return IS("textarea") ? T_TEXTAREA : IS("title") ? T_TITLE : T_OTHER;
-    case 'x': return IS("xmp") ? T_XMP : T_OTHER;
+    if (n > TAG_LEN_MAX || n == 0)
+        return T_OTHER;
+    int t = tag_slot[n * 32 + ((unsigned char)s[0] & 31)];
+    return t != T_OTHER && !memcmp(s, tag_names[t], n) ? t : T_OTHER;
+}
+
+__attribute__((constructor)) static void tag_slot_init(void)
+{
+    for (int t = 0; t < (int)(sizeof tag_names / sizeof tag_names[0]); t++) {
+        if (!tag_names[t])
+            continue;
+        size_t n = strlen(tag_names[t]);
+        int k = (int)n * 32 + (tag_names[t][0] & 31);
+        assert(n <= TAG_LEN_MAX && tag_slot[k] == T_OTHER);
+        tag_slot[k] = (uint8_t)t;
     }
-    return T_OTHER;
-#undef IS
 }
 
 static int attr_id(const char *s, size_t n)
@@ -197,6 +208,29 @@ static size_t decode_attr(const char *s, size_t n, char *o)
 {
     size_t i = 0, w = 0;
     while (i < n) {
+#ifdef __SSE2__
+        /* Most values have no reference, CR or NUL: copy them 16 bytes at
+         * a time. The output never outgrows 3 bytes per input byte, so the
+         * 16-byte store stays inside the caller's buffer. */
+        while (n - i >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('&')),
+                                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+                                                    _mm_cmpeq_epi8(v, _mm_setzero_si128())));
+            unsigned m = (unsigned)_mm_movemask_epi8(hit);
+            _mm_storeu_si128((__m128i *)(void *)(o + w), v);
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                i += k;
+                w += k;
+                break;
+            }
+            i += 16;
+            w += 16;
+        }
+        if (i >= n)
+            break;
+#endif
         unsigned char c = (unsigned char)s[i];
         if (c == '\r') {
             o[w++] = '\n';
@@ -638,6 +672,17 @@ int simul_links_feed(simul_links *lx, const char *chunk, size_t n)
                 tag_begin(lx, false);
                 goto tag_name;
             }
+            /* An end tag in data reports nothing and switches nothing: skip
+             * "</name>" whole; anything else takes the states below. */
+            if (!lx->all && end - p >= 3 && *p == '/' && alpha((unsigned char)p[1])) {
+                const char *e = p + 2;
+                while (e < end && !(ktab[(unsigned char)*e] & K_SKIP_END))
+                    e++;
+                if (e < end && *e == '>') {
+                    p = e + 1;
+                    goto data;
+                }
+            }
             st = S_TAG_OPEN;
             break;
         }
@@ -703,6 +748,8 @@ int simul_links_feed(simul_links *lx, const char *chunk, size_t n)
             if (ws(c)) {
                 tag_named(lx);
                 p++;
+                if (!lx->collect)
+                    goto skip_attrs;
                 goto before_attr_name;
             }
             if (c == '/') {
@@ -718,6 +765,40 @@ int simul_links_feed(simul_links *lx, const char *chunk, size_t n)
             p++;
             goto tag_name;
         }
+        skip_attrs:
+            /* A tag whose attributes matter to nobody (most of a page): the
+             * common shape, name="value" pairs up to '>', in a tight loop
+             * with nothing stored; any other shape, or the chunk's end,
+             * continues in the general states from where it stands. */
+            for (;;) {
+                while (p < end && (ktab[(unsigned char)*p] & K_WS))
+                    p++;
+                if (p >= end || *p == '/' || *p == '=')
+                    goto before_attr_name;
+                if (*p == '>') {
+                    p++;
+                    goto data;
+                }
+                const char *e = p + 1;
+                while (e < end && !(ktab[(unsigned char)*e] & K_SKIP_END))
+                    e++;
+                if (end - e < 2 || e[0] != '=' || e[1] != '"') {
+                    p = e;
+                    goto attr_name;
+                }
+                const char *q = find_byte(e + 2, end, '"');
+                if (q == end) {
+                    p = e + 1;
+                    goto before_attr_value;
+                }
+                p = q + 1;
+                if (p < end && *p == '>') {
+                    p++;
+                    goto data;
+                }
+                if (p >= end || !(ktab[(unsigned char)*p] & K_WS))
+                    goto after_attr_value_q;
+            }
         before_attr_name:
             NEED(S_BEFORE_ATTR_NAME);
             if (ws(c)) {
