@@ -702,6 +702,13 @@ static int setup(simul_http_response *r, const char *method, const char *url,
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* libcurl reads a socket in buffer-sized pieces and, after each, polls
+     * it for more: a syscall pair per piece. 32 KiB instead of 16 halves
+     * them (measured on the crawl: 6.3 -> 3.4 recv and 6.7 -> 3.9 poll a
+     * page). Not more: one piece of a gzip bomb inflates ~1000-fold, and
+     * libcurl fails with "out of memory" instead of letting our body cap
+     * answer once a paused transfer holds over 64 MiB of it. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 32768L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, simul__http_on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, simul__http_on_header);
