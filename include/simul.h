@@ -670,7 +670,10 @@ SIMUL_API void simul_loop_ref(simul_loop *loop);
 SIMUL_API void simul_loop_unref(simul_loop *loop);
 
 /* loop.call_soon(cb, arg): runs cb(arg) on the loop soon, FIFO with tasks.
- * From a task or callback of the loop. 0, -ENOMEM, -EPERM outside a loop. */
+ * From a task or callback of the loop. 0, -ENOMEM, -EPERM outside a loop.
+ * A callback still queued when the run ends runs before the loop closes
+ * (unlike asyncio, which drops it: in C it may be what frees memory); one
+ * that keeps queuing itself is dropped after 64 such rounds. */
 SIMUL_API int simul_call_soon(void (*cb)(void *), void *arg);
 
 /* loop.call_soon_threadsafe: from any thread; cb(arg) runs on the loop's

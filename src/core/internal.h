@@ -97,8 +97,8 @@ static inline simul__list *simul__list_pop(simul__list *l)
 
 /* ---- runnables: the ready queue holds tasks and callbacks -------------- */
 
-/* CALLBACK: malloc'd, recycled after it runs, dropped if the loop closes
- * first; POSTED: owned by whoever posted it (remote.c), never freed by the
+/* CALLBACK: malloc'd, recycled after it runs (those queued when the run
+ * ends still run, for a bounded number of ticks; any left are dropped); POSTED: owned by whoever posted it (remote.c), never freed by the
  * loop, and run even when the loop closes; ASYNC: a wake handle's node. */
 enum { SIMUL__RUN_TASK = 0, SIMUL__RUN_CALLBACK = 1, SIMUL__RUN_POSTED = 2,
        SIMUL__RUN_ASYNC = 3 };

@@ -369,12 +369,20 @@ static int flag_set(simul_loop *l, void *arg)
     return *(int *)arg;
 }
 
-/* Shutdown: cancel whatever is alive (again, for tasks spawned late). */
+/* Ticks a closing loop spends running callbacks already queued once its
+ * tasks are done (a callback that queues itself again forever is dropped
+ * after these). */
+#define CLOSE_DRAIN_TICKS 64
+
+/* Shutdown: cancel whatever is alive (again, for tasks spawned late). The
+ * callbacks queued by then (a future's done callbacks, the last of a
+ * library's cleanups) still run: their owners count on them to let go of
+ * memory, and the loop is still whole. */
 static int all_done(simul_loop *l, void *arg)
 {
-    (void)arg;
+    unsigned *drain = arg;
     if (l->ntasks_live == 0)
-        return 1;
+        return !l->rq_head || (*drain)++ >= CLOSE_DRAIN_TICKS;
     SIMUL__FOREACH_TASK(l, t) {
         if (t->state != SIMUL_TASK_DONE && !(t->flags & SIMUL__TF_CANCEL))
             simul__task_cancel(t);
@@ -513,7 +521,8 @@ int simul_loop_free(simul_loop *l)
     /* As asyncio.run's finally: cancel what is left, then the layers'
      * shutdown in a task (which may still spawn, sleep and wait), then
      * cancel whatever that left behind. */
-    simul__loop_run_until(l, all_done, NULL);
+    unsigned drain = 0;
+    simul__loop_run_until(l, all_done, &drain);
     int hooks = 0;
     for (unsigned i = 0; i < l->nmods; i++)
         hooks |= l->mod_order[i]->shutdown != NULL;
@@ -526,7 +535,8 @@ int simul_loop_free(simul_loop *l)
             simul__loop_run_until(l, flag_set, &done);
         }
     }
-    simul__loop_run_until(l, all_done, NULL);
+    drain = 0;
+    simul__loop_run_until(l, all_done, &drain);
     loop_close(l);
     return 0;
 }

@@ -20,7 +20,8 @@
  * with the last reference.
  *
  * Node kinds (run.kind): SIMUL__RUN_CALLBACK nodes are malloc'd and freed
- * after running (dropped unrun if the loop closes first); SIMUL__RUN_POSTED
+ * after running (simul_loop_free runs those queued for a bounded number of
+ * ticks; any still queued at the close are dropped unrun); SIMUL__RUN_POSTED
  * nodes belong to the poster and always run, even when the loop closes with
  * them queued (a forwarded call must always be answered); SIMUL__RUN_ASYNC
  * nodes are wake handles.

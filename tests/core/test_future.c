@@ -215,3 +215,33 @@ TEST(the_plain_setters_refuse_other_threads)
 {
     CHECK_EQ(simul_run(main_wrong_thread, NULL), 0);
 }
+
+/* The main task returns right after setting a future whose done callback
+ * is queued: the callback still runs before the loop closes, and the
+ * future (held by that queued run) is freed - ASan and valgrind see it. */
+static int self_requeues;
+static void requeue(void *arg)
+{
+    (void)arg;
+    self_requeues++;
+    simul_call_soon(requeue, NULL);   /* forever: the close stops it */
+}
+static int main_returns_with_callbacks_queued(void *a)
+{
+    (void)a;
+    norder = 0;
+    simul_future *f = simul_future_new();
+    CHECK_EQ(simul_future_add_done_callback(f, note, "q"), 0);
+    CHECK_EQ(simul_future_set_result(f, NULL), 0);
+    simul_future_free(f);                 /* the queued run holds it */
+    CHECK_EQ(simul_call_soon(requeue, NULL), 0);
+    return 0;
+}
+TEST(callbacks_queued_when_main_returns_run_before_the_close)
+{
+    self_requeues = 0;
+    CHECK_EQ(simul_run(main_returns_with_callbacks_queued, NULL), 0);
+    CHECK_EQ(norder, 1);
+    CHECK_EQ(order[0], 'q');
+    CHECK(self_requeues >= 1 && self_requeues <= 200);   /* bounded, not forever */
+}
