@@ -470,6 +470,13 @@ static int commit(int reopen)
     if (rc == 0 && C.o->fsync &&
         (fdatasync(fileno(C.found)) != 0 || fdatasync(fileno(C.pages)) != 0))
         rc = -errno;
+    if (rc < 0) {   /* the outputs (a full disk, say): SQLite has nothing to add */
+        logmsg(LOG_ERROR, "commit: writing the outputs in %s: %s", C.o->dir, simul_strerror(rc));
+        C.fatal = 1;
+        C.last_commit = simul_now();
+        C.pending = 0;
+        return rc;
+    }
     if (rc == 0 && C.pg) {
         /* PostgreSQL first: a crash leaves it ahead of the store, never behind */
         C.committing = 1;
