@@ -21,6 +21,7 @@
 #include <simul/robots.h>
 #include <simul/url.h>
 
+#include "../core/ascii.h"
 #include "../core/buf.h"
 
 #include <assert.h>
@@ -72,23 +73,12 @@ struct simul_robots {
 
 /* ---- normalisation (both sides) -------------------------------------- */
 
-static bool is_hex(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
-
-static int hexval(unsigned char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
 static bool unreserved(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static const char hexdig[] = "0123456789ABCDEF";
 
 /* Writes the normalised form of s[0, n) to out (room for 3n bytes) and
  * returns its length. In a URL (pattern false) '*' and '$' are data, so
@@ -100,23 +90,23 @@ static size_t normalize(const char *s, size_t n, char *out, bool pattern)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && is_hex((unsigned char)s[i + 1]) &&
-            is_hex((unsigned char)s[i + 2])) {
-            unsigned v = (unsigned)(hexval((unsigned char)s[i + 1]) << 4 |
-                                    hexval((unsigned char)s[i + 2]));
+        if (c == '%' && i + 2 < n && simul__hexval((unsigned char)s[i + 1]) >= 0 &&
+            simul__hexval((unsigned char)s[i + 2]) >= 0) {
+            unsigned v = (unsigned)(simul__hexval((unsigned char)s[i + 1]) << 4 |
+                                    simul__hexval((unsigned char)s[i + 2]));
             if (unreserved((unsigned char)v)) {
                 out[o++] = (char)v;
             } else {
                 out[o++] = '%';
-                out[o++] = hexdig[v >> 4];
-                out[o++] = hexdig[v & 15];
+                out[o++] = simul__hexdigit(v >> 4);
+                out[o++] = simul__hexdigit(v & 15);
             }
             i += 2;
         } else if (c <= 0x20 || c >= 0x7f || c == '%' || (!pattern && (c == '*' || c == '$')) ||
                    (pattern && c == '$')) {
             out[o++] = '%';
-            out[o++] = hexdig[c >> 4];
-            out[o++] = hexdig[c & 15];
+            out[o++] = simul__hexdigit(c >> 4);
+            out[o++] = simul__hexdigit(c & 15);
         } else {
             out[o++] = (char)c;
         }

@@ -15,6 +15,8 @@
  */
 #include <simul/url.h>
 
+#include "../core/ascii.h"
+
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -62,10 +64,6 @@ static inline bool is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 
 static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static inline bool is_hex(unsigned char c) { return ctab[c] & C_HEX; }
 static inline char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c; }
-static inline int hexval(unsigned char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
 static inline bool unreserved(unsigned char c)
 {
     return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
@@ -99,7 +97,6 @@ static inline void putn(wbuf *w, const char *s, size_t n)
     w->n += (uint32_t)n;
 }
 
-static const char hexdig[] = "0123456789ABCDEF";
 
 /* Appends s[0, n) percent-encoding the bytes in `set`. */
 static void put_enc(wbuf *w, const char *s, size_t n, uint8_t set)
@@ -109,8 +106,8 @@ static void put_enc(wbuf *w, const char *s, size_t n, uint8_t set)
             unsigned char c = (unsigned char)s[i];
             if (ctab[c] & set) {
                 put(w, '%');
-                put(w, hexdig[c >> 4]);
-                put(w, hexdig[c & 15]);
+                put(w, simul__hexdigit(c >> 4));
+                put(w, simul__hexdigit(c & 15));
             } else {
                 put(w, (char)c);
             }
@@ -122,8 +119,8 @@ static void put_enc(wbuf *w, const char *s, size_t n, uint8_t set)
         unsigned char c = (unsigned char)s[i];
         if (ctab[c] & set) {
             o[0] = '%';
-            o[1] = hexdig[c >> 4];
-            o[2] = hexdig[c & 15];
+            o[1] = simul__hexdigit(c >> 4);
+            o[2] = simul__hexdigit(c & 15);
             o += 3;
         } else {
             *o++ = (char)c;
@@ -234,7 +231,7 @@ static int ipv4_number(const char *s, size_t n, uint64_t *out)
         unsigned char c = (unsigned char)s[i];
         int d;
         if (radix == 16 && is_hex(c))
-            d = hexval(c);
+            d = simul__hexval(c);
         else if (is_digit(c) && c - '0' < radix)
             d = c - '0';
         else
@@ -346,7 +343,7 @@ static int ipv6_parse(const char *s, size_t n, uint16_t a[8])
         }
         unsigned v = 0, len = 0;
         while (len < 4 && p < n && is_hex(C)) {
-            v = v * 16 + (unsigned)hexval(C);
+            v = v * 16 + (unsigned)simul__hexval(C);
             p++;
             len++;
         }
@@ -510,8 +507,8 @@ static int host_parse(wbuf *w, const char *s, size_t n, bool special, uint8_t *t
         unsigned char c = (unsigned char)s[i];
         if (c == '%' && i + 2 < n + 0 && is_hex((unsigned char)s[i + 1]) &&
             is_hex((unsigned char)s[i + 2])) {
-            c = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 +
-                                hexval((unsigned char)s[i + 2]));
+            c = (unsigned char)(simul__hexval((unsigned char)s[i + 1]) * 16 +
+                                simul__hexval((unsigned char)s[i + 2]));
             i += 2;
         }
         if (c >= 0x80)
@@ -1393,8 +1390,8 @@ static uint32_t pct_norm(char *b, uint32_t o, uint32_t r, uint32_t e, bool lower
         char c = b[r];
         if (c == '%' && r + 2 < e && is_hex((unsigned char)b[r + 1]) &&
             is_hex((unsigned char)b[r + 2])) {
-            unsigned char v = (unsigned char)(hexval((unsigned char)b[r + 1]) * 16 +
-                                              hexval((unsigned char)b[r + 2]));
+            unsigned char v = (unsigned char)(simul__hexval((unsigned char)b[r + 1]) * 16 +
+                                              simul__hexval((unsigned char)b[r + 2]));
             /* Decoding a hex digit right after a literal '%' ("%%41")
              * would make a new escape: keep those encoded (idempotence). */
             bool after_pct = (o >= 1 && b[o - 1] == '%') || (o >= 2 && b[o - 2] == '%');
@@ -1402,8 +1399,8 @@ static uint32_t pct_norm(char *b, uint32_t o, uint32_t r, uint32_t e, bool lower
                 b[o++] = lower_all ? lower((char)v) : (char)v;
             } else {
                 b[o++] = '%';
-                b[o++] = hexdig[v >> 4];
-                b[o++] = hexdig[v & 15];
+                b[o++] = simul__hexdigit(v >> 4);
+                b[o++] = simul__hexdigit(v & 15);
             }
             r += 3;
             continue;

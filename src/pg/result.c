@@ -6,6 +6,7 @@
  * the column's type OID where the binary bytes would be ambiguous.
  */
 #include "pg_internal.h"
+#include "../core/ascii.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -220,17 +221,6 @@ int simul_pg_get_text(const simul_pg_result *r, int row, int col, const char **s
     return 0;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 int simul_pg_get_bytea(const simul_pg_result *r, int row, int col, void *buf, size_t cap,
                        size_t *len)
 {
@@ -257,7 +247,8 @@ int simul_pg_get_bytea(const simul_pg_result *r, int row, int col, void *buf, si
         return -ENOBUFS;
     unsigned char *o = buf;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(c.p[2 + 2 * i]), lo = hexval(c.p[3 + 2 * i]);
+        int hi = simul__hexval((unsigned char)c.p[2 + 2 * i]);
+        int lo = simul__hexval((unsigned char)c.p[3 + 2 * i]);
         if (hi < 0 || lo < 0)
             return -EINVAL;
         o[i] = (unsigned char)(hi << 4 | lo);
@@ -281,7 +272,8 @@ int simul_pg_get_uuid(const simul_pg_result *r, int row, int col, uint8_t uuid[1
     for (int i = 0; i < c.n; i++) {
         if (c.p[i] == '-')
             continue;
-        int hi = hexval(c.p[i]), lo = i + 1 < c.n ? hexval(c.p[i + 1]) : -1;
+        int hi = simul__hexval((unsigned char)c.p[i]);
+        int lo = i + 1 < c.n ? simul__hexval((unsigned char)c.p[i + 1]) : -1;
         if (hi < 0 || lo < 0 || k == 16)
             return -EINVAL;
         uuid[k++] = (uint8_t)(hi << 4 | lo);

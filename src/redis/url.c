@@ -6,20 +6,10 @@
  * it alone.
  */
 #include "redis_internal.h"
+#include "../core/ascii.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int unhex(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
 
 /* A malloc'd, percent-decoded copy of s[0..n). NULL: ENOMEM or a bad %. */
 static char *pct_dup(const char *s, size_t n)
@@ -29,8 +19,8 @@ static char *pct_dup(const char *s, size_t n)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%') {
-            int a = i + 1 < n ? unhex((unsigned char)s[i + 1]) : -1;
-            int b = i + 2 < n ? unhex((unsigned char)s[i + 2]) : -1;
+            int a = i + 1 < n ? simul__hexval((unsigned char)s[i + 1]) : -1;
+            int b = i + 2 < n ? simul__hexval((unsigned char)s[i + 2]) : -1;
             if (a < 0 || b < 0) {
                 free(d);
                 return NULL;
