@@ -36,6 +36,7 @@ cleanup() {
     jobs -p | xargs -r kill -9 2>/dev/null
     tests/http/nginx.sh stop "$tmp/ng" >/dev/null 2>&1
     tests/http/nginx.sh stop "$tmp/ng2" >/dev/null 2>&1
+    tests/crawl/site.sh stop "$tmp/gs" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -268,6 +269,40 @@ else
     fail robots-redirects-equal-single "$(diff "$tmp/site-ref.canon" "$tmp/site.canon" | head -c 800)"
 fi
 tests/http/nginx.sh stop "$tmp/ng2" >/dev/null 2>&1
+
+# --per-host across workers, measured at the server: the generated site's
+# slow bulk host (tests/crawl/site.sh) behind the connection meter, 3
+# workers (2 processes, one with --loops 2), 8 connections each, --per-host
+# 2: the meter never sees more than 2 connections open to the host at once
+# - and does see 2, so the limit was reached, not just never tested.
+if tests/crawl/site.sh start "$tmp/gs" "$b" --meter >/dev/null; then
+    # shellcheck disable=SC1091
+    mp=$(source "$tmp/gs/env" && echo "$SITE_PORT")
+    meter=$(source "$tmp/gs/env" && echo "$SITE_METER")
+    : >"$meter"
+    pids=()
+    for lp in 2 1; do
+        "$bin" -q --redis "$R" --job perhost -c 8 --per-host 2 --loops "$lp" --max-pages 40 \
+            --user-agent crawltest/1.0 --retry-wait 0.1 --timeout 5 \
+            "http://127.0.0.3:$mp/index.html" &
+        pids+=($!)
+    done
+    rcs=""
+    for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
+    sleep 0.2   # the meter logs the last closes as they happen
+    peak=$($PY tests/crawl/connmeter.py --peak "$meter" |
+        $PY -c "import json,sys; print(json.load(sys.stdin).get('127.0.0.3:$mp', 0))")
+    "$bin" -q --redis "$R" --job perhost --export "$tmp/perhost" 2>/dev/null
+    n=$(wc -l <"$tmp/perhost/pages.jsonl" 2>/dev/null || echo 0)
+    if [[ $rcs == "0 0 " && $peak == 2 && $n -ge 30 ]]; then
+        ok "per-host-across-workers-at-the-server (peak 2 connections, $n pages)"
+    else
+        fail per-host-across-workers-at-the-server "peak $peak (want 2), $n pages, workers: $rcs"
+    fi
+    tests/crawl/site.sh stop "$tmp/gs" >/dev/null 2>&1
+else
+    fail per-host-across-workers-at-the-server "site.sh start failed"
+fi
 
 # an unfinished job (one URL queued by hand): export refused with exit 3
 redis-cli -p "$port" rpush "simul-crawl:{restart}:q:x" "u" >/dev/null
