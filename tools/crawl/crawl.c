@@ -1395,7 +1395,7 @@ static int run_job(const crawl_opts *o)
         teardown();
         return 3;
     }
-    rc = crawl_http_session(o, &C.http);
+    rc = crawl_http_session(o, 0, &C.http);
     if (rc < 0) {
         logmsg(LOG_ERROR, "HTTP session: %s", simul_strerror(rc));
         teardown();

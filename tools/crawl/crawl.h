@@ -297,8 +297,10 @@ int is_html(const char *ct);
 int drain(struct simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit);
 
 /* The crawl's HTTP session as the options say (-c, --per-host, the
- * timeouts, --max-size, TLS): simul_http_session_new's result. */
-int crawl_http_session(const crawl_opts *o, struct simul_http_session **out);
+ * timeouts, --max-size, TLS): simul_http_session_new's result. close_each:
+ * every request asks the server to close its connection after the answer
+ * (the shared crawl: see dist.c). */
+int crawl_http_session(const crawl_opts *o, int close_each, struct simul_http_session **out);
 /* Streams r's body through lx (reset to base: a page's links go to
  * lx's callback) to its end, counting *bytes; gate (NULL: none) runs
  * after each chunk and stops the read with its error. A base lx refuses

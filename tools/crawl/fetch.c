@@ -153,9 +153,11 @@ int drain(simul_http_response *r, char *buf, uint64_t *bytes, uint64_t limit)
     return n;
 }
 
-int crawl_http_session(const crawl_opts *o, simul_http_session **out)
+int crawl_http_session(const crawl_opts *o, int close_each, simul_http_session **out)
 {
+    static const char *const close_hdr[] = { "Connection: close", NULL };
     simul_http_session_opts so = {
+        .headers = close_each ? close_hdr : NULL,
         .limit = o->concurrency, .limit_per_host = o->per_host, .user_agent = o->user_agent,
         .ca_file = o->ca_file, .insecure = o->insecure, .max_body = o->max_size,
         .timeouts = { .total = o->timeout, .connect = o->connect_timeout,
