@@ -5,7 +5,8 @@
  *
  *     build/bench/pg simul|libpq BENCH N CONNINFO
  *
- * BENCH: select1 (N round trips of SELECT 1 on one connection), params (10
+ * BENCH: select1 (N round trips of SELECT 1 on one connection), params1 (N
+ * parameterised queries on one connection, one after the other), params (10
  * connections x N/10 parameterised queries each: 10 tasks for simul; for
  * libpq one connection after the other), insert (N pipelined INSERTs of
  * (int, text) rows into a fresh table, in one transaction: simul_pg_
@@ -19,12 +20,15 @@
 #include <simul.h>
 #include <simul/pg.h>
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *conninfo;
 static const char *bench;
@@ -55,10 +59,10 @@ static void die(const char *what, int r)
 
 #define CONNS 10
 
-static int params_task(void *arg)
+/* k parameterised queries on c, each answer checked */
+static int params_run(simul_pg *c, int k)
 {
-    simul_pg *c = arg;
-    for (int i = 0; i < n / CONNS; i++) {
+    for (int i = 0; i < k; i++) {
         simul_pg_param p = simul_pg_int4(i);
         simul_pg_result *r;
         int rc = simul_pg_query(c, "SELECT $1::int + 1", &p, 1, &r);
@@ -70,6 +74,11 @@ static int params_task(void *arg)
         simul_pg_result_free(r);
     }
     return 0;
+}
+
+static int params_task(void *arg)
+{
+    return params_run(arg, n / CONNS);
 }
 
 typedef struct ins_ctx {
@@ -109,6 +118,8 @@ static int simul_main(void *arg)
             r = simul_pg_query(c[0], "SELECT 1", NULL, 0, &res);
             simul_pg_result_free(res);
         }
+    } else if (strcmp(bench, "params1") == 0) {
+        r = params_run(c[0], n);
     } else if (strcmp(bench, "params") == 0) {
         simul_task *t[CONNS];
         for (int i = 0; i < CONNS; i++)
@@ -228,11 +239,13 @@ static void libpq_main(void)
     if (strcmp(bench, "select1") == 0) {
         for (int i = 0; i < n; i++)
             pq_ok(PQexec(c, "SELECT 1"));
-    } else if (strcmp(bench, "params") == 0) {
-        /* the same queries, one connection after the other */
+    } else if (strcmp(bench, "params") == 0 || strcmp(bench, "params1") == 0) {
+        /* the same queries, one connection after the other (params1: one
+         * pass of n) */
+        int passes = strcmp(bench, "params") == 0 ? CONNS : 1;
         PQclear(PQprepare(c, "q", "SELECT $1::int + 1", 1, NULL));
-        for (int k = 0; k < CONNS; k++) {
-            for (int i = 0; i < n / CONNS; i++) {
+        for (int k = 0; k < passes; k++) {
+            for (int i = 0; i < n / passes; i++) {
                 char v[16];
                 snprintf(v, sizeof v, "%d", i);
                 const char *vals[1] = { v };
@@ -313,17 +326,188 @@ static void libpq_main(void)
     PQfinish(c);
 }
 
+/* ---- the server's floor: precomputed protocol bytes ---------------------- */
+
+/*
+ * raw insert / raw-describe insert: the pipelined INSERTs with no client
+ * cost to speak of: libpq connects (and authenticates), then the socket is
+ * driven by hand with bytes built before the clock starts - Parse once,
+ * Bind (int4 binary, text) + Execute per row (raw-describe: + Describe
+ * portal, what libpq's PQsendQueryPrepared sends), one Sync - written and
+ * read in a poll loop; the answers are only counted (CommandComplete per
+ * row, ReadyForQuery at the end). What is left is the server's cost per row
+ * and the kernel's, the floor any client of this protocol can reach.
+ */
+typedef struct rawbuf {
+    char  *p;
+    size_t n, cap;
+} rawbuf;
+
+static void raw_put(rawbuf *b, const void *d, size_t len)
+{
+    if (b->n + len > b->cap) {
+        b->cap = (b->cap + len) * 2;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p)
+            exit(1);
+    }
+    memcpy(b->p + b->n, d, len);
+    b->n += len;
+}
+
+static void raw_u32(rawbuf *b, uint32_t v)
+{
+    v = __builtin_bswap32(v);
+    raw_put(b, &v, 4);
+}
+
+static void raw_u16(rawbuf *b, uint16_t v)
+{
+    v = __builtin_bswap16(v);
+    raw_put(b, &v, 2);
+}
+
+/* A message: type byte, then the length (patched once the body is in). */
+static size_t raw_begin(rawbuf *b, char type)
+{
+    raw_put(b, &type, 1);
+    size_t at = b->n;
+    raw_u32(b, 0);
+    return at;
+}
+
+static void raw_end(rawbuf *b, size_t at)
+{
+    uint32_t len = __builtin_bswap32((uint32_t)(b->n - at));
+    memcpy(b->p + at, &len, 4);
+}
+
+static void raw_main(int describe)
+{
+    PGconn *c = pq_connect();
+    pq_ok(PQexec(c, "BEGIN"));
+    const char *sql = "INSERT INTO bench_t VALUES ($1, $2)";
+    rawbuf b = { 0 };
+    size_t m = raw_begin(&b, 'P');
+    raw_put(&b, "", 1);                      /* unnamed statement */
+    raw_put(&b, sql, strlen(sql) + 1);
+    raw_u16(&b, 2);
+    raw_u32(&b, 23);                         /* int4 */
+    raw_u32(&b, 25);                         /* text */
+    raw_end(&b, m);
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        int ln = snprintf(name, sizeof name, "row %d", i);
+        m = raw_begin(&b, 'B');
+        raw_put(&b, "\0", 2);                /* unnamed portal, statement */
+        raw_u16(&b, 2);                      /* parameter formats: binary, text */
+        raw_u16(&b, 1);
+        raw_u16(&b, 0);
+        raw_u16(&b, 2);
+        raw_u32(&b, 4);
+        raw_u32(&b, (uint32_t)i);
+        raw_u32(&b, (uint32_t)ln);
+        raw_put(&b, name, (size_t)ln);
+        raw_u16(&b, 0);                      /* result formats: default */
+        raw_end(&b, m);
+        if (describe) {
+            m = raw_begin(&b, 'D');
+            raw_put(&b, "P", 2);
+            raw_end(&b, m);
+        }
+        m = raw_begin(&b, 'E');
+        raw_put(&b, "", 1);
+        raw_u32(&b, 0);
+        raw_end(&b, m);
+    }
+    m = raw_begin(&b, 'S');
+    raw_end(&b, m);
+
+    int fd = PQsocket(c);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    static char in[1 << 16];
+    size_t sent = 0, have = 0;
+    long done = 0;
+    int ready = 0;
+    double t0 = now(), c0 = cpu();
+    while (!ready) {
+        struct pollfd pf = { fd, (short)(POLLIN | (sent < b.n ? POLLOUT : 0)), 0 };
+        if (poll(&pf, 1, -1) < 0)
+            exit(1);
+        if (sent < b.n && (pf.revents & POLLOUT)) {
+            ssize_t w = write(fd, b.p + sent, b.n - sent);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        if (!(pf.revents & (POLLIN | POLLERR | POLLHUP)))
+            continue;
+        ssize_t r = read(fd, in + have, sizeof in - have);
+        if (r <= 0) {
+            fprintf(stderr, "pg bench: raw: connection lost\n");
+            exit(1);
+        }
+        have += (size_t)r;
+        size_t at = 0;
+        while (have - at >= 5) {
+            uint32_t len;
+            memcpy(&len, in + at + 1, 4);
+            len = __builtin_bswap32(len);
+            if (have - at < 1 + (size_t)len)
+                break;
+            char t = in[at];
+            if (t == 'C')
+                done++;
+            else if (t == 'Z')
+                ready = 1;
+            else if (t == 'E') {
+                fprintf(stderr, "pg bench: raw: server error\n");
+                exit(1);
+            }
+            at += 1 + len;
+        }
+        memmove(in, in + at, have - at);
+        have -= at;
+    }
+    double wall = now() - t0, cp = cpu() - c0;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    if (done != n)
+        exit(1);
+    pq_ok(PQexec(c, "COMMIT"));
+    printf("{\"impl\": \"%s\", \"bench\": \"%s\", \"n\": %d, \"wall_s\": %.6f, \"cpu_s\": %.6f}\n",
+           describe ? "raw-describe" : "raw", bench, n, wall, cp);
+    free(b.p);
+    PQfinish(c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: pg simul|libpq BENCH N CONNINFO\n");
+        fprintf(stderr, "usage: pg simul|libpq|raw|raw-describe BENCH N CONNINFO\n");
         return 2;
     }
     bench = argv[2];
     n = atoi(argv[3]);
     conninfo = argv[4];
+    /* an unknown BENCH must fail, not time nothing */
+    static const char *const known[] = { "select1", "params1", "params", "insert",
+                                         "insert_tasks", "fetch", "copy" };
+    int ok = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        ok |= strcmp(bench, known[i]) == 0;
+    if (!ok || n <= 0 || (strcmp(argv[1], "libpq") == 0 && strcmp(bench, "insert_tasks") == 0)) {
+        fprintf(stderr, "pg bench: %s %s %s: no such benchmark\n", argv[1], bench, argv[3]);
+        return 2;
+    }
     if (strcmp(argv[1], "libpq") == 0) {
         libpq_main();
+        return 0;
+    }
+    if (strcmp(argv[1], "raw") == 0 || strcmp(argv[1], "raw-describe") == 0) {
+        if (strcmp(bench, "insert") != 0) {
+            fprintf(stderr, "pg bench: raw: insert only\n");
+            return 2;
+        }
+        raw_main(strcmp(argv[1], "raw-describe") == 0);
         return 0;
     }
     return simul_run(simul_main, NULL) < 0;

@@ -10,22 +10,35 @@
 #           asyncio and on uvloop (asyncpg+uvloop: python3-uvloop 0.17)
 #   psycopg bench/peers/pg_py.py psycopg ... (python3-psycopg 3.1, async)
 #
+#   raw     build/bench/pg raw|raw-describe insert ... (insert only: the
+#           protocol bytes built before the clock starts and written by
+#           hand - the server's floor for pipelined INSERTs)
+#
 # Benches (N): select1 (SELECT 1 round trips on one connection; 20,000),
-# params (10 connections x 10,000 parameterised queries), insert (100,000
-# pipelined INSERTs in one transaction: simul_pg_executemany, asyncpg's and
-# psycopg's executemany, libpq's pipeline mode), insert_tasks (simul only:
-# the same from 100 tasks on one connection in pipeline mode), fetch (one SELECT of 1,000,000
-# rows, every value read), copy (COPY of 1,000,000 rows FROM STDIN). Each
-# runs REPEAT times (default 3); the median wall time and CPU time (the
-# client process's) are kept. Results: bench/results/pg.json.
+# params1 (20,000 parameterised queries on one connection, one after the
+# other), params (10 connections x 10,000 parameterised queries), insert
+# (100,000 pipelined INSERTs in one transaction: simul_pg_executemany,
+# asyncpg's and psycopg's executemany, libpq's pipeline mode), insert_tasks
+# (simul only: the same from 100 tasks on one connection in pipeline mode),
+# fetch (one SELECT of 1,000,000 rows, every value read), copy (COPY of
+# 1,000,000 rows FROM STDIN). Each runs REPEAT times (default 3), the
+# clients of one round one after the other; the median wall time, CPU time
+# (the client process's) and server CPU time are kept. Server CPU: the
+# postmaster's reaped children plus its live ones (utime + stime from
+# /proc), read before the client starts and once its backends have exited,
+# so it includes their start and exit. The load average is recorded. Results:
+# bench/results/pg.json.
 #
 # Environment: REPEAT, SIMUL_BENCH_NO_MAKE=1, SIMUL_BENCH_NO_INSTALL=1,
-# PG_BENCH_ONLY="select1 params" (a subset), PG_BENCH_SCALE (divides N).
+# PG_BENCH_ONLY="select1 params" (a subset), PG_BENCH_SCALE (divides N),
+# PG_BENCH_BASE=PATH (another build of bench/pg, e.g. main's, run as the
+# row "simul-base" in each round beside simul: before/after in one run),
+# PG_BENCH_OUT (the JSON's path, default bench/results/pg.json).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 REPEAT=${REPEAT:-3}
 SCALE=${PG_BENCH_SCALE:-1}
-BENCHES=${PG_BENCH_ONLY:-select1 params insert insert_tasks fetch copy}
+BENCHES=${PG_BENCH_ONLY:-select1 params1 params insert insert_tasks fetch copy}
 log() { echo "run-pg: $*" >&2; }
 PY=/usr/bin/python3   # Debian's, where python3-asyncpg and python3-psycopg are
 
@@ -44,10 +57,31 @@ ci="host=127.0.0.1 port=$port user=postgres dbname=postgres"
 dsn="postgresql://postgres@127.0.0.1:$port/postgres"
 psql=/usr/lib/postgresql/15/bin/psql
 sql() { PGOPTIONS="-c client_min_messages=warning" "$psql" "$ci" -qAt -c "$1" >/dev/null; }
+# The server's CPU seconds so far: the postmaster's reaped children and its
+# live ones (clock ticks in /proc/PID/stat fields 14-17).
+pm=$(head -n 1 "$dir/data/postmaster.pid")
+hz=$(getconf CLK_TCK)
+server_cpu() {
+    local t=0 f
+    # a client's backends exit after it does: wait (up to 5 s) until the
+    # postmaster has reaped them (no child with a client's title left), so
+    # their time is in its cutime
+    for _ in $(seq 50); do
+        pgrep -f -P "$pm" '127\.0\.0\.1\(' >/dev/null || break
+        sleep 0.1
+    done
+    read -ra f <"/proc/$pm/stat" && t=$(( f[15] + f[16] ))
+    for k in $(pgrep -P "$pm"); do
+        read -ra f <"/proc/$k/stat" 2>/dev/null && t=$(( t + f[13] + f[14] ))
+    done
+    echo $t
+}
 
-declare -A N=([select1]=20000 [params]=100000 [insert]=100000 [insert_tasks]=100000
-              [fetch]=1000000 [copy]=1000000)
+declare -A N=([select1]=20000 [params1]=20000 [params]=100000 [insert]=100000
+              [insert_tasks]=100000 [fetch]=1000000 [copy]=1000000)
 impls="simul libpq asyncpg asyncpg+uvloop psycopg"
+base=${PG_BENCH_BASE:-}
+[[ -n $base ]] && impls="simul-base $impls"
 $PY -c 'import asyncpg' 2>/dev/null || { log "python3-asyncpg missing: asyncpg left out"; impls=${impls//asyncpg+uvloop/}; impls=${impls/asyncpg/}; }
 $PY -c 'import uvloop' 2>/dev/null || { log "python3-uvloop missing: asyncpg+uvloop left out"; impls=${impls//asyncpg+uvloop/}; }
 $PY -c 'import psycopg' 2>/dev/null || { log "python3-psycopg missing: psycopg left out"; impls=${impls/psycopg/}; }
@@ -56,44 +90,62 @@ raw=$(mktemp)
 for b in $BENCHES; do
     n=$(( ${N[$b]} / SCALE ))
     for rep in $(seq "$REPEAT"); do
-        for impl in $impls; do
-            [[ $b == insert_tasks && $impl != simul ]] && continue   # simul's pipeline mode only
+        these=$impls
+        [[ $b == insert ]] && these="$these raw raw-describe"
+        for impl in $these; do
+            # simul's pipeline mode only
+            [[ $b == insert_tasks && $impl != simul && $impl != simul-base ]] && continue
             sql "DROP TABLE IF EXISTS bench_t; CREATE TABLE bench_t(id int, name text)"
             sql "CHECKPOINT"
+            s0=$(server_cpu)
             case $impl in
-                simul|libpq) out=$(build/bench/pg "$impl" "$b" "$n" "$ci") ;;
+                simul-base) out=$("$base" simul "$b" "$n" "$ci") ;;
+                simul|libpq|raw|raw-describe) out=$(build/bench/pg "$impl" "$b" "$n" "$ci") ;;
                 *)           out=$($PY bench/peers/pg_py.py "$impl" "$b" "$n" "$dsn") ;;
             esac || { log "$impl $b failed"; continue; }
+            s1=$(server_cpu)
+            load=$(cut -d' ' -f1 /proc/loadavg)
+            out=$($PY -c 'import json, sys
+d = json.loads(sys.argv[1])
+d.update(impl=sys.argv[2], server_cpu_s=int(sys.argv[3]) / int(sys.argv[4]), load=float(sys.argv[5]))
+print(json.dumps(d))' "$out" "$impl" "$(( s1 - s0 ))" "$hz" "$load")
             echo "$out" >>"$raw"
             log "$impl $b #$rep: $out"
         done
     done
 done
 
-python3 - "$raw" bench/results/pg.json <<'PY'
-import json, statistics, sys, platform, subprocess
+$PY - "$raw" "${PG_BENCH_OUT:-bench/results/pg.json}" <<'PY'
+import json, os, statistics, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 res = {}
 for r in rows:
     res.setdefault(r["bench"], {}).setdefault(r["impl"], []).append(r)
-out = {"server": "PostgreSQL 15 (Debian), TCP loopback, fsync off", "results": {}}
-print(f"{'bench':12} {'impl':14} {'N':>8} {'ops/s':>10} {'CPU us/op':>10} {'asyncpg+uvloop wall / this':>27} {'CPU / libpq':>12}")
+out = {"server": "PostgreSQL 15 (Debian), TCP loopback, fsync off",
+       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "nproc": os.cpu_count(),
+       "load": [r["load"] for r in rows], "results": {}}
+print(f"{'bench':12} {'impl':14} {'N':>8} {'ops/s':>10} {'CPU us/op':>10} {'srv us/op':>10} "
+      f"{'asyncpg+uvloop wall / this':>27} {'CPU / libpq':>12}")
 for b, impls in res.items():
     med = {}
     for impl, rs in impls.items():
         w = statistics.median(x["wall_s"] for x in rs)
         c = statistics.median(x["cpu_s"] for x in rs)
+        sc = statistics.median(x["server_cpu_s"] for x in rs)
         n = rs[0]["n"]
-        med[impl] = {"n": n, "wall_s": w, "cpu_s": c, "ops_per_s": n / w, "cpu_us_per_op": c / n * 1e6,
-                     "runs": len(rs)}
+        med[impl] = {"n": n, "wall_s": w, "cpu_s": c, "server_cpu_s": sc, "ops_per_s": n / w,
+                     "cpu_us_per_op": c / n * 1e6, "server_cpu_us_per_op": sc / n * 1e6,
+                     "runs": len(rs), "wall_runs": [x["wall_s"] for x in rs]}
     for impl, m in med.items():
         a = med.get("asyncpg+uvloop") or med.get("asyncpg")
         l = med.get("libpq")
         m["asyncpg_wall_over_this"] = a["wall_s"] / m["wall_s"] if a else None
         m["cpu_over_libpq"] = m["cpu_s"] / l["cpu_s"] if l and l["cpu_s"] > 0 else None
         print(f"{b:12} {impl:14} {m['n']:8} {m['ops_per_s']:10.0f} {m['cpu_us_per_op']:10.2f} "
+              f"{m['server_cpu_us_per_op']:10.2f} "
               f"{(m['asyncpg_wall_over_this'] or 0):26.2f}x {(m['cpu_over_libpq'] or 0):11.2f}x")
     out["results"][b] = med
+print("load average (1 min) during the runs:", min(out["load"]), "-", max(out["load"]))
 json.dump(out, open(sys.argv[2], "w"), indent=1)
 PY
 rm -f "$raw"

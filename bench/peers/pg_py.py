@@ -5,7 +5,8 @@
 
 asyncpg (python3-asyncpg) and psycopg 3's async API (python3-psycopg), on
 Debian's asyncio loop, or with "+uvloop" on uvloop (python3-uvloop), the
-loop asyncpg's own benchmarks use. Benches as in bench/pg.c: select1, params (10
+loop asyncpg's own benchmarks use. Benches as in bench/pg.c: select1, params1
+(N parameterised queries on one connection, one after the other), params (10
 connections x N/10, gathered), insert (executemany in one transaction:
 asyncpg pipelines it; psycopg 3.1 uses libpq's pipeline mode), fetch (N
 rows, every value read), copy (asyncpg: copy_records_to_table, binary;
@@ -30,6 +31,9 @@ async def run_asyncpg(bench, n, dsn):
     if bench == "select1":
         for _ in range(n):
             await c.fetchval("SELECT 1")
+    elif bench == "params1":
+        for i in range(n):
+            assert await c.fetchval("SELECT $1::int + 1", i) == i + 1
     elif bench == "params":
         async def worker(conn):
             for i in range(n // CONNS):
@@ -63,6 +67,11 @@ async def run_psycopg(bench, n, dsn):
         for _ in range(n):
             await cur.execute("SELECT 1")
             await cur.fetchone()
+    elif bench == "params1":
+        cur = c.cursor()
+        for i in range(n):
+            await cur.execute("SELECT %s::int + 1", (i,))
+            assert (await cur.fetchone())[0] == i + 1
     elif bench == "params":
         async def worker(conn):
             cur = conn.cursor()
