@@ -16,6 +16,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 PY=/usr/bin/python3
+# shellcheck source=tests/proc.sh
+source tests/proc.sh   # alive, wait_gone
 # A failed start stops what it had started (set once DIR is known).
 started=
 die() {
@@ -53,7 +55,7 @@ start() {
         if /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" 2>>"$d/error.log"; then
             for _ in $(seq 100); do [[ -s $d/nginx.pid ]] && break; sleep 0.02; done
             pid=$(cat "$d/nginx.pid" 2>/dev/null)
-            [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && break
+            [[ -n $pid ]] && alive "$pid" && break
         fi
         grep -q "Address already in use" "$d/error.log" || die "nginx: $(cat "$d/error.log")"
         pid=
@@ -86,8 +88,7 @@ stop() {
     for f in meter faultd; do
         pid=$(cat "$d/$f.pid" 2>/dev/null) || continue
         kill -TERM "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
-        kill -KILL "$pid" 2>/dev/null
+        wait_gone "$pid" 100 || kill -KILL "$pid" 2>/dev/null
         rm -f "$d/$f.pid"
     done
     tests/http/nginx.sh stop "$d"

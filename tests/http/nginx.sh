@@ -131,12 +131,10 @@ location = /404 { return 404; }
 EOF
 }
 
-# A process that exists and is not a zombie (kill -0 succeeds on one).
-alive() { # pid
-    local st
-    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $st && ${st%% *} != Z ]]
-}
+# alive PID, wait_gone PID [TRIES]: a process not a zombie (init reaps
+# a stopped nginx late).
+# shellcheck source=tests/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../proc.sh"
 
 start() { # dir root [cpu]
     local d=$1 root=$2 cpu=${3:-} p tp try pin=()
@@ -195,22 +193,15 @@ EOF
 # then KILL for it and its workers if it lingers.
 stop_pid() { # pid dir
     local pid=$1 d=$2 kids
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    [[ -n $pid ]] && alive "$pid" || return 0
     grep -qF -- "$d/nginx.conf" "/proc/$pid/cmdline" 2>/dev/null || return 0
     # The workers, in case the master has to be killed (they would stay).
     kids=$(pgrep -P "$pid" 2>/dev/null | tr '\n' ' ')
     kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.03
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" $kids 2>/dev/null
+    # gone or a zombie: its sockets are closed (init reaps it later)
+    wait_gone "$pid" 300 || kill -KILL "$pid" $kids 2>/dev/null
     for k in $kids; do
-        for _ in $(seq 50); do
-            kill -0 "$k" 2>/dev/null || break
-            sleep 0.02
-        done
-        kill -KILL "$k" 2>/dev/null
+        wait_gone "$k" 100 || kill -KILL "$k" 2>/dev/null
     done
     return 0
 }

@@ -84,7 +84,9 @@ for _ in $(seq 20); do urls+=(-o /dev/null "$NGINX_URL/index.html"); done
 check http.keepalive "1" "$("${C[@]}" -w '%{num_connects}\n' "${urls[@]}" | awk '{ n += $1 } END { print n }')"
 
 "$here/nginx.sh" stop "$tmp/srv"
-if kill -0 "$NGINX_PID" 2>/dev/null; then
+# shellcheck source=tests/proc.sh
+source "$here/../proc.sh"   # alive: an exited master that init has not reaped yet is not running
+if alive "$NGINX_PID"; then
     fail nginx.stop "master $NGINX_PID still running"
 elif pgrep -f "nginx.*$tmp/srv" >/dev/null; then
     fail nginx.stop "an nginx process of $tmp/srv is still running"

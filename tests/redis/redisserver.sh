@@ -11,10 +11,17 @@
 # Users: `default` without a password (AUTH with any password is refused),
 # and the ACL user `alice` (password "wonderland") who may only GET/SET
 # keys under "alice:". Nothing depends on a system service.
+# REDIS_APPENDFSYNC=always|everysec|no at start: persistence by an AOF in
+# DIR instead (appendonly yes, that appendfsync), kept by restart.
 set -euo pipefail
 cmd=${1:?start|stop|restart} dir=${2:?directory} cpu=${3:-}
+# shellcheck source=tests/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../proc.sh"   # wait_gone
 
 start_on() { # port
+    local aof on=no
+    aof=$(cat "$dir/appendfsync" 2>/dev/null || true)
+    [[ -n $aof ]] && on=yes
     cat >"$dir/redis.conf" <<CONF
 bind 127.0.0.1
 port $1
@@ -25,7 +32,8 @@ daemonize yes
 pidfile $dir/redis.pid
 logfile $dir/log
 save ""
-appendonly no
+appendonly $on
+${aof:+appendfsync $aof}
 protected-mode no
 user default on nopass ~* &* +@all
 user alice on >wonderland ~alice:* +get +set +ping
@@ -43,6 +51,7 @@ CONF
 case $cmd in
 start)
     mkdir -p "$dir"
+    [[ -n ${REDIS_APPENDFSYNC:-} ]] && echo "$REDIS_APPENDFSYNC" >"$dir/appendfsync"
     for _ in 1 2 3 4 5 6 7 8; do
         port=$((20000 + RANDOM % 40000))
         if start_on "$port"; then
@@ -60,7 +69,7 @@ restart)
     pid=$(cat "$dir/redis.pid" 2>/dev/null || true)
     if [[ -n $pid ]]; then
         kill -9 "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+        wait_gone "$pid" 1000 || true   # a zombie of init's is gone
     fi
     rm -f "$dir/redis.pid"
     for _ in $(seq 1 50); do start_on "$port" && exit 0; sleep 0.1; done
