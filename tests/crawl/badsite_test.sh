@@ -25,23 +25,12 @@
 #             page (timeouts, reset, incomplete, malformed, too_large for a
 #             gzip bomb, redirect_scheme for a redirect to file:)
 # Prints "ok NAME" / "FAIL NAME: why"; exits 1 if anything failed.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-b=${1:-build}
-PY=/usr/bin/python3
+PREFIX=badsite.
+# shellcheck source=tests/crawl/lib.sh
+source "$(dirname "$0")/lib.sh"
 RSS_MB=${CRAWL_TEST_RSS_MB:-64}
-st=0
-ok()   { echo "ok badsite.$1"; }
-fail() { echo "FAIL badsite.$1: $2"; st=1; }
-
-crawler=$b/tools/simul-crawl
-[[ -x $crawler ]] || { echo "ok badsite.skipped (no $crawler)"; exit 0; }
-tmp=$(mktemp -d)
-trap 'tests/crawl/site.sh stop "$tmp/s" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-tests/crawl/site.sh start "$tmp/s" "$b" --meter >/dev/null ||
-    { fail start "site.sh start failed"; exit 1; }
-# shellcheck disable=SC1091
-. "$tmp/s/env"
+need_crawler skip
+gen_site --meter
 common=(-q --user-agent crawltest/1.0 --retry-wait 0.1 --timeout 5 --connect-timeout 2)
 
 # crawl NAME EXPECTED_EXIT ARGS...: a crawl into $tmp/NAME with fresh logs.
@@ -51,7 +40,7 @@ crawl() {
     : >"$SITE_LOG"
     : >"$SITE_METER"
     /usr/bin/time -f '%e %M' -o "$tmp/$name.time" timeout 120 \
-        "$crawler" "${common[@]}" -o "$tmp/$name" "$@" 2>"$tmp/$name.err"
+        "$bin" "${common[@]}" -o "$tmp/$name" "$@" 2>"$tmp/$name.err"
     rc=$?
     # The meter and nginx write their last lines as the connections close.
     sleep 0.2

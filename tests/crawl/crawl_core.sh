@@ -15,74 +15,11 @@
 #   - --depth, --max-pages, --include/--exclude, --scope prefix;
 #   - robots.txt and sitemaps on a small site of its own; usage errors exit 2.
 # Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
-set -uo pipefail
-cd "$(dirname "$0")/../.." || exit 1
-b=${1:-build}
-bin=$b/tools/simul-crawl
-PY=/usr/bin/python3    # Debian's, with python3-networkx (not a pyenv one)
-st=0
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; st=1; }
-
-[[ -x $bin ]] || { fail build "no $bin"; exit 1; }
-docs=$(readlink -f /usr/share/doc/python3/html)
-[[ -f $docs/index.html ]] || { fail corpus "no $docs (python3-doc)"; exit 1; }
-tmp=$(mktemp -d)
-trap 'tests/http/nginx.sh stop "$tmp/ng" >/dev/null 2>&1; tests/http/nginx.sh stop "$tmp/ng2" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-ln -s "$docs" "$tmp/root"
-NGINX_GZIP=off tests/http/nginx.sh start "$tmp/ng" "$tmp/root" >/dev/null ||
-    { fail nginx "did not start"; exit 1; }
-# shellcheck disable=SC1091
-source "$tmp/ng/env"
-seed=$NGINX_URL/index.html
-
-# The truth: pages reachable from index.html through the links the crawler
-# follows (a/area/link href, frame/iframe src), as files under the root.
-$PY - "$tmp/root" "$NGINX_URL" >"$tmp/truth.txt" <<'EOF'
-import os, sys
-from html.parser import HTMLParser
-from urllib.parse import urljoin, urldefrag, urlsplit
-root, base = sys.argv[1], sys.argv[2]
-class P(HTMLParser):
-    def __init__(self):
-        super().__init__(); self.links = []
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag in ('a', 'area', 'link') and a.get('href'): self.links.append(a['href'])
-        if tag in ('frame', 'iframe') and a.get('src'): self.links.append(a['src'])
-seen, todo = set(), [base + '/index.html']
-while todo:
-    u = todo.pop()
-    if u in seen: continue
-    seen.add(u)
-    path = urlsplit(u).path
-    f = os.path.join(root, path.lstrip('/'))
-    if not f.endswith('.html') or not os.path.isfile(f): continue
-    p = P(); p.feed(open(f, encoding='utf-8', errors='replace').read())
-    for l in p.links:
-        v = urldefrag(urljoin(u, l.strip()))[0]
-        if v.startswith(base + '/') and v not in seen: todo.append(v)
-for u in sorted(seen):
-    f = os.path.join(root, urlsplit(u).path.lstrip('/'))
-    if f.endswith('.html') and os.path.isfile(f): print(u)
-EOF
-
-# Normalised outputs of DIR for comparing runs: MASK is the pages.jsonl
-# fields left out.
-canon() { # dir mask
-    $PY - "$1" "$2" <<'EOF'
-import json, sys
-d, mask = sys.argv[1], sys.argv[2].split(',')
-for name in ('foundurls.tsv', 'graph.tsv'):
-    lines = open(f'{d}/{name}', encoding='utf-8', errors='surrogateescape').read().splitlines()
-    print(name, len(lines)); print('\n'.join(sorted(lines)))
-recs = [json.loads(l) for l in open(f'{d}/pages.jsonl')]
-for r in recs:
-    for k in mask: r.pop(k, None)
-print('pages.jsonl', len(recs))
-for r in sorted(recs, key=lambda r: r['url']): print(json.dumps(r, sort_keys=True))
-EOF
-}
+# shellcheck source=tests/crawl/lib.sh
+source "$(dirname "$0")/lib.sh"
+need_crawler fail
+docs_site
+docs_truth "$tmp/truth.txt"
 
 # Runs the crawl in DIR, killing it with kill -9 after a random 0.01-0.19 s
 # until a run ends by itself (the 12th is left alone); prints that run's
@@ -216,21 +153,7 @@ limit_case scope-prefix "all(u.startswith(U + '/tutorial/') for u in urls) and l
 # followed hop by hop (a loop ends as "redirects", a hop into a disallowed
 # path is not requested);
 # mailto: and another host are recorded in foundurls.tsv only.
-site=$tmp/site
-mkdir -p "$site/private"
-tests/http/nginx.sh start "$tmp/ng2" "$site" >/dev/null || fail nginx2 "did not start"
-# shellcheck disable=SC1091
-U=$(source "$tmp/ng2/env" && echo "$NGINX_URL")
-printf 'User-agent: *\nDisallow: /private/\nDisallow: /redir-b\nCrawl-delay: 0.01\nSitemap: %s/sitemap.xml.gz\n' "$U" >"$site/robots.txt"
-echo '<a href="a.html#x">a</a><a href="private/x.html">p</a><a href="mailto:me@x">m</a><a href="http://other.example/">o</a>' >"$site/index.html"
-# nginx.sh's redirects: /redir -> /index.html, /redir-loop -> itself,
-# /redir-a -> /redir-b (disallowed here) -> /redir-a
-echo '<a href="/redir">r</a><a href="/redir-loop">l</a><a href="/redir-a">a</a>' >>"$site/index.html"
-echo '<a href="index.html">i</a>' >"$site/a.html"
-echo secret >"$site/private/x.html"
-echo '<p>orphan</p>' >"$site/orphan.html"
-printf '<sitemapindex><sitemap><loc>%s/sm2.xml</loc></sitemap></sitemapindex>' "$U" | gzip >"$site/sitemap.xml.gz"
-printf '<urlset><url><loc>%s/orphan.html</loc></url><url><loc>%s/a.html</loc></url></urlset>' "$U" "$U" >"$site/sm2.xml"
+small_site sitemaps
 "$bin" -q -o "$tmp/site-out" "$U/index.html"
 rc=$?
 if out=$($PY - "$tmp/site-out" "$U" <<'EOF'
@@ -257,7 +180,7 @@ EOF
 else
     fail robots-sitemaps-schemes "exit $rc: $out"
 fi
-tests/http/nginx.sh stop "$tmp/ng2" >/dev/null 2>&1
+small_site_stop
 
 # usage errors: exit 2
 for args in "--bogus $seed" "" "-c 0 $seed" "--scope planet $seed" "--include ( $seed"; do

@@ -14,93 +14,27 @@
 #   - an unfinished job's export is refused; --redis without --job is a
 #     usage error.
 # Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
-set -uo pipefail
-cd "$(dirname "$0")/../.." || exit 1
-b=${1:-build}
-bin=$b/tools/simul-crawl
-PY=/usr/bin/python3
-st=0
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; st=1; }
-
-[[ -x $bin ]] || { fail build "no $bin"; exit 1; }
+# shellcheck source=tests/crawl/lib.sh
+source "$(dirname "$0")/lib.sh"
+need_crawler fail
 command -v redis-server >/dev/null || { fail redis "no redis-server"; exit 1; }
-docs=$(readlink -f /usr/share/doc/python3/html)
-[[ -f $docs/index.html ]] || { fail corpus "no $docs (python3-doc)"; exit 1; }
-tmp=$(mktemp -d)
-rpid() { cat "$tmp/redis/redis.pid" 2>/dev/null; }
-cleanup() {
-    local p
-    p=$(rpid)
-    [[ -n $p ]] && kill -9 "$p" 2>/dev/null
-    jobs -p | xargs -r kill -9 2>/dev/null
-    tests/http/nginx.sh stop "$tmp/ng" >/dev/null 2>&1
-    tests/http/nginx.sh stop "$tmp/ng2" >/dev/null 2>&1
-    tests/crawl/site.sh stop "$tmp/gs" >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-ln -s "$docs" "$tmp/root"
-NGINX_GZIP=off tests/http/nginx.sh start "$tmp/ng" "$tmp/root" >/dev/null ||
-    { fail nginx "did not start"; exit 1; }
-# shellcheck disable=SC1091
-source "$tmp/ng/env"
-seed=$NGINX_URL/index.html
+docs_site
+at_exit 'tests/crawl/site.sh stop "$tmp/gs" >/dev/null 2>&1'
+at_exit 'jobs -p | xargs -r kill -9 2>/dev/null'
 
-# redis-server with AOF (everysec): started on PORT, or a free one.
-redis_start() { # [port]
-    mkdir -p "$tmp/redis"
-    local port=${1:-} try
-    for try in 1 2 3 4 5 6 7 8; do
-        [[ -z ${1:-} ]] && port=$((20000 + RANDOM % 40000))
-        cat >"$tmp/redis/redis.conf" <<CONF
-bind 127.0.0.1
-port $port
-dir $tmp/redis
-daemonize yes
-pidfile $tmp/redis/redis.pid
-logfile $tmp/redis/log
-save ""
-appendonly yes
-appendfsync everysec
-protected-mode no
-CONF
-        redis-server "$tmp/redis/redis.conf" >/dev/null 2>&1
-        for _ in $(seq 1 100); do
-            if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
-                echo "$port"
-                return 0
-            fi
-            sleep 0.05
-        done
-        [[ -n ${1:-} ]] && ((try >= 3)) && break
-    done
-    return 1
-}
+# redis-server with AOF (appendfsync everysec): tests/redis/redisserver.sh's.
+at_exit 'tests/redis/redisserver.sh stop "$tmp/redis" >/dev/null 2>&1'
+port=$(REDIS_APPENDFSYNC=everysec tests/redis/redisserver.sh start "$tmp/redis") ||
+    { fail redis "did not start"; exit 1; }
+# kill -9, and no pid file left for `redisserver.sh restart` to kill again
 redis_kill() {
     local p
-    p=$(rpid)
-    [[ -n $p ]] && kill -9 "$p" 2>/dev/null
-    while [[ -n $p ]] && kill -0 "$p" 2>/dev/null; do sleep 0.02; done
+    p=$(cat "$tmp/redis/redis.pid" 2>/dev/null)
+    [[ -n $p ]] && kill -9 "$p" 2>/dev/null && wait_gone "$p" 1000
     rm -f "$tmp/redis/redis.pid"
 }
-port=$(redis_start) || { fail redis "did not start"; exit 1; }
 R=redis://127.0.0.1:$port/0
 
-canon() { # dir mask
-    $PY - "$1" "$2" <<'EOF'
-import json, sys
-d, mask = sys.argv[1], sys.argv[2].split(',')
-for name in ('foundurls.tsv', 'graph.tsv'):
-    lines = open(f'{d}/{name}', encoding='utf-8', errors='surrogateescape').read().splitlines()
-    print(name, len(lines)); print('\n'.join(sorted(lines)))
-recs = [json.loads(l) for l in open(f'{d}/pages.jsonl')]
-for r in recs:
-    for k in mask: r.pop(k, None)
-print('pages.jsonl', len(recs))
-for r in sorted(recs, key=lambda r: r['url']): print(json.dumps(r, sort_keys=True))
-EOF
-}
 compare() { # name dir
     canon "$2" fetch_ms,depth,parent >"$tmp/$1.canon"
     if cmp -s "$tmp/ref.canon" "$tmp/$1.canon"; then
@@ -192,7 +126,7 @@ echo "# redis-server killed at $at of $total records"
 redis_kill
 kill -CONT "${pids[@]}"
 sleep 0.5
-redis_start "$port" >/dev/null || fail redis-restart "did not start again"
+tests/redis/redisserver.sh restart "$tmp/redis" || fail redis-restart "did not start again"
 rcs=""
 for p in "${pids[@]}"; do wait "$p"; rcs+="$? "; done
 [[ $rcs == "0 0 " ]] || fail redis-restart-workers "exits $rcs"
@@ -242,16 +176,7 @@ fi
 # site of its own (nginx.sh's /redir, /redir-loop, /redir-a -> /redir-b
 # disallowed): 2 workers equal a single-process crawl without sitemaps
 # (a shared crawl reads none).
-site=$tmp/site
-mkdir -p "$site/private"
-tests/http/nginx.sh start "$tmp/ng2" "$site" >/dev/null || fail nginx2 "did not start"
-# shellcheck disable=SC1091
-U=$(source "$tmp/ng2/env" && echo "$NGINX_URL")
-printf 'User-agent: *\nDisallow: /private/\nDisallow: /redir-b\nCrawl-delay: 0.01\n' >"$site/robots.txt"
-echo '<a href="a.html#x">a</a><a href="private/x.html">p</a><a href="mailto:me@x">m</a><a href="http://other.example/">o</a>' >"$site/index.html"
-echo '<a href="/redir">r</a><a href="/redir-loop">l</a><a href="/redir-a">a</a>' >>"$site/index.html"
-echo '<a href="index.html">i</a>' >"$site/a.html"
-echo secret >"$site/private/x.html"
+small_site
 "$bin" -q -o "$tmp/site-ref" --no-sitemaps "$U/index.html"
 canon "$tmp/site-ref" fetch_ms,depth,parent >"$tmp/site-ref.canon"
 pids=()
@@ -268,7 +193,7 @@ if cmp -s "$tmp/site-ref.canon" "$tmp/site.canon" && grep -q '"error": "robots"'
 else
     fail robots-redirects-equal-single "$(diff "$tmp/site-ref.canon" "$tmp/site.canon" | head -c 800)"
 fi
-tests/http/nginx.sh stop "$tmp/ng2" >/dev/null 2>&1
+small_site_stop
 
 # --per-host across workers, measured at the server: the generated site's
 # slow bulk host (tests/crawl/site.sh) behind the connection meter, 3

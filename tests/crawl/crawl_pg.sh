@@ -15,29 +15,14 @@
 #   - a conninfo that does not parse exits 2, an unreachable server 3, a
 #     job begun without --pg refuses --pg (exit 2).
 # Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
-set -uo pipefail
-cd "$(dirname "$0")/../.." || exit 1
-b=${1:-build}
-bin=$b/tools/simul-crawl
-PY=/usr/bin/python3
+# shellcheck source=tests/crawl/lib.sh
+source "$(dirname "$0")/lib.sh"
 PGBIN=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
-st=0
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; st=1; }
-
-[[ -x $bin ]] || { fail build "no $bin"; exit 1; }
-docs=$(readlink -f /usr/share/doc/python3/html)
-[[ -f $docs/index.html ]] || { fail corpus "no $docs (python3-doc)"; exit 1; }
-tmp=$(mktemp -d)
-trap 'tests/http/nginx.sh stop "$tmp/ng" >/dev/null 2>&1; tests/pg/pgserver.sh stop "$tmp/pg" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+need_crawler fail
 chmod 755 "$tmp"
+at_exit 'tests/pg/pgserver.sh stop "$tmp/pg" >/dev/null 2>&1'
 port=$(tests/pg/pgserver.sh start "$tmp/pg") || { fail postgres "did not start"; exit 1; }
-ln -s "$docs" "$tmp/root"
-NGINX_GZIP=off tests/http/nginx.sh start "$tmp/ng" "$tmp/root" >/dev/null ||
-    { fail nginx "did not start"; exit 1; }
-# shellcheck disable=SC1091
-source "$tmp/ng/env"
-seed=$NGINX_URL/index.html
+docs_site
 conn="host=$tmp/pg port=$port user=postgres dbname=postgres"
 
 q() { psql -h "$tmp/pg" -p "$port" -U postgres -d postgres -qAtX -F $'\t' -c "$1"; }

@@ -14,25 +14,15 @@
 #   sigint  SIGINT mid-crawl: exit 130, and running it again finishes with
 #           the same outputs
 # Prints "ok NAME" / "FAIL NAME: why"; exits 1 if anything failed.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-b=${1:-build}
-PY=/usr/bin/python3
+PREFIX=resume.
+# shellcheck source=tests/crawl/lib.sh
+source "$(dirname "$0")/lib.sh"
 KILLS=${CRAWL_TEST_KILLS:-10}
 SEED=${CRAWL_TEST_SEED:-10}
-st=0
-ok()   { echo "ok resume.$1"; }
-fail() { echo "FAIL resume.$1: $2"; st=1; }
-
-crawler=$b/tools/simul-crawl
-[[ -x $crawler ]] || { echo "ok resume.skipped (no $crawler)"; exit 0; }
-tmp=$(mktemp -d)
+need_crawler skip
+gen_site --huge-mib 1
 pid=
-trap '[[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null; tests/crawl/site.sh stop "$tmp/s" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-tests/crawl/site.sh start "$tmp/s" "$b" --huge-mib 1 >/dev/null ||
-    { fail start "site.sh start failed"; exit 1; }
-# shellcheck disable=SC1091
-. "$tmp/s/env"
+at_exit '[[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null'
 seed=http://127.0.0.1:$SITE_PORT/index.html
 args=(-q --user-agent crawltest/1.0 --retries 0 --timeout 5 --depth 5 -c 1 --per-host 1
       --delay 0.02 "$seed")
@@ -68,12 +58,12 @@ $(diff "$2/$f" "$3/$f" | head -n 4)"
 }
 
 t0=$(date +%s.%N)
-timeout 120 "$crawler" -o "$tmp/ref" "${args[@]}" 2>"$tmp/ref.err"
+timeout 120 "$bin" -o "$tmp/ref" "${args[@]}" 2>"$tmp/ref.err"
 rc=$?
 t1=$(date +%s.%N)
 [[ $rc == 1 ]] && ok reference.exit || fail reference.exit "exit $rc: $(tail -n 3 "$tmp/ref.err")"
 norm "$tmp/ref" "$tmp/ref.n"
-timeout 120 "$crawler" -o "$tmp/ref2" "${args[@]}" 2>/dev/null
+timeout 120 "$bin" -o "$tmp/ref2" "${args[@]}" 2>/dev/null
 norm "$tmp/ref2" "$tmp/ref2.n"
 same deterministic "$tmp/ref.n" "$tmp/ref2.n"
 n=$(wc -l <"$tmp/ref/pages.jsonl")
@@ -88,7 +78,7 @@ span = max(0.5, $t1 - $t0)
 print('\n'.join(f'{r.uniform(0.05, 2 * span / $KILLS):.3f}' for _ in range($KILLS)))")
 killed=0
 for w in "${waits[@]}"; do
-    "$crawler" -o "$tmp/job" "${args[@]}" 2>>"$tmp/job.err" &
+    "$bin" -o "$tmp/job" "${args[@]}" 2>>"$tmp/job.err" &
     pid=$!
     sleep "$w"
     kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1))
@@ -97,7 +87,7 @@ for w in "${waits[@]}"; do
 done
 runs=0
 while ((runs < 5)); do
-    timeout 120 "$crawler" -o "$tmp/job" "${args[@]}" 2>>"$tmp/job.err"
+    timeout 120 "$bin" -o "$tmp/job" "${args[@]}" 2>>"$tmp/job.err"
     rc=$?
     runs=$((runs + 1))
     [[ $rc == 0 || $rc == 1 ]] && break
@@ -110,7 +100,7 @@ norm "$tmp/job" "$tmp/job.n"
 same kill9 "$tmp/ref.n" "$tmp/job.n"
 
 # SIGINT: exit 130, state saved, the rerun finishes the same crawl.
-"$crawler" -o "$tmp/int" "${args[@]}" 2>"$tmp/int.err" &
+"$bin" -o "$tmp/int" "${args[@]}" 2>"$tmp/int.err" &
 pid=$!
 sleep "$($PY -c "print(max(0.1, ($t1 - $t0) / 2))")"
 kill -INT "$pid"
@@ -118,7 +108,7 @@ wait "$pid"
 rc=$?
 pid=
 [[ $rc == 130 ]] && ok sigint.exit || fail sigint.exit "exit $rc after SIGINT, want 130"
-timeout 120 "$crawler" -o "$tmp/int" "${args[@]}" 2>>"$tmp/int.err"
+timeout 120 "$bin" -o "$tmp/int" "${args[@]}" 2>>"$tmp/int.err"
 rc=$?
 [[ $rc == 1 ]] && ok sigint.resumed || fail sigint.resumed "the rerun exited $rc"
 norm "$tmp/int" "$tmp/int.n"

@@ -9,22 +9,11 @@
 # check.py's timing checks (requests 0.3 s apart pass --delay 0.3, requests
 # at once fail it).
 # Prints "ok NAME" / "FAIL NAME: why"; exits 1 if anything failed.
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-b=${1:-build}
-PY=/usr/bin/python3
-st=0
-ok()   { echo "ok site.$1"; }
-fail() { echo "FAIL site.$1: $2"; st=1; }
-
-tmp=$(mktemp -d)
-trap 'tests/crawl/site.sh stop "$tmp/s" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-tests/crawl/site.sh start "$tmp/s" "$b" --meter --huge-mib 1 >/dev/null ||
-    { fail start "site.sh start failed"; exit 1; }
+PREFIX=site.
+# shellcheck source=tests/crawl/lib.sh
+source "$(dirname "$0")/lib.sh"
+gen_site --meter --huge-mib 1
 ok start
-# shellcheck disable=SC1091
-. "$tmp/s/env"
-
 # Deterministic: the same seed and ports give the same files and truth.
 $PY tests/crawl/gensite.py "$tmp/again" --port "$SITE_PORT" --fault-port "$FAULT_PORT" \
     --huge-mib 1 >/dev/null 2>&1
