@@ -1,5 +1,6 @@
-# proc.sh - process helpers for the test scripts, sourced (tests/http/nginx.sh,
-# tests/crawl/site.sh and lib.sh, tests/redis/redisserver.sh).
+# proc.sh - process and port helpers for the test scripts, sourced
+# (tests/http/nginx.sh, tests/crawl/site.sh and lib.sh,
+# tests/redis/redisserver.sh).
 # shellcheck shell=bash
 
 # A process that exists and is not a zombie. `kill -0` succeeds on a
@@ -22,4 +23,15 @@ wait_gone() { # pid [tries]
         sleep 0.01
     done
     ! alive "$1"
+}
+
+# N distinct ports the kernel just gave out on 127.0.0.1, on one line
+# (bound together, then released: one can be taken again before the
+# caller binds it, so callers retry on "Address already in use"). One
+# python3 for all N: its start is most of the cost.
+free_ports() { # n
+    /usr/bin/python3 -c 'import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"
 }

@@ -17,17 +17,13 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 PY=/usr/bin/python3
 # shellcheck source=tests/proc.sh
-source tests/proc.sh   # alive, wait_gone
+source tests/proc.sh   # alive, wait_gone, free_ports
 # A failed start stops what it had started (set once DIR is known).
 started=
 die() {
     echo "site.sh: $*" >&2
     [[ -n $started ]] && stop "$started"
     exit 1
-}
-
-free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 start() {
@@ -43,9 +39,8 @@ start() {
     f=$(head -n 1 "$d/faultd.port")
     [[ -n $f ]] || die "faultd did not start: $(cat "$d/faultd.log")"
     for try in 1 2 3 4 5 6 7 8; do
-        p=$(free_port) q=$p
-        ((meter)) && q=$(free_port)
-        [[ $p != "$q" || $meter == 0 ]] || continue
+        read -r p q < <(free_ports 2)
+        ((meter)) || q=$p
         rm -rf "$d/root"
         $PY tests/crawl/gensite.py "$d" --port "$p" --nginx-port "$q" --fault-port "$f" "$@" \
             >"$d/gensite.log" 2>&1 || die "gensite.py failed: $(cat "$d/gensite.log")"

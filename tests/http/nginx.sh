@@ -14,7 +14,7 @@
 #   NGINX_TLS_URL     https://localhost:$NGINX_TLS_PORT (the certificate
 #                     names localhost, 127.0.0.1 and 127.0.0.2)
 #   NGINX_CA          the CA certificate (PEM) that signed the server's: made
-#                     by openssl at start, valid two days; pass it as the
+#                     by openssl once a day (make_certs), valid two days; pass it as the
 #                     client's CA file (curl --cacert)
 #   NGINX_PID         the master's pid
 # CPU (optional) pins nginx to that CPU (taskset -c), for the benchmarks;
@@ -40,15 +40,27 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 PY=/usr/bin/python3
 die() { echo "nginx.sh: $*" >&2; exit 1; }
 
-# A port the kernel just gave out on 127.0.0.1 (bound, then released). It
-# can be taken again before nginx binds it: start() retries on failure.
-free_port() {
-    $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# The CA and the server's certificate (valid two days) are made once a day
+# per user into ${TMPDIR:-/tmp}/simul-nginx-certs-UID-DATE (made aside and
+# renamed, so concurrent starts never see half of them) and copied into
+# DIR: openssl three times took a quarter of a second of each start, and
+# the tests start nginx dozens of times.
+make_certs() { # dir
+    local d=$1 c w
+    [[ -s $d/server.pem && -s $d/ca.pem ]] && return 0
+    c=${TMPDIR:-/tmp}/simul-nginx-certs-$(id -u)-$(date +%Y%m%d)
+    if [[ ! -s $c/server.pem ]]; then
+        w=$(mktemp -d "$c.XXXXXX") || return 1
+        new_certs "$w" && mv -T "$w" "$c" 2>/dev/null   # another start may have won
+        rm -rf "$w"
+        find "${c%/*}" -maxdepth 1 -name "simul-nginx-certs-$(id -u)-*" -mmin +2880 \
+            -exec rm -rf {} + 2>/dev/null
+    fi
+    cp "$c/ca.pem" "$c/ca.key" "$c/server.key" "$c/server.pem" "$d/"
 }
 
-make_certs() { # dir
+new_certs() { # dir
     local d=$1 o=openssl
-    [[ -s $d/server.pem && -s $d/ca.pem ]] && return 0
     # EC keys: generated in milliseconds.
     $o req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj "/CN=simul test CA" \
@@ -132,7 +144,7 @@ EOF
 }
 
 # alive PID, wait_gone PID [TRIES]: a process not a zombie (init reaps
-# a stopped nginx late).
+# a stopped nginx late); free_ports N.
 # shellcheck source=tests/proc.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../proc.sh"
 
@@ -145,8 +157,7 @@ start() { # dir root [cpu]
     [[ -n $cpu ]] && pin=(taskset -c "$cpu")
     make_certs "$d" || die "cannot make the TLS certificates"
     for try in 1 2 3 4 5 6 7 8 9 10; do
-        p=$(free_port) tp=$(free_port)
-        [[ $p != "$tp" ]] || continue
+        read -r p tp < <(free_ports 2)
         write_conf "$d" "$root" "$p" "$tp"
         rm -f "$d/nginx.pid"
         : >"$d/error.log"
