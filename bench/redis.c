@@ -3,7 +3,7 @@
  * hiredis's (the C floor for one connection), in one program so both send
  * the same commands:
  *
- *     build/bench/redis simul|hiredis|hiredis-async BENCH N PORT
+ *     build/bench/redis simul|simul-held|hiredis|hiredis-async BENCH N PORT
  *
  * hiredis-async is the design not chosen (docs/design.md, "Redis"):
  * hiredis's own async context on simul's loop through its adapter hooks
@@ -16,8 +16,11 @@
  * each task awaiting each of its commands: simul's implicit pipelining;
  * hiredis: one connection, batches of 100 appended then 100 replies read,
  * the same depth), pipe (one explicit pipeline of N SETs: simul_redis_
- * pipe_exec; hiredis: N redisAppendCommand then N redisGetReply). Values
- * are 16 bytes, keys "k:<i mod 10000>". Prints one JSON line: {"impl",
+ * pipe_exec of a pipe bound to the connection, sent in batches while it
+ * fills; simul-held: the same pipe unbound, built whole then sent; hiredis:
+ * N redisAppendCommand then N redisGetReply). Values
+ * are 16 bytes, keys "key:<i mod 10000, 12 digits>" (what redis-benchmark
+ * -r 10000 -d 16 sends). Prints one JSON line: {"impl",
  * "bench", "n", "wall_s", "cpu_s"} (CPU: this process's user + system).
  */
 #include <simul.h>
@@ -34,8 +37,16 @@
 #define TASKS 100
 
 static const char *bench;
-static int n, port;
+static int n, port, held;
 static const char val[] = "0123456789abcdef";
+
+/* The key of operation i: redis-benchmark's "key:__rand_int__" with -r
+ * 10000 (12 digits, 10,000 keys), so the server does the same work for
+ * every client */
+static int key(char k[24], int i)
+{
+    return snprintf(k, 24, "key:%012d", i % 10000);
+}
 
 static double now(void)
 {
@@ -76,7 +87,7 @@ static int set_task(void *arg)
     tctx *t = arg;
     for (int i = t->from; i < t->from + t->count; i++) {
         char k[24];
-        int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+        int kl = key(k, i);
         const char *av[3] = { "SET", k, val };
         size_t lens[3] = { 3, (size_t)kl, sizeof val - 1 };
         int r = simul_redis_command_argv(t->c, 3, av, lens, NULL);
@@ -99,7 +110,7 @@ static int simul_main(void *arg)
     if (strcmp(bench, "seq") == 0) {
         for (int i = 0; i < n; i++) {
             char k[24];
-            int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+            int kl = key(k, i);
             simul_redis_reply *rep = NULL;
             if (i % 2 == 0) {
                 const char *av[3] = { "SET", k, val };
@@ -125,9 +136,13 @@ static int simul_main(void *arg)
             die("gather", -1);
     } else if (strcmp(bench, "pipe") == 0) {
         simul_redis_pipe *p = simul_redis_pipe_new();
+        /* bound: sent in 64 KiB batches while it fills (simul-held: all
+         * built first, then sent at exec, as before pipe_bind existed) */
+        if (!held && simul_redis_pipe_bind(p, c) < 0)
+            die("pipe bind", -1);
         for (int i = 0; i < n; i++) {
             char k[24];
-            int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+            int kl = key(k, i);
             const char *av[3] = { "SET", k, val };
             size_t lens[3] = { 3, (size_t)kl, sizeof val - 1 };
             if (simul_redis_pipe_add_argv(p, 3, av, lens) < 0)
@@ -142,7 +157,7 @@ static int simul_main(void *arg)
     } else {
         die("unknown bench", -22);
     }
-    report("simul", w0, c0);
+    report(held ? "simul-held" : "simul", w0, c0);
     simul_redis_close(c);
     return 0;
 }
@@ -152,7 +167,7 @@ static int simul_main(void *arg)
 static void hiredis_set(redisContext *c, int i, int append)
 {
     char k[24];
-    int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+    int kl = key(k, i);
     const char *av[3] = { "SET", k, val };
     size_t lens[3] = { 3, (size_t)kl, sizeof val - 1 };
     if (append) {
@@ -188,7 +203,7 @@ static int hiredis_main(void)
                 hiredis_set(c, i, 0);
             } else {
                 char k[24];
-                int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+                int kl = key(k, i);
                 const char *av[2] = { "GET", k };
                 size_t lens[2] = { 3, (size_t)kl };
                 redisReply *rep = redisCommandArgv(c, 2, av, lens);
@@ -291,7 +306,7 @@ static int async_command(redisAsyncContext *ac, int argc, const char **av, const
 static int async_set(redisAsyncContext *ac, int i)
 {
     char k[24];
-    int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+    int kl = key(k, i);
     const char *av[3] = { "SET", k, val };
     size_t lens[3] = { 3, (size_t)kl, sizeof val - 1 };
     return async_command(ac, 3, av, lens);
@@ -340,7 +355,7 @@ static int async_main(void *arg)
                     return 1;
             } else {
                 char k[24];
-                int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+                int kl = key(k, i);
                 const char *av[2] = { "GET", k };
                 size_t lens[2] = { 3, (size_t)kl };
                 if (async_command(ac, 2, av, lens) < 0)
@@ -361,7 +376,7 @@ static int async_main(void *arg)
         left = n;
         for (int i = 0; i < n; i++) {
             char k[24];
-            int kl = snprintf(k, sizeof k, "k:%d", i % 10000);
+            int kl = key(k, i);
             const char *av[3] = { "SET", k, val };
             size_t lens[3] = { 3, (size_t)kl, sizeof val - 1 };
             redisAsyncCommandArgv(ac, on_pipe_reply, NULL, 3, av, lens);
@@ -378,7 +393,8 @@ static int async_main(void *arg)
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: %s simul|hiredis|hiredis-async seq|tasks|pipe N PORT\n", argv[0]);
+        fprintf(stderr, "usage: %s simul|simul-held|hiredis|hiredis-async seq|tasks|pipe N PORT\n",
+                argv[0]);
         return 2;
     }
     bench = argv[2];
@@ -388,5 +404,6 @@ int main(int argc, char **argv)
         return hiredis_main();
     if (strcmp(argv[1], "hiredis-async") == 0)
         return simul_run(async_main, NULL) != 0;
+    held = strcmp(argv[1], "simul-held") == 0;
     return simul_run(simul_main, NULL) < 0;
 }

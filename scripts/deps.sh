@@ -45,12 +45,12 @@ case $what in
     # time: /usr/bin/time for the HTTP clients' CPU and peak RSS; postgresql,
     # python3-asyncpg, python3-psycopg: bench/run-pg.sh's server and peers;
     # wget2, python3-scrapy, python3-html5lib: bench/run-crawl.sh's peers and truth;
-    # redis-server (and its redis-benchmark, in redis-tools), python3-redis:
-    # bench/run-redis.sh's server and peers.
+    # redis-server (and its redis-benchmark, in redis-tools), python3-redis,
+    # python3-aioredis: bench/run-redis.sh's server and peers.
     bench) pkgs+=(golang-go python3 python3-uvloop python3-aiofiles libuv1-dev wrk
                   python3-matplotlib "${run_pkgs[@]}" curl python3-aiohttp time postgresql
                   python3-asyncpg python3-psycopg wget2 python3-scrapy python3-html5lib
-                  redis-server redis-tools python3-redis) ;;
+                  redis-server redis-tools python3-redis python3-aioredis) ;;
     *)     echo "usage: $0 [--check] [build|run|test|bench]" >&2; exit 2 ;;
 esac
 

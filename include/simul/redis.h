@@ -96,7 +96,9 @@ enum {
  * was handed to, freed with simul_redis_reply_free (which frees the whole
  * tree: never free an element on its own). str is followed by a NUL byte
  * (not counted in len) so text replies are C strings; bulk strings may
- * hold NULs themselves.
+ * hold NULs themselves. Replies are read-only: +OK, +QUEUED, :0 and :1
+ * are each one shared instance in read-only memory (a pipeline of writes
+ * allocates no reply per command), which simul_redis_reply_free skips.
  */
 typedef struct simul_redis_reply {
     int        type;          /* SIMUL_REDIS_* */
@@ -227,8 +229,9 @@ SIMUL_API int simul_redis_command(simul_redis *c, simul_redis_reply **out, const
 /* Explicit pipelines and transactions                                     */
 
 /*
- * A batch of commands, built without I/O and sent in one write; the
- * caller owns it (simul_redis_pipe_free) and may run it many times.
+ * A batch of commands, built without I/O and sent in one write (unless
+ * bound: simul_redis_pipe_bind); the caller owns it (simul_redis_pipe_free)
+ * and may run it many times.
  * _new: NULL with errno ENOMEM. _add_argv / _add: encode one more command
  * (arguments as simul_redis_command_argv / _command): 0, -EINVAL, -ENOMEM,
  * -EMSGSIZE past 1 GiB. _count: the commands added. _reset empties it.
@@ -242,14 +245,35 @@ SIMUL_API size_t simul_redis_pipe_count(const simul_redis_pipe *p);
 SIMUL_API void simul_redis_pipe_reset(simul_redis_pipe *p);
 
 /*
+ * Binds an empty p to c (NULL: unbinds it): from then on every 64 KiB of
+ * commands added is sent to c at once, without waiting for replies, so the
+ * server works while the caller is still adding and p holds one batch, not
+ * the whole pipeline (for pipelines of thousands of commands). Then
+ * _add_argv / _add must run in a task on c's loop, may suspend (while c's
+ * unsent output is over 1 MiB, or c reconnects) and may also return c's
+ * errors (as simul_redis_command_argv: the pipe is then spent and exec
+ * returns the same error); at most 16M commands (-EMSGSIZE).
+ * simul_redis_pipe_exec sends the rest and collects every reply; other
+ * tasks' commands may run between the batches (not a transaction:
+ * simul_redis_multi_exec refuses a bound pipe with -EINVAL). Exec, _reset
+ * and _free of a bound pipe empty it (it stays bound); replies of batches
+ * sent before a _reset or _free are read and dropped. Returns 0, or
+ * -EINVAL (p NULL or not empty).
+ */
+SIMUL_API int  simul_redis_pipe_bind(simul_redis_pipe *p, simul_redis *c);
+
+/*
  * Sends every command of p at once, contiguous on c (no other task's
  * command lands between them) and stores their replies, in order, as the
  * elements of one ARRAY reply in *out (the caller frees it; out may be
  * NULL). A command that failed on the server is an ERROR element: the
  * batch itself returns 0. Errors as simul_redis_command_argv for the
- * batch as a whole (*out NULL); -EINVAL for an empty p.
+ * batch as a whole (*out NULL); -EINVAL for an empty p, or one bound to
+ * another connection. An unbound p is left as it was (run it again at
+ * will); a bound one (simul_redis_pipe_bind) is emptied, its batches
+ * already sent.
  */
-SIMUL_API int simul_redis_pipe_exec(simul_redis *c, const simul_redis_pipe *p,
+SIMUL_API int simul_redis_pipe_exec(simul_redis *c, simul_redis_pipe *p,
                                     simul_redis_reply **out);
 
 /*

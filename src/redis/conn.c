@@ -130,7 +130,10 @@ static void req_finish(rreq *q, int rc)
 {
     q->rc = rc;
     if (!q->task) {
-        req_free(q);
+        if (q->keep)
+            q->task = (simul__task *)1;   /* done: its pipe collects it */
+        else
+            req_free(q);
         return;
     }
     q->task = (simul__task *)((uintptr_t)q->task | 1);   /* done: see wait_reply */
@@ -150,21 +153,24 @@ static inline int req_done(const rreq *q)
  * insert and removal per command. When it fires it wakes every caller
  * whose deadline passed (they abandon their requests) and re-arms for the
  * next live one; a request answered early leaves it armed too early,
- * which costs one spurious firing.
+ * which costs one spurious firing. A bound pipe's batch nobody waits for
+ * yet counts as live, so the timer is armed for it when its pipe's exec
+ * starts waiting (simul__redis_collect).
  */
 static void on_timeout(simul__tnode *n)
 {
     simul_redis *c = (simul_redis *)((char *)n - offsetof(simul_redis, tmo));
     int64_t now = c->loop->now;
     for (rreq *q = c->head; q; q = q->next) {
-        if (!q->task || req_done(q))
+        if ((!q->task && !q->keep) || req_done(q))
             continue;
         if (q->deadline > now) {
             if (q->deadline != SIMUL__NO_DEADLINE)
                 simul__timer_arm(c->loop, &c->tmo, q->deadline, on_timeout);
             return;
         }
-        simul__wake(q->task, SIMUL_REDIS_ETIMEOUT);
+        if (q->task)
+            simul__wake(q->task, SIMUL_REDIS_ETIMEOUT);
     }
 }
 
@@ -756,11 +762,10 @@ static int send_slow(simul_redis *c, const payload *pl, rreq *q, double deadline
 
 static int wait_reply(rreq *q, simul_redis_reply **out);
 
-/* Sends one payload expecting `want` replies and waits for them. */
-static int send_payload(simul_redis *c, const payload *pl, size_t want, simul_redis_reply **out)
+/* Sends one payload expecting `want` replies: *out its request, queued,
+ * for the caller to wait on (keep 0) or kept for a bound pipe (keep 1). */
+static int send_req(simul_redis *c, const payload *pl, size_t want, int keep, rreq **out)
 {
-    if (out)
-        *out = NULL;
     if (!c)
         return -EINVAL;
     simul__task *t = simul__current();
@@ -778,7 +783,8 @@ static int send_payload(simul_redis *c, const payload *pl, size_t want, simul_re
     rreq *q = malloc(sizeof *q);
     if (!q)
         return -ENOMEM;
-    q->task = t;
+    q->task = keep ? NULL : t;
+    q->keep = keep;
     q->deadline = dl;
     q->want = want;
     q->got = 0;
@@ -826,7 +832,48 @@ static int send_payload(simul_redis *c, const payload *pl, size_t want, simul_re
         req_free(q);
         return r == -ETIMEDOUT ? SIMUL_REDIS_ETIMEOUT : r;
     }
+    *out = q;
+    return 0;
+}
+
+/* Sends one payload expecting `want` replies and waits for them. */
+static int send_payload(simul_redis *c, const payload *pl, size_t want, simul_redis_reply **out)
+{
+    if (out)
+        *out = NULL;
+    rreq *q = NULL;
+    int r = send_req(c, pl, want, 0, &q);
+    return r < 0 ? r : wait_reply(q, out);
+}
+
+int simul__redis_send_batch(simul_redis *c, const char *bytes, size_t n, size_t want,
+                            rreq **out)
+{
+    payload pl = { .bytes = bytes, .n = n };
+    return send_req(c, &pl, want, 1, out);
+}
+
+int simul__redis_collect(simul_redis *c, rreq *q, simul_redis_reply **out)
+{
+    *out = NULL;
+    if (!req_done(q)) {
+        if (q->deadline <= c->loop->now) {
+            simul__redis_abandon(q);
+            return SIMUL_REDIS_ETIMEOUT;
+        }
+        /* the timer is armed for the earliest live deadline, q's or before */
+        q->task = simul__current();
+        q->keep = 0;
+    }
     return wait_reply(q, out);
+}
+
+void simul__redis_abandon(rreq *q)
+{
+    if (req_done(q))
+        req_free(q);
+    else
+        q->keep = 0;   /* the reader frees it when answered */
 }
 
 /* Parks until q is done, its deadline passed (on_timeout wakes it with
@@ -849,6 +896,10 @@ static int wait_reply(rreq *q, simul_redis_reply **out)
     simul_redis_reply *rep = q->reply;
     q->reply = NULL;
     free(q);
+    if (r < 0) {   /* a pipeline's ARRAY, half filled when the connection dropped */
+        simul_redis_reply_free(rep);
+        rep = NULL;
+    }
     if (r == 0 && rep && rep->type == SIMUL_REDIS_ERROR)
         r = simul__redis_error_code(rep->str, rep->len);
     if (out)

@@ -24,11 +24,15 @@
  * One caller waiting for `want` replies (a command: 1; a pipeline: its
  * count, + 2 for MULTI/EXEC). Heap-allocated and owned by the connection
  * while queued, so a caller that gives up (timeout, cancel) only clears
- * `task`: the reader still consumes its replies and frees it.
+ * `task`: the reader still consumes its replies and frees it. A bound
+ * pipe's batch is queued with no task and `keep` set: once answered it
+ * stays (marked done) until the pipe collects or abandons it.
  */
 typedef struct rreq {
     struct rreq        *next;
-    simul__task        *task;     /* NULL: abandoned, replies are dropped */
+    struct rreq        *batch_next; /* a bound pipe's next batch (pipe.c) */
+    simul__task        *task;     /* NULL: abandoned (or kept), replies dropped unless kept */
+    int                 keep;     /* a bound pipe's batch: kept when done */
     simul_redis_reply  *reply;    /* want == 1: the reply; else an ARRAY */
     size_t              want, got;
     int64_t             deadline; /* loop-clock ns; SIMUL__NO_DEADLINE */
@@ -98,6 +102,17 @@ int  simul__redis_parse_url(simul_redis *c, const char *url);
  * ARRAY of them when want > 1). */
 int  simul__redis_send(simul_redis *c, const char *bytes, size_t n, size_t want,
                        simul_redis_reply **out);
+/* conn.c, for bound pipes: sends `bytes` (`want` commands) without
+ * waiting (may suspend while earlier output drains or c reconnects): 0 and
+ * *out, the request, kept for _collect or _abandon; or send's errors. */
+int  simul__redis_send_batch(simul_redis *c, const char *bytes, size_t n, size_t want,
+                             rreq **out);
+/* Waits for a kept request and frees it: *out its reply (want 1) or
+ * ARRAY; returns as simul_redis_command_argv. On a timeout or cancel the
+ * request is abandoned. Touches c only while q is unanswered. */
+int  simul__redis_collect(simul_redis *c, rreq *q, simul_redis_reply **out);
+/* Gives a kept request up: freed now if answered, else by the reader. */
+void simul__redis_abandon(rreq *q);
 /* hiredis's printf-style format into *cmd (free with redisFreeCommand):
  * its length, -EINVAL (a format it refuses) or -ENOMEM. */
 int  simul__redis_format(char **cmd, const char *fmt, va_list ap);

@@ -1,7 +1,8 @@
 /*
  * reply.c - replies: the builders hiredis's parser calls (each reply one
  * malloc - a string's bytes follow its struct, an array's element
- * pointers follow its struct - linked into its parent as hiredis asks),
+ * pointers follow its struct - linked into its parent as hiredis asks -
+ * except the commonest small replies, which are shared constants),
  * freeing, the mapping of a server error's first word to a code, and the
  * layer's messages for simul_strerror.
  */
@@ -24,8 +25,42 @@ static void link_parent(const redisReadTask *t, simul_redis_reply *r)
     }
 }
 
+/*
+ * +OK, +QUEUED, :0 and :1 answer most writes: a pipeline of 100,000 SETs
+ * would otherwise malloc 100,000 identical replies (about 5 MB of fresh
+ * pages, which cost more than the parsing). They are one read-only
+ * instance each (in read-only memory: a caller writing into one faults at
+ * once), linked into as many trees as they occur in; freeing skips them.
+ */
+static const simul_redis_reply shared[] = {
+    { .type = SIMUL_REDIS_STATUS, .len = 2, .str = (char *)"OK" },
+    { .type = SIMUL_REDIS_STATUS, .len = 6, .str = (char *)"QUEUED" },
+    { .type = SIMUL_REDIS_INTEGER, .integer = 0 },
+    { .type = SIMUL_REDIS_INTEGER, .integer = 1 },
+};
+
+static int is_shared(const simul_redis_reply *r)
+{
+    uintptr_t p = (uintptr_t)r, s = (uintptr_t)shared;
+    return p >= s && p < s + sizeof shared;
+}
+
+/* The shared instance (linked into its parent), or NULL. */
+static void *use_shared(const redisReadTask *t, const simul_redis_reply *r)
+{
+    simul_redis_reply *m = (simul_redis_reply *)r;   /* never written: see above */
+    link_parent(t, m);
+    return m;
+}
+
 static void *create_string(const redisReadTask *t, char *str, size_t len)
 {
+    if (t->type == SIMUL_REDIS_STATUS) {
+        if (len == 2 && str[0] == 'O' && str[1] == 'K')
+            return use_shared(t, &shared[0]);
+        if (len == 6 && memcmp(str, "QUEUED", 6) == 0)
+            return use_shared(t, &shared[1]);
+    }
     simul_redis_reply *r = malloc(sizeof *r + len + 1);
     if (!r)
         return NULL;
@@ -61,6 +96,8 @@ static void *create_array(const redisReadTask *t, int n)
 
 static void *create_integer(const redisReadTask *t, long long v)
 {
+    if (v == 0 || v == 1)
+        return use_shared(t, &shared[2 + v]);
     simul_redis_reply *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -82,7 +119,7 @@ static void *create_nil(const redisReadTask *t)
 
 void simul_redis_reply_free(simul_redis_reply *r)
 {
-    if (!r)
+    if (!r || is_shared(r))
         return;
     if (r->type == SIMUL_REDIS_ARRAY)
         for (size_t i = 0; i < r->len; i++)

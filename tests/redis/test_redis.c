@@ -169,6 +169,200 @@ TEST(every_reply_type_and_server_errors)
     CHECK_EQ(simul_run(main_types, NULL), 0);
 }
 
+/* +OK, +QUEUED, :0 and :1 are one shared read-only instance each (a
+ * pipeline of writes mallocs no reply per command); they are linked into
+ * arrays like any reply, and freeing any tree that holds them is safe. */
+static int main_shared(void *a)
+{
+    (void)a;
+    simul_redis *c = connect_ok(url, NULL);
+    simul_redis_reply *r1 = cmd_ok(c, "SET sh:a %s", "1");
+    simul_redis_reply *r2 = cmd_ok(c, "SET sh:b %s", "2");
+    CHECK(r1 == r2);
+    CHECK(r1->type == SIMUL_REDIS_STATUS && r1->len == 2 && strcmp(r1->str, "OK") == 0);
+    simul_redis_reply_free(r1);
+    simul_redis_reply_free(r2);
+    CHECK_EQ(cmd_int(c, "DEL %s", "sh:set"), 0);
+    r1 = cmd_ok(c, "SADD sh:set %s", "x");
+    r2 = cmd_ok(c, "SADD sh:set %s", "x");
+    CHECK(r1->type == SIMUL_REDIS_INTEGER && r1->integer == 1);
+    CHECK(r2->type == SIMUL_REDIS_INTEGER && r2->integer == 0);
+    simul_redis_reply *r3 = cmd_ok(c, "SADD sh:set %s", "y");
+    CHECK(r3 == r1);
+    simul_redis_reply_free(r1);
+    simul_redis_reply_free(r2);
+    simul_redis_reply_free(r3);
+    CHECK_EQ(cmd_int(c, "INCRBY sh:n %s", "2"), 2);   /* other integers: their own */
+    /* inside arrays: a bulk "OK" is a STRING of its own, a status OK shared */
+    simul_redis_reply *r = cmd_ok(c, "EVAL %s 0",
+                                  "return {0, 1, 1, 'OK', redis.status_reply('OK'), 7}");
+    CHECK(r->type == SIMUL_REDIS_ARRAY && r->len == 6);
+    CHECK(r->element[1] == r->element[2] && r->element[1]->integer == 1);
+    CHECK(r->element[0]->type == SIMUL_REDIS_INTEGER && r->element[0]->integer == 0);
+    CHECK(r->element[3]->type == SIMUL_REDIS_STRING && strcmp(r->element[3]->str, "OK") == 0);
+    CHECK(r->element[4]->type == SIMUL_REDIS_STATUS && strcmp(r->element[4]->str, "OK") == 0);
+    CHECK(r->element[5]->integer == 7);
+    simul_redis_reply_free(r);
+    /* a pipeline of 1,000 SETs: one instance, and its transaction too */
+    simul_redis_pipe *p = simul_redis_pipe_new();
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(simul_redis_pipe_add(p, "SET sh:%d x", i), 0);
+    CHECK_EQ(simul_redis_pipe_exec(c, p, &r), 0);
+    CHECK(r->len == 1000 && r->element[0] == r->element[999] &&
+          r->element[0]->type == SIMUL_REDIS_STATUS);
+    simul_redis_reply_free(r);
+    CHECK_EQ(simul_redis_multi_exec(c, p, &r), 0);   /* 1,000 +QUEUED dropped */
+    CHECK(r->len == 1000 && r->element[500]->type == SIMUL_REDIS_STATUS);
+    simul_redis_reply_free(r);
+    simul_redis_pipe_free(p);
+    CHECK_EQ(simul_redis_close(c), 0);
+    return 0;
+}
+TEST(ok_queued_zero_and_one_replies_are_shared)
+{
+    CHECK_EQ(simul_run(main_shared, NULL), 0);
+}
+
+/* ---- bound pipes --------------------------------------------------------------- */
+
+typedef struct incr_ctx {
+    simul_redis *c;
+    int          n, done;
+} incr_ctx;
+
+static int other_incrs(void *arg)
+{
+    incr_ctx *x = arg;
+    for (int i = 1; i <= x->n; i++) {
+        simul_redis_reply *r = NULL;
+        CHECK_EQ(simul_redis_command(x->c, &r, "INCR %s", "bp:other"), 0);
+        CHECK_EQ(r->integer, i);
+        simul_redis_reply_free(r);
+    }
+    x->done = 1;
+    return 0;
+}
+
+/* Adds INCR bp:n n times to p, yielding every 500 so other tasks run. */
+static void add_incrs(simul_redis_pipe *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *av[2] = { "INCR", "bp:n" };
+        CHECK_EQ(simul_redis_pipe_add_argv(p, 2, av, NULL), 0);
+        if (i % 500 == 499)
+            simul_yield();
+    }
+}
+
+static int main_bound(void *a)
+{
+    (void)a;
+    simul_redis *c = connect_ok(url, NULL);
+    simul_redis *c2 = connect_ok(url, NULL);
+    CHECK_EQ(simul_redis_command(c, NULL, "DEL bp:n bp:other"), 0);
+    simul_redis_pipe *p = simul_redis_pipe_new();
+    CHECK_EQ(simul_redis_pipe_bind(NULL, c), -EINVAL);
+    simul_redis_pipe_add(p, "PING");
+    CHECK_EQ(simul_redis_pipe_bind(p, c), -EINVAL);   /* not empty */
+    simul_redis_pipe_reset(p);
+    CHECK_EQ(simul_redis_pipe_bind(p, c), 0);
+
+    /* 30,000 commands (about 14 batches of 64 KiB) while another task's
+     * 2,000 commands on the same connection land between the batches */
+    incr_ctx x = { c, 2000, 0 };
+    simul_task *t = simul_spawn(other_incrs, &x);
+    add_incrs(p, 30000);
+    CHECK_EQ(simul_redis_pipe_add(p, "LPUSH %s y", "bp:n"), 0);   /* an error inside */
+    CHECK_EQ(simul_redis_pipe_add(p, "GET %s", "bp:n"), 0);
+    CHECK_EQ(simul_redis_pipe_count(p), 30002);
+    /* batches went out as the pipe was filled: the server runs them
+     * before exec (all but the last 64 KiB: about 2,700 commands) */
+    long long ran = 0;
+    for (double t0 = simul_now(); ran < 25000 && simul_now() - t0 < 10; simul_sleep(0.02))
+        ran = cmd_int(c2, "INCRBY %s 0", "bp:n");
+    CHECK(ran >= 25000 && ran < 30000);
+    simul_redis_reply *r = NULL;
+    CHECK_EQ(simul_redis_multi_exec(c, p, &r), -EINVAL);
+    CHECK_EQ(simul_redis_pipe_exec(c2, p, &r), -EINVAL);   /* another connection */
+    CHECK_EQ(simul_redis_pipe_exec(c, p, &r), 0);
+    CHECK(r->type == SIMUL_REDIS_ARRAY && r->len == 30002);
+    int inorder = 1;
+    for (int i = 0; i < 30000; i++)
+        inorder &= r->element[i]->type == SIMUL_REDIS_INTEGER && r->element[i]->integer == i + 1;
+    CHECK(inorder);
+    CHECK_EQ(simul_redis_reply_error(r->element[30000]), SIMUL_REDIS_EWRONGTYPE);
+    CHECK(strcmp(r->element[30001]->str, "30000") == 0);
+    simul_redis_reply_free(r);
+    CHECK_EQ(simul_join(t), 0);
+    CHECK(x.done);
+    /* emptied, still bound: a second round, and a pipe of one command */
+    CHECK_EQ(simul_redis_pipe_count(p), 0);
+    CHECK_EQ(simul_redis_pipe_exec(c, p, &r), -EINVAL);
+    simul_redis_pipe_add(p, "INCR %s", "bp:n");
+    CHECK_EQ(simul_redis_pipe_exec(c, p, &r), 0);
+    CHECK(r->type == SIMUL_REDIS_ARRAY && r->len == 1 && r->element[0]->integer == 30001);
+    simul_redis_reply_free(r);
+
+    /* reset and free with batches in flight: their replies are dropped and
+     * the connection stays in step */
+    add_incrs(p, 10000);
+    simul_redis_pipe_reset(p);
+    CHECK_EQ(simul_redis_pipe_count(p), 0);
+    long long v = cmd_int(c, "INCR %s", "bp:n");   /* its own reply, not a dropped one */
+    CHECK_EQ(cmd_int(c2, "INCRBY %s 0", "bp:n"), v);
+    add_incrs(p, 10000);
+    simul_redis_pipe_free(p);
+    v = cmd_int(c, "INCR %s", "bp:n");
+    CHECK_EQ(cmd_int(c2, "INCRBY %s 0", "bp:n"), v);
+
+    p = simul_redis_pipe_new();
+    CHECK_EQ(simul_redis_pipe_bind(p, c), 0);
+    /* the server closes the connection after a batch's fourth command:
+     * exec fails with ELOST, nothing half-filled comes back, and the
+     * connection comes back */
+    r = cmd_ok(c, "CLIENT ID", NULL);
+    char kill[64];
+    snprintf(kill, sizeof kill, "%lld", r->integer);
+    simul_redis_reply_free(r);
+    add_incrs(p, 3);
+    CHECK_EQ(simul_redis_pipe_add(p, "CLIENT KILL ID %s SKIPME no", kill), 0);
+    for (int i = 0; i < 20000; i++) {
+        /* a batch written after the server closed: ELOST at once */
+        int rc = simul_redis_pipe_add(p, "INCR %s", "bp:n");
+        CHECK(rc == 0 || rc == SIMUL_REDIS_ELOST);
+        if (i % 500 == 499)
+            simul_yield();
+    }
+    r = NULL;
+    CHECK_EQ(simul_redis_pipe_exec(c, p, &r), SIMUL_REDIS_ELOST);
+    CHECK(r == NULL);
+    CHECK_EQ(simul_redis_pipe_count(p), 0);
+    CHECK_EQ(simul_redis_command(c, NULL, "PING"), 0);   /* reconnected */
+
+    /* the server pauses past command_timeout: exec times out, the batches
+     * are abandoned, their late replies dropped, the connection in step */
+    simul_redis_opts o = { .command_timeout = 0.3 };
+    simul_redis *c3 = connect_ok(url, &o);
+    CHECK_EQ(simul_redis_pipe_bind(p, c3), 0);
+    long long before = cmd_int(c2, "INCR %s", "bp:n");
+    double t0 = simul_now();
+    CHECK_EQ(simul_redis_command(c2, NULL, "CLIENT PAUSE %s WRITE", "1500"), 0);
+    add_incrs(p, 20000);
+    CHECK_EQ(simul_redis_pipe_exec(c3, p, &r), SIMUL_REDIS_ETIMEOUT);
+    CHECK(r == NULL && simul_now() - t0 < 1.5);
+    simul_sleep(1.6 - (simul_now() - t0));   /* the pause is over */
+    CHECK_EQ(cmd_int(c3, "INCR %s", "bp:n"), before + 20001);
+    simul_redis_pipe_free(p);
+    CHECK_EQ(simul_redis_close(c3), 0);
+    CHECK_EQ(simul_redis_close(c2), 0);
+    CHECK_EQ(simul_redis_close(c), 0);
+    return 0;
+}
+TEST_T(bound_pipe_sends_batches_as_it_fills, 60)
+{
+    CHECK_EQ(simul_run(main_bound, NULL), 0);
+}
+
 /* ---- binary safety -------------------------------------------------------------- */
 
 static int main_binary(void *a)
