@@ -23,7 +23,8 @@
 # fetch (one SELECT of 1,000,000 rows, every value read), copy (COPY of
 # 1,000,000 rows FROM STDIN). Each runs REPEAT times (default 3), the
 # clients of one round one after the other; the median wall time, CPU time
-# (the client process's) and server CPU time are kept. Server CPU: the
+# (the client process's) and server CPU time are kept, and the ratios pair
+# each round's runs (bench/pg_summary.py). Server CPU: the
 # postmaster's reaped children plus its live ones (utime + stime from
 # /proc), read before the client starts and once its backends have exited,
 # so it includes their start and exit. The load average is recorded. Results:
@@ -115,37 +116,5 @@ print(json.dumps(d))' "$out" "$impl" "$(( s1 - s0 ))" "$hz" "$load")
     done
 done
 
-$PY - "$raw" "${PG_BENCH_OUT:-bench/results/pg.json}" <<'PY'
-import json, os, statistics, sys, time
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-res = {}
-for r in rows:
-    res.setdefault(r["bench"], {}).setdefault(r["impl"], []).append(r)
-out = {"server": "PostgreSQL 15 (Debian), TCP loopback, fsync off",
-       "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "nproc": os.cpu_count(),
-       "load": [r["load"] for r in rows], "results": {}}
-print(f"{'bench':12} {'impl':14} {'N':>8} {'ops/s':>10} {'CPU us/op':>10} {'srv us/op':>10} "
-      f"{'asyncpg+uvloop wall / this':>27} {'CPU / libpq':>12}")
-for b, impls in res.items():
-    med = {}
-    for impl, rs in impls.items():
-        w = statistics.median(x["wall_s"] for x in rs)
-        c = statistics.median(x["cpu_s"] for x in rs)
-        sc = statistics.median(x["server_cpu_s"] for x in rs)
-        n = rs[0]["n"]
-        med[impl] = {"n": n, "wall_s": w, "cpu_s": c, "server_cpu_s": sc, "ops_per_s": n / w,
-                     "cpu_us_per_op": c / n * 1e6, "server_cpu_us_per_op": sc / n * 1e6,
-                     "runs": len(rs), "wall_runs": [x["wall_s"] for x in rs]}
-    for impl, m in med.items():
-        a = med.get("asyncpg+uvloop") or med.get("asyncpg")
-        l = med.get("libpq")
-        m["asyncpg_wall_over_this"] = a["wall_s"] / m["wall_s"] if a else None
-        m["cpu_over_libpq"] = m["cpu_s"] / l["cpu_s"] if l and l["cpu_s"] > 0 else None
-        print(f"{b:12} {impl:14} {m['n']:8} {m['ops_per_s']:10.0f} {m['cpu_us_per_op']:10.2f} "
-              f"{m['server_cpu_us_per_op']:10.2f} "
-              f"{(m['asyncpg_wall_over_this'] or 0):26.2f}x {(m['cpu_over_libpq'] or 0):11.2f}x")
-    out["results"][b] = med
-print("load average (1 min) during the runs:", min(out["load"]), "-", max(out["load"]))
-json.dump(out, open(sys.argv[2], "w"), indent=1)
-PY
+$PY bench/pg_summary.py "$raw" "${PG_BENCH_OUT:-bench/results/pg.json}"
 rm -f "$raw"
