@@ -12,6 +12,8 @@
 #     depth/parent, which depend on completion order, except at -c 1);
 #   - SIGINT exits 130 and the next run finishes the job; a finished job
 #     run again says so and exits with the same status;
+#   - a write that fails (a file size limit, as a full disk) exits 3 with
+#     the reason, and the next run finishes with the same outputs;
 #   - --depth, --max-pages, --include/--exclude, --scope prefix;
 #   - robots.txt and sitemaps on a small site of its own; usage errors exit 2.
 # Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
@@ -121,6 +123,24 @@ EOF
         fail "$be-finished-job-again" "exit $rc: $msg"
     fi
 done
+
+# A write that fails mid-crawl (ulimit -f: EFBIG, as a full disk gives
+# ENOSPC): exit 3 with the reason, and nothing lost - the same command
+# without the limit finishes with the uninterrupted run's outputs.
+(ulimit -f 1024; trap '' XFSZ; exec "$bin" -q -o "$tmp/full" -c 4 --per-host 4 "$seed") \
+    2>"$tmp/full.err"
+rc=$?
+"$bin" -q -o "$tmp/full" -c 4 --per-host 4 "$seed"
+rc2=$?
+canon "$tmp/full" fetch_ms,depth,parent >"$tmp/full.canon"
+# (the outputs outgrow the limit first; the message names them and errno,
+# never SQLite's "not an error")
+if [[ $rc -eq 3 && $rc2 -eq 1 ]] && grep -q "error: .*File too large" "$tmp/full.err" &&
+   ! grep -q "not an error" "$tmp/full.err" && cmp -s "$tmp/ref.canon" "$tmp/full.canon"; then
+    ok "write-fails-exit-3-then-resume"
+else
+    fail write-fails-exit-3-then-resume "exits $rc, $rc2: $(tail -n 2 "$tmp/full.err")"
+fi
 
 # Limits and filters on the documentation: each run's pages.jsonl checked.
 limit_case() { # name python-condition-on-recs args...
