@@ -79,7 +79,6 @@ static bool unreserved(unsigned char c)
            c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-
 /* Writes the normalised form of s[0, n) to out (room for 3n bytes) and
  * returns its length. In a URL (pattern false) '*' and '$' are data, so
  * they become %2A / %24 - the form a rule writes them in; in a pattern

@@ -97,7 +97,6 @@ static inline void putn(wbuf *w, const char *s, size_t n)
     w->n += (uint32_t)n;
 }
 
-
 /* Appends s[0, n) percent-encoding the bytes in `set`. */
 static void put_enc(wbuf *w, const char *s, size_t n, uint8_t set)
 {
