@@ -448,3 +448,23 @@ TEST(sitemap_caps)
     sitemap_free(p);
     free(zeros);
 }
+
+/* Only http and https are fetched: a scheme that merely starts with "http"
+ * is neither (seeds, redirect targets and page links all ask this). */
+TEST(url_is_http_exactly)
+{
+    const char *yes[] = { "http://a/", "https://a/", "HTTP://a/", "HtTpS://a/b" };
+    const char *no[] = { "httpz://a/", "httpx://a/", "ftp://a/", "file:///etc/passwd",
+                         "mailto:a@b", "htt://a/", "http+unix://a/" };
+    simul_url u;
+    simul_url_init(&u);
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        CHECK_EQ(simul_url_parse(&u, yes[i], strlen(yes[i]), NULL, SIMUL_URL_NORMALIZE), 0);
+        CHECK_EQ(url_is_http(&u), 1);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        if (simul_url_parse(&u, no[i], strlen(no[i]), NULL, SIMUL_URL_NORMALIZE) == 0)
+            CHECK_EQ(url_is_http(&u), 0);
+    }
+    simul_url_fini(&u);
+}

@@ -271,6 +271,9 @@ void page_links_trim(page_links *pl);
 /* Adds u (normalised) if it is not in the set yet and the caps allow;
  * follow: 0 for links not to be followed (<base>, attributes). */
 void page_links_add(page_links *pl, const simul_url *u, int follow, int kind);
+
+/* 1 if u's scheme is exactly http or https. */
+int url_is_http(const simul_url *u);
 static inline const page_link *page_links_first(const page_links *pl)
 {
     return (const page_link *)pl->arena.p;

@@ -66,8 +66,7 @@ int page_link_put(obuf *arena, const simul_url *u, uint64_t hash, int follow, in
     r->host_start = (uint16_t)u->host_start;
     r->host_end = (uint16_t)u->host_end;
     r->auth_end = (uint16_t)u->auth_end;
-    size_t sl = u->scheme_end;
-    r->http = (sl == 4 && !memcmp(u->href, "http", 4)) || (sl == 5 && !memcmp(u->href, "https", 5));
+    r->http = (uint8_t)url_is_http(u);
     r->follow = (uint8_t)follow;
     r->kind = (uint8_t)kind;
     if (u->query_start)
@@ -75,6 +74,13 @@ int page_link_put(obuf *arena, const simul_url *u, uint64_t hash, int follow, in
     memcpy(r->url, u->href, u->len + 1);
     arena->n += need;
     return 0;
+}
+
+int url_is_http(const simul_url *u)
+{
+    /* exactly http or https ("httpz:" is neither); the parser lowercases */
+    return (u->scheme_end == 4 && !memcmp(u->href, "http", 4)) ||
+           (u->scheme_end == 5 && !memcmp(u->href, "https", 5));
 }
 
 void page_links_add(page_links *pl, const simul_url *u, int follow, int kind)
@@ -251,8 +257,7 @@ int follow_redirects(const hop_walk *w, const char *url, size_t len,
         rc = hop ? 0 : simul_url_parse(&cur, url, len, NULL, 0);
         if (rc == 0)
             rc = simul_url_parse(w->loc, loc, strlen(loc), &cur, SIMUL_URL_NORMALIZE);
-        if (rc == 0 && (!(w->loc->scheme_end == 4 || w->loc->scheme_end == 5) ||
-                        strncmp(w->loc->href, "http", 4) != 0))
+        if (rc == 0 && !url_is_http(w->loc))
             rc = SIMUL_HTTP_EREDIRECT;   /* file:, ftp:, ... */
         else if (rc < 0)
             rc = SIMUL_HTTP_EPROTO;      /* a Location that is no URL */

@@ -42,7 +42,7 @@ int scopes_add(crawl_scopes *sc, int scope, const simul_url *u)
 int seed_add(crawl_scopes *sc, const crawl_opts *o, const char *seed, simul_url *u)
 {
     if (simul_url_parse(u, seed, strlen(seed), NULL, SIMUL_URL_NORMALIZE) != 0 ||
-        !(u->scheme_end == 4 || u->scheme_end == 5) || strncmp(u->href, "http", 4) != 0) {
+        !url_is_http(u)) {
         logmsg(LOG_ERROR, "%s: not an http(s) URL: skipped", seed);
         return -EINVAL;
     }
