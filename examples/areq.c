@@ -194,8 +194,9 @@ static simul_lock *out_lock;     /* one page's write at a time */
  * attributes: 16 positions at a time are tested for `f="` (rare outside
  * href), and only those are checked for the "hre" before; memmem does the
  * short tail. */
-static const char *find_href(const char *start, const char *p, const char *end)
+static const char *find_href(const char *p, const char *end)
 {
+    const char *start = p;
 #ifdef __SSE2__
     const __m128i f = _mm_set1_epi8('f'), eq = _mm_set1_epi8('='), qu = _mm_set1_epi8('"');
     for (; end - p >= 18; p += 16) {
@@ -204,9 +205,9 @@ static const char *find_href(const char *start, const char *p, const char *end)
         __m128i c = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 2)), qu);
         unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(a, _mm_and_si128(b, c)));
         while (m) {
-            const char *h = p + __builtin_ctz(m) - 3;
-            if (h >= start && !memcmp(h, "hre", 3))
-                return h;
+            const char *f_ = p + __builtin_ctz(m);   /* the 'f' of f=" */
+            if (f_ - start >= 3 && !memcmp(f_ - 3, "hre", 3))
+                return f_ - 3;
             m &= m - 1;
         }
     }
@@ -223,7 +224,7 @@ static int find_links(const char *url, const char *text, size_t n, strset *found
     char abs[SIMUL_URL_MAX + 1];
     const char *p = text, *end = text + n;
     while ((size_t)(end - p) >= 6) {
-        const char *h = find_href(p, p, end);
+        const char *h = find_href(p, end);
         if (!h)
             break;
         const char *v = h + 6, *q = v;

@@ -470,13 +470,9 @@ static int commit(int reopen)
     if (rc == 0 && C.o->fsync &&
         (fdatasync(fileno(C.found)) != 0 || fdatasync(fileno(C.pages)) != 0))
         rc = -errno;
-    if (rc < 0) {   /* the outputs (a full disk, say): SQLite has nothing to add */
+    int outputs_failed = rc < 0;   /* a full disk, say: SQLite has nothing to add */
+    if (outputs_failed)
         logmsg(LOG_ERROR, "commit: writing the outputs in %s: %s", C.o->dir, simul_strerror(rc));
-        C.fatal = 1;
-        C.last_commit = simul_now();
-        C.pending = 0;
-        return rc;
-    }
     if (rc == 0 && C.pg) {
         /* PostgreSQL first: a crash leaves it ahead of the store, never behind */
         C.committing = 1;
@@ -505,7 +501,8 @@ static int commit(int reopen)
     if (rc == 0 && reopen)
         rc = store_begin(C.st);
     if (rc < 0) {
-        logmsg(LOG_ERROR, "commit: %s (%s)", simul_strerror(rc), store_errmsg(C.st));
+        if (!outputs_failed)
+            logmsg(LOG_ERROR, "commit: %s (%s)", simul_strerror(rc), store_errmsg(C.st));
         C.fatal = 1;
     }
     C.last_commit = now;
