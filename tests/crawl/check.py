@@ -19,14 +19,17 @@ failed. Checks (--only picks some):
               status 0 with error "robots"
   never       nothing of truth's "never" list and no blocked URL was
               requested (access log), no out-of-scope host either
-  once        each fetched URL requested once (redirect hops once each;
-              retried statuses and robots.txt aside), nothing else asked
+  once        each fetched URL requested once (a redirect and its target
+              are two URLs; retried statuses and robots.txt aside),
+              nothing else asked; a redirect target also linked directly
+              or reached by two redirects too (named: redirect_target_once)
   robots      robots.txt asked at most once per host that answered it
   retry_after requests of a 429 with Retry-After: 1 are 1 s apart or more
   crawl_delay a host's Crawl-delay: requests started at least that far apart
   delay       (--delay S) every host's requests started S apart or more
   per_host    (--meter) never more than N connections open to one host
-  found       foundurls.tsv: header, and each parsed page's links in it
+  found       foundurls.tsv: header, and each parsed page's links in it (a
+              redirect's: its Location)
   graph       graph.tsv: loads in networkx as a DiGraph; its edges join
               fetched pages along links the truth has
 """
@@ -199,12 +202,6 @@ class Checker:
             if u.startswith(f"http://127.0.0.1:{self.t['fault_port']}/"):
                 continue
             allowed[self.hostpath(u)] = "retry" if u in self.t["retry"] else "once"
-            if e.get("final_url") and e["final_url"] != u:
-                allowed[self.hostpath(e["final_url"])] = "once"
-        for u in self.t["redirect_hops"]:
-            allowed[self.hostpath(u)] = "once"
-        for u in self.t["loop_hops"]:
-            allowed[self.hostpath(u)] = "loop"
         for g in self.t["alternatives"]:
             for u in g:
                 allowed[self.hostpath(u)] = "alt"
@@ -219,6 +216,22 @@ class Checker:
                 bad.append(f"{k[0]}{k[1]} x{len(rs)}")
         self.res("once", not bad and not extra,
                  f"asked more than once: {bad[:8]}; asked, not in the truth: {extra[:8]}")
+        # The targets the truth reaches by more than one route, at least
+        # one a redirect: each asked exactly once.
+        into = {}
+        for u, e in self.t["fetch"].items():
+            if e.get("redirect"):
+                into.setdefault(e["final_url"], set()).add(u)
+        for u, ls in self.t["links"].items():
+            if not self.t["fetch"].get(u, {}).get("redirect"):
+                for l in ls:
+                    if l in into:
+                        into[l].add(u)
+        multi = sorted(t for t, src in into.items() if len(src) > 1 and t in self.t["fetch"])
+        counts = {t: len(req.get(self.hostpath(t), [])) for t in multi}
+        self.res(f"redirect_target_once ({len(multi)} targets)",
+                 multi and all(c == 1 for c in counts.values()),
+                 f"requests of targets reached more than one way: {counts}")
 
     def robots(self):
         req = self.requested()
@@ -288,11 +301,11 @@ class Checker:
                 pairs.add((s, d))
         missing = []
         for u, e in self.t["fetch"].items():
-            if e.get("status") != 200 or not e.get("parsed") or u not in self.by_url:
+            if u not in self.by_url or not (e.get("redirect") or
+                                            (e.get("status") == 200 and e.get("parsed"))):
                 continue
-            src = {u, e["final_url"]}
-            for l in self.truth_links(e["final_url"]):
-                if not any((s, l) in pairs for s in src):
+            for l in self.truth_links(u):
+                if (u, l) not in pairs:
                     missing.append(f"{u} -> {l}")
         never = {canon("http://" + h + p) for h, p in self.t["never"]
                  if h.startswith("127.0.0.1:") and "/never/" in p}
@@ -319,16 +332,15 @@ class Checker:
             g = networkx.read_edgelist(p, delimiter="\t", create_using=networkx.DiGraph)
         except Exception as e:  # noqa: BLE001 - any failure to load is the finding
             return self.res("graph", False, f"networkx cannot read it: {e}")
-        fetched = {canon(r["url"]) for r in self.recs if r.get("status")} | \
-            {canon(r["final_url"]) for r in self.recs if r.get("status") and r.get("final_url")}
+        fetched = {canon(r["url"]) for r in self.recs if r.get("status")}
         bad_nodes = sorted(n for n in g.nodes if "#" in n or canon(n) not in fetched)
         bad_edges = []
         for a, b in g.edges:
             e = self.t["fetch"].get(canon(a))
             if e is None:
                 continue
-            links = set(self.truth_links(e["final_url"])) | \
-                set(self.t.get("links_alt", {}).get(e["final_url"], []))
+            links = set(self.truth_links(canon(a))) | \
+                set(self.t.get("links_alt", {}).get(canon(a), []))
             if canon(b) not in links:
                 bad_edges.append(f"{a} -> {b}")
         self.res("graph", g.number_of_edges() > 0 and not bad_nodes and not bad_edges,

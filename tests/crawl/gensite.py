@@ -15,14 +15,16 @@ Writes, deterministically from the seed:
   OUT/seeds.txt     the seeds a test crawls
   OUT/truth.json    what a correct polite crawler does with those seeds at
                     --depth D with user agent "crawltest/1.0": "fetch" (url
-                    -> expected status, final_url, parsed; each fetched
-                    once), "blocked" (robots: a record with status 0, never
+                    -> expected status, final_url, depth (the shortest
+                    distance: a link a click, a redirect none), parsed;
+                    each fetched once - a redirect is a URL of its own, its
+                    target another), "links" (url -> the links its record
+                    lists: a parsed page's, a redirect's Location), "blocked" (robots: a record with status 0, never
                     requested), "never" ((host, path) never requested: links
                     in comments/scripts/text, out-of-scope hosts, tails of
                     pages past the size cap), "alternatives" (links whose
                     resolution depends on the page's charset: exactly one
-                    form is fetched), "redirect_hops" (requests a redirect
-                    chain makes), "errors" (url -> the kind of failure),
+                    form is fetched), "errors" (url -> the kind of failure),
                     "retry" (urls retried, with Retry-After seconds)
 The hosts: 1 every kind of link and every kind of error, traps (an
 endless calendar, ever-deeper paths); 2 robots.txt rules (user-agent
@@ -44,6 +46,7 @@ import sys
 from urllib.parse import urljoin, urlsplit, urlunsplit, quote, unquote_to_bytes
 
 UA = "crawltest/1.0"
+MAX_REDIRECTS = 10   # redirects in a chain (simul-crawl's, libcurl's)
 LOG_FORMAT = ('$msec $request_time $server_addr $connection $connection_requests '
               '$status $body_bytes_sent "$http_host" "$request_uri" "$http_user_agent"')
 UNRESERVED = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -286,9 +289,13 @@ class Site:
 <a href="r/ab-a">a two-step loop</a> <a href="r/perm">301</a>
 <a href="r/to-missing">to a 404</a> <a href="r/rel">relative Location</a>
 <a href="r/t307">307</a>
+<a href="r/long0">a chain of twelve</a>
+<a href="r/to-t">a redirect to t.html</a> <a href="r/t.html">t.html itself</a>
+<a href="r/to-t2">another redirect to t.html</a>
 """
         R = lambda p: u("/r/" + p)
-        links = [R(p) for p in ("chain1", "loop", "ab-a", "perm", "to-missing", "rel", "t307")]
+        links = [R(p) for p in ("chain1", "loop", "ab-a", "perm", "to-missing", "rel", "t307",
+                                "long0", "to-t", "t.html", "to-t2")]
         self.page(h, "/redirects.html", body, links)
         self.redirects.update({
             R("chain1"): (302, R("chain2")), R("chain2"): (302, R("chain3")),
@@ -299,7 +306,17 @@ class Site:
             R("to-missing"): (302, R("nothing.html")),
             R("rel"): (302, R("rel-target.html")),
             R("t307"): (307, R("t307-target.html")),
+            # t.html is linked directly and reached by two redirects: it
+            # is requested once all the same
+            R("to-t"): (302, R("t.html")), R("to-t2"): (301, R("t.html")),
         })
+        # A chain longer than MAX_REDIRECTS: long10 (ten redirects from
+        # long0) is recorded with error "redirects", long11 never asked.
+        for i in range(12):
+            self.redirects[R(f"long{i}")] = (302, R(f"long{i + 1}"))
+        self.forbid(h, "/r/long11", file=False)
+        self.forbid(h, "/r/long12", file=False)
+        self.leaf(h, "/r/t.html")
         # The target's links resolve against the final URL (r/after.html).
         self.page(h, "/r/target.html", '<a href="after.html">after</a>', [R("after.html")])
         self.leaf(h, "/r/after.html")
@@ -539,19 +556,44 @@ Crawl-delay: 0.3
             return [canon(urljoin(url, "x/"))]
         return None
 
-    # ---- the truth: BFS from the seeds --------------------------------------
+    # ---- the truth: shortest paths from the seeds ---------------------------
     def truth(self, seeds, depth):
+        """Each URL's label is (depth, hops): a link costs one click and
+        resets hops, a redirect keeps the depth and adds a hop (a redirect
+        is no click; a chain ends after MAX_REDIRECTS). The crawler's depth
+        is the shortest such distance, so this walks labels in order
+        (Dijkstra over the lexicographic pairs), not the discovery order."""
+        import heapq
         scope = {urlsplit(s).netloc for s in seeds}
         blocked = set(self.blocked_urls)
-        fetch, errors, hops, seen, page_links, loop_hops = {}, {}, [], set(), {}, []
-        frontier = [(canon(s), 0, None) for s in seeds]
-        for s, _, _ in frontier:
-            seen.add(s)
-        out_blocked, alt_links = {}, {}
-        i = 0
-        while i < len(frontier):
-            url, d, parent = frontier[i]
-            i += 1
+        fetch, errors, page_links = {}, {}, {}
+        best = {}            # url -> (depth, hops, parent)
+        heap, seq = [], 0
+        for s in seeds:
+            c = canon(s)
+            if c not in best:
+                best[c] = (0, 0, None)
+                heapq.heappush(heap, (0, 0, seq, c))
+                seq += 1
+        out_blocked, alt_links, done = {}, {}, set()
+
+        def offer(u, d, h, parent):
+            nonlocal seq
+            su = urlsplit(u)
+            if su.scheme not in ("http", "https") or su.netloc not in scope:
+                return
+            if u in best and best[u][:2] <= (d, h):
+                return
+            best[u] = (d, h, parent)
+            heapq.heappush(heap, (d, h, seq, u))
+            seq += 1
+
+        while heap:
+            d, h, _, url = heapq.heappop(heap)
+            if url in done or best[url][:2] != (d, h):
+                continue
+            done.add(url)
+            parent = best[url][2]
             if url in blocked:
                 out_blocked[url] = {"depth": d, "parent": parent}
                 continue
@@ -562,56 +604,56 @@ Crawl-delay: 0.3
                               "error": "robots_unreachable"}
                 errors[url] = "robots_unreachable"
                 continue
-            final, chain = url, []
-            while final in self.redirects and len(chain) < 6:
-                code, loc = self.redirects[final]
-                chain.append(final)
-                final = loc
-                if final in chain:
-                    break
-            rec = {"depth": d, "parent": parent, "final_url": final}
-            links = []
-            if final in chain or len(chain) > 5:
-                rec.update(status=None, error="redirects")
-                loop_hops.extend(chain)
-            else:
-                hops.extend(chain)
-                p = self.pages.get(final)
-                tl = self.trap_links(final)
-                if tl is not None:
-                    p = {"status": 200, "ctype": "text/html", "parsed": True, "links": tl}
-                if url in self.fault_pages:
-                    p = self.fault_pages[url]
-                if p is None:
-                    p = {"status": 404, "ctype": "text/html", "parsed": False, "links": []}
-                rec.update(status=p["status"], ctype=p["ctype"], parsed=p["parsed"])
-                if p.get("status_any"):
-                    rec["status_any"] = True
-                if p.get("too_big"):
-                    rec["error"] = "too_big"
-                if p.get("error"):
-                    rec["error"] = p["error"]
-                if p["status"] and p["status"] >= 400:
-                    rec["error"] = rec.get("error") or "http"
-                if p.get("links_alternatives"):
-                    rec["alternatives"] = p["links_alternatives"]
-                    alt_links[final] = p["links_alternatives"]
-                links = p["links"] if p["parsed"] else []
-                if p["parsed"] and p["status"] == 200:
-                    page_links[final] = sorted(set(links))
+            if url in self.redirects:
+                # A record of its own: the 3xx, final_url its Location, that
+                # Location its one link; the target is a URL of its own.
+                code, loc = self.redirects[url]
+                rec = {"depth": d, "parent": parent, "final_url": loc, "status": code,
+                       "ctype": "text/html", "parsed": False, "redirect": True}
+                sl = urlsplit(loc)
+                if sl.netloc not in scope:
+                    rec["error"] = "scope"
+                elif h + 1 > MAX_REDIRECTS:
+                    rec["error"] = "redirects"
+                else:
+                    offer(loc, d, h + 1, url)
+                fetch[url] = rec
+                page_links[url] = [loc]
+                if rec.get("error"):
+                    errors[url] = rec["error"]
+                continue
+            rec = {"depth": d, "parent": parent, "final_url": url}
+            p = self.pages.get(url)
+            tl = self.trap_links(url)
+            if tl is not None:
+                p = {"status": 200, "ctype": "text/html", "parsed": True, "links": tl}
+            if url in self.fault_pages:
+                p = self.fault_pages[url]
+            if p is None:
+                p = {"status": 404, "ctype": "text/html", "parsed": False, "links": []}
+            rec.update(status=p["status"], ctype=p["ctype"], parsed=p["parsed"])
+            if p.get("status_any"):
+                rec["status_any"] = True
+            if p.get("too_big"):
+                rec["error"] = "too_big"
+            if p.get("error"):
+                rec["error"] = p["error"]
+            if p["status"] and p["status"] >= 400:
+                rec["error"] = rec.get("error") or "http"
+            if p.get("links_alternatives"):
+                rec["alternatives"] = p["links_alternatives"]
+                alt_links[url] = p["links_alternatives"]
+            links = p["links"] if p["parsed"] else []
+            if p["parsed"] and p["status"] == 200:
+                page_links[url] = sorted(set(links))
             fetch[url] = rec
             if rec.get("error"):
                 errors[url] = rec["error"]
             if d >= depth:
                 continue
             for l in links:
-                s = urlsplit(l)
-                if s.scheme not in ("http", "https") or s.netloc not in scope or l in seen:
-                    continue
-                seen.add(l)
-                frontier.append((l, d + 1, url))
+                offer(l, d + 1, 0, url)
         return {"fetch": fetch, "blocked": out_blocked, "errors": errors, "links": page_links,
-                "redirect_hops": sorted(set(hops)), "loop_hops": sorted(set(loop_hops)),
                 "links_alt": alt_links, "scope": sorted(scope)}
 
     # ---- faultd (a sixth host) ------------------------------------------------

@@ -103,7 +103,7 @@ typedef struct rows {
     int64_t id[16];
     char    url[16][64];
     char    parent[16][64];
-    int     depth[16], state[16], status[16];
+    int     depth[16], state[16], status[16], hops[16];
 } rows;
 
 static int collect(void *arg, const store_url *u)
@@ -116,6 +116,7 @@ static int collect(void *arg, const store_url *u)
         r->depth[r->n] = u->depth;
         r->state[r->n] = u->state;
         r->status[r->n] = u->status;
+        r->hops[r->n] = u->hops;
     }
     r->n++;
     return 0;
@@ -132,14 +133,14 @@ TEST(store_commit_keeps_rollback_drops)
     CHECK_EQ(store_host(st, "http://b:81", &h2), 0);
     CHECK_EQ(store_host(st, "http://a", &h1b), 0);
     CHECK(h1 == h1b && h1 != h2);
-    CHECK_EQ(store_url_add(st, h1, "http://a/", 9, 0, 0, URL_PAGE, &a), 0);
-    CHECK_EQ(store_url_add(st, h1, "http://a/x", 10, 1, a, URL_PAGE, &b), 0);
+    CHECK_EQ(store_url_add(st, h1, "http://a/", 9, 0, 0, 0, URL_PAGE, &a), 0);
+    CHECK_EQ(store_url_add(st, h1, "http://a/x", 10, 1, 3, a, URL_PAGE, &b), 0);
     CHECK_EQ(store_meta_set_int(st, "found_len", 123), 0);
     CHECK_EQ(store_commit(st), 0);
     /* a second transaction never committed: a crash loses it */
     CHECK_EQ(store_begin(st), 0);
     CHECK_EQ(store_url_done(st, a, 200, NULL, 1000, 1), 0);
-    CHECK_EQ(store_url_add(st, h2, "http://b:81/", 12, 1, a, URL_SITEMAP, &c), 0);
+    CHECK_EQ(store_url_add(st, h2, "http://b:81/", 12, 1, 0, a, URL_SITEMAP, &c), 0);
     CHECK_EQ(store_meta_set_int(st, "found_len", 456), 0);
     store_close(st);
 
@@ -154,6 +155,8 @@ TEST(store_commit_keeps_rollback_drops)
     CHECK_EQ(r.state[0], 0);           /* the done mark was rolled back */
     CHECK(!strcmp(r.url[1], "http://a/x"));
     CHECK_EQ(r.depth[1], 1);
+    CHECK_EQ(r.hops[1], 3);            /* a redirect target's chain length, kept */
+    CHECK_EQ(r.hops[0], 0);
     store_totals t;
     CHECK_EQ(store_totals_get(st, &t), 0);
     CHECK_EQ(t.urls, 2);
@@ -173,9 +176,9 @@ TEST(store_queued_refill_in_id_order)
     char u[32];
     for (int i = 0; i < 10; i++) {
         int n = snprintf(u, sizeof u, "http://a/%d", i);
-        CHECK_EQ(store_url_add(st, h, u, (size_t)n, i ? 1 : 0, i ? ids[0] : 0, URL_PAGE, &ids[i]), 0);
+        CHECK_EQ(store_url_add(st, h, u, (size_t)n, i ? 1 : 0, 0, i ? ids[0] : 0, URL_PAGE, &ids[i]), 0);
         if (i == 4)
-            CHECK_EQ(store_url_add(st, h2, "http://z/", 9, 1, ids[0], URL_SITEMAP, &other), 0);
+            CHECK_EQ(store_url_add(st, h2, "http://z/", 9, 1, 0, ids[0], URL_SITEMAP, &other), 0);
     }
     CHECK_EQ(store_url_done(st, ids[2], 404, "http", 10, 1), 0);
     CHECK_EQ(store_url_done(st, ids[3], 0, "robots", 0, 0), 0);

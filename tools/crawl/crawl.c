@@ -70,6 +70,7 @@ typedef struct job {
     int64_t     id;
     double      not_before;      /* retries: not before this time */
     int         depth, tries, robots;   /* robots: the host's robots.txt fetch */
+    int         hops;            /* redirects that led to this URL (0: a link or a seed) */
     int         kind;            /* URL_PAGE, URL_SITEMAP */
     const char *parent;          /* inside this allocation, or NULL */
     size_t      len;
@@ -365,7 +366,7 @@ static void queue_append(host *h, job *j)
 
 /* A queued URL joins its host's window, or stays in the store only. */
 static void frontier_push(host *h, const char *url, size_t len, const char *parent,
-                          int64_t id, int depth, int kind)
+                          int64_t id, int depth, int hops, int kind)
 {
     ring_add(h);
     if (h->spilled || h->qlen >= HOST_WINDOW || C.ram_jobs >= RAM_JOBS) {
@@ -378,6 +379,7 @@ static void frontier_push(host *h, const char *url, size_t len, const char *pare
         return;
     }
     j->kind = kind;
+    j->hops = hops;
     queue_append(h, j);
 }
 
@@ -388,6 +390,7 @@ static int refill_row(void *arg, const store_url *u)
     if (!j)
         return -ENOMEM;
     j->kind = u->kind;
+    j->hops = u->hops;
     queue_append(h, j);
     return 0;
 }
@@ -414,8 +417,8 @@ static int in_scope(const char *url, size_t host_start, size_t host_end)
 
 /* Admits a URL into the store and the frontier (not yet seen, checks
  * passed). 0, or <0 on a store error. */
-static int admit(const char *url, size_t len, size_t auth_end, int depth, int64_t parent,
-                 const char *parent_url, uint64_t hash, int kind)
+static int admit(const char *url, size_t len, size_t auth_end, int depth, int hops,
+                 int64_t parent, const char *parent_url, uint64_t hash, int kind)
 {
     host *h = host_get(url, auth_end);
     if (!h)
@@ -423,7 +426,7 @@ static int admit(const char *url, size_t len, size_t auth_end, int depth, int64_
     if (C.o->max_host_pages && h->admitted >= C.o->max_host_pages)
         return 0;
     int64_t id;
-    int rc = store_url_add(C.st, h->id, url, len, depth, parent, kind, &id);
+    int rc = store_url_add(C.st, h->id, url, len, depth, hops, parent, kind, &id);
     if (rc < 0)
         return rc;
     rc = seen_add(&C.seen, hash);
@@ -432,18 +435,20 @@ static int admit(const char *url, size_t len, size_t auth_end, int depth, int64_
     h->admitted++;
     C.admitted++;
     C.ps.queued++;
-    frontier_push(h, url, len, parent_url, id, depth, kind);
+    frontier_push(h, url, len, parent_url, id, depth, hops, kind);
     return 0;
 }
 
-/* The checks of one link of a page at depth `depth`; admits it if new. */
-static int consider(const page_link *l, const job *from)
+/* The checks of one link of page `from`, to be admitted at depth and
+ * hops (a link: from's depth + 1, hops 0; a redirect's target: from's
+ * depth, from's hops + 1); admits it if new. */
+static int consider(const page_link *l, const job *from, int depth, int hops)
 {
     if (!l->follow || !l->http)
         return 0;
     if (seen_has(&C.seen, l->hash))
         return 0;
-    if (C.o->depth >= 0 && from->depth + 1 > C.o->depth)
+    if (C.o->depth >= 0 && depth > C.o->depth)
         return 0;
     if (l->len > C.o->max_url_len)
         return 0;
@@ -456,8 +461,7 @@ static int consider(const page_link *l, const job *from)
         if (rc <= 0)
             return rc == -E2BIG ? 0 : rc;
     }
-    return admit(l->url, l->len, l->auth_end, from->depth + 1, from->id, from->url, l->hash,
-                 l->kind);
+    return admit(l->url, l->len, l->auth_end, depth, hops, from->id, from->url, l->hash, l->kind);
 }
 
 /* ---- commits ------------------------------------------------------------------ */
@@ -521,6 +525,7 @@ static void maybe_commit(void)
 
 typedef struct outcome {
     int         status;
+    int         redirect;        /* a 3xx whose Location is the page's one link */
     const char *final_url, *content_type, *error;
     uint64_t    bytes;
     double      t0;
@@ -544,8 +549,10 @@ static void page_done(slot *s, job *j, const outcome *oc)
             rc = pgsink_link(C.pg, j->url, j->len, l->url, l->len);
     }
     l = page_links_first(&s->links);
+    /* a redirect is not a click: its target keeps the page's depth */
+    int depth = oc->redirect ? j->depth : j->depth + 1, hops = oc->redirect ? j->hops + 1 : 0;
     for (size_t i = 0; i < s->links.n && rc == 0; i++, l = page_link_next(l))
-        rc = consider(l, j);
+        rc = consider(l, j, depth, hops);
     page_rec r = {
         .url = j->url, .final_url = oc->final_url, .content_type = oc->content_type,
         .parent = j->parent, .error = oc->error, .status = oc->status, .depth = j->depth,
@@ -639,7 +646,7 @@ static void robots_sitemaps(const simul_robots *rb)
             continue;
         uint64_t hh = crawl_hash(u.href, u.len);
         if (!seen_has(&C.seen, hh) &&
-            admit(u.href, u.len, u.auth_end, 0, 0, NULL, hh, URL_SITEMAP) < 0)
+            admit(u.href, u.len, u.auth_end, 0, 0, 0, NULL, hh, URL_SITEMAP) < 0)
             C.fatal = 1;
     }
     simul_url_fini(&u);
@@ -729,19 +736,6 @@ static int big_gate(void *arg)
     return rc;
 }
 
-/* A redirect's next hop (follow_redirects): in scope, and allowed if its
- * host's robots.txt is known. */
-static const char *hop_check(void *arg, const simul_url *t)
-{
-    (void)arg;
-    if (!in_scope(t->href, t->host_start, t->host_end))
-        return "scope";
-    host *th = host_find(t->href, t->auth_end, crawl_hash(t->href, t->auth_end));
-    if (th && th->robots && !robots_allows(th->robots, t))
-        return "robots";
-    return NULL;
-}
-
 /* One page: GET, stream, parse, record (or retry later). */
 static int page_fetch(slot *s, job *j)
 {
@@ -751,14 +745,9 @@ static int page_fetch(slot *s, job *j)
                                    .max_redirects = SIMUL_HTTP_NO_REDIRECTS };
     simul_http_response *r = NULL;
     page_links_clear(&s->links);
-    hop_walk w = { .http = C.http, .loc = &s->loc, .buf = s->buf, .check = hop_check };
-    int rc = follow_redirects(&w, j->url, j->len, &ro, &r, &oc.status, &oc.error);
+    int rc = simul_http_get(C.http, j->url, &ro, &r);
     if (rc == -ECANCELED)
         return rc;
-    if (rc == 1) {   /* stopped on a hop robots.txt disallows or out of scope */
-        oc.final_url = s->loc.href;   /* s->loc stays until the page is done */
-        return finish_fetch(s, j, &oc, NULL);
-    }
     if (rc < 0) {
         if (retryable_error(rc) && j->tries < (int)C.o->retries) {
             retry_later(j, backoff(j));
@@ -769,8 +758,20 @@ static int page_fetch(slot *s, job *j)
         return finish_fetch(s, j, &oc, NULL);
     }
     oc.status = simul_http_response_status(r);
-    oc.final_url = simul_http_response_url(r);   /* the last hop's URL */
+    oc.final_url = simul_http_response_url(r);   /* the URL itself: no redirect followed */
     oc.content_type = simul_http_response_header(r, "Content-Type", 0);
+    if (page_redirect(r, j->url, j->len, j->hops, j->kind, &C.scopes, C.o, &s->loc, &s->links,
+                      &oc.error)) {
+        /* its record, and its target offered as its one link (page_done) */
+        oc.redirect = 1;
+        oc.final_url = s->links.n ? s->loc.href : NULL;   /* s->loc stays until then */
+        int n = drain(r, s->buf, &oc.bytes, NOPARSE_READ_MAX);   /* keeps the connection */
+        if (n == -ECANCELED) {
+            simul_http_response_free(r);
+            return n;
+        }
+        return finish_fetch(s, j, &oc, r);
+    }
     if (retryable_status(oc.status) && j->tries < (int)C.o->retries) {
         double ra = retry_after(r), wait = backoff(j);
         if (ra >= 0) {
@@ -1101,7 +1102,7 @@ static int seeds(void)
         good++;
         uint64_t h = crawl_hash(u.href, u.len);
         if (rc == 0 && !seen_has(&C.seen, h))
-            rc = admit(u.href, u.len, u.auth_end, 0, 0, NULL, h, seed_kind(&u));
+            rc = admit(u.href, u.len, u.auth_end, 0, 0, 0, NULL, h, seed_kind(&u));
     }
     simul_url_fini(&u);
     if (rc == 0 && !good)

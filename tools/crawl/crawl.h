@@ -8,7 +8,7 @@
  * normalised URLs). store.c is the resume state (SQLite, WAL, batched
  * transactions). out.c writes foundurls.tsv, pages.jsonl, graph.tsv and
  * the summary. rules.c is the scope and the filters, fetch.c the page's
- * fetch (its link set, redirects hop by hop, robots.txt), both shared with
+ * fetch (its link set, a redirect answer, robots.txt), both shared with
  * the shared crawl, dist.c. progress.c is what a person watching sees: log lines, the
  * progress line, the final summary. sitemap.c reads sitemap XML. pgsink.c
  * (--pg) copies pages and links into PostgreSQL tables at each commit.
@@ -137,6 +137,7 @@ typedef struct store_url {
     const char *url, *parent_url;   /* valid until the next store call */
     int         depth, state, status, tries;
     int         kind;               /* URL_PAGE or URL_SITEMAP */
+    int         hops;               /* redirects that led to it */
 } store_url;
 
 enum { URL_PAGE = 0, URL_SITEMAP = 1 };
@@ -162,7 +163,7 @@ int  store_robots_get(store *st, int64_t host, int *status, void **body, size_t 
 int  store_robots_set(store *st, int64_t host, int status, const void *body, size_t len);
 /* URL rows. insert: a new queued URL; done: the outcome of one. */
 int  store_url_add(store *st, int64_t host, const char *url, size_t len, int depth,
-                   int64_t parent, int kind, int64_t *id);
+                   int hops, int64_t parent, int kind, int64_t *id);
 int  store_url_done(store *st, int64_t id, int status, const char *err, uint64_t bytes,
                     int tries);
 /* Every row, in id order: fn(arg, row) (the resume's scan). */
@@ -233,7 +234,7 @@ const char *crawl_error_kind(int err);
 #define PAGE_LINKS_KEEP  (1u << 20)  /* a link set's memory above this is freed after the page */
 #define NOPARSE_READ_MAX (256u << 10) /* body bytes read of what is not parsed */
 #define ROBOTS_REDIRECTS 5           /* RFC 9309 2.3.1.2 */
-#define MAX_REDIRECTS    10          /* hops followed for a page (libcurl's default) */
+#define MAX_REDIRECTS    10          /* redirects in a chain (libcurl's default) */
 
 /* One distinct link of a page, in its link set's arena (8-byte aligned
  * records of PAGE_LINK_SIZE(len) bytes each). */
@@ -323,29 +324,19 @@ int robots_allows(const struct simul_robots *rb, const simul_url *u);
 int robots_get(struct simul_http_session *http, const char *url, char *buf, obuf *body,
                int *status);
 
-/* How follow_redirects walks: the session, where each Location is parsed
- * (after a refusal, the refused hop stays there), a CRAWL_CHUNK buffer to
- * drain a redirect's body, and the crawl's check of a hop before it is
- * requested: NULL to go on, or why not (an error kind: "scope", "robots"). */
-typedef struct hop_walk {
-    struct simul_http_session *http;
-    simul_url                 *loc;
-    char                      *buf;
-    const char *(*check)(void *arg, const simul_url *hop);
-    void                      *arg;
-} hop_walk;
-
-/* The GET of url[0, len), following redirects the way libcurl would (up
- * to MAX_REDIRECTS hops, http and https only) but one hop at a time, each
- * checked by w->check first: a hop it refuses is not requested. ro should
- * say SIMUL_HTTP_NO_REDIRECTS. Returns as simul_http_get (the last hop's
- * response in *out, the caller frees it), SIMUL_HTTP_EREDIRECTS (too many
- * hops), SIMUL_HTTP_EREDIRECT (to another scheme), SIMUL_HTTP_EPROTO (a
- * Location that is no URL), or 1 when a hop was refused: *status is its
- * 3xx status, *why the check's reason, w->loc the refused hop. */
-int follow_redirects(const hop_walk *w, const char *url, size_t len,
-                     struct simul_http_request_opts *ro, struct simul_http_response **out,
-                     int *status, const char **why);
+/* A page's answer r to url[0, len) when it is a redirect (3xx but 304,
+ * with a Location): no redirect is followed inside a fetch. The Location
+ * is resolved against url into loc and added to pl as the page's one link
+ * (to be followed only while the chain - hops redirects led to url - is
+ * at most MAX_REDIRECTS long; kind: the page's, so a sitemap's target is
+ * read as one). Returns 0 (no redirect: nothing touched) or 1, with
+ * *error NULL (the target is offered to the frontier like a link, at the
+ * page's depth) or the error kind recorded on the page: "redirect_scheme"
+ * (not http/https), "scope", "redirects" (the chain is too long),
+ * "malformed" (a Location that is no URL: no link). */
+int page_redirect(struct simul_http_response *r, const char *url, size_t len, int hops, int kind,
+                  const crawl_scopes *sc, const crawl_opts *o, simul_url *loc, page_links *pl,
+                  const char **error);
 
 /* ---- PostgreSQL (pgsink.c, --pg) ------------------------------------------ */
 

@@ -50,7 +50,7 @@
 #include <unistd.h>
 
 #define ROBOTS_CACHE   4096      /* parsed robots.txt kept per worker */
-#define LEASE_FIELDS   4         /* item: url, parent, depth, tries */
+#define LEASE_FIELDS   5         /* item: url, parent, depth, tries, hops */
 #define SENT_MAX       ((size_t)1 << 24)  /* link hashes remembered (128 MiB at most) */
 
 /* Per thread: with --loops N each loop is a worker of its own (its own
@@ -160,32 +160,32 @@ static int in_scope(const char *url, size_t host_start, size_t host_end)
 
 /* ---- the ack -------------------------------------------------------------- */
 
-/* The local checks of a link (crawl.c's consider without the dedup set
- * and the counters, which live in Redis). */
+/* The local checks of a link to be admitted at depth (crawl.c's consider
+ * without the dedup set and the counters, which live in Redis). */
 static int local_pass(const page_link *l, int depth)
 {
-    return l->follow && l->http && !(D.o->depth >= 0 && depth + 1 > D.o->depth) &&
+    return l->follow && l->http && !(D.o->depth >= 0 && depth > D.o->depth) &&
            l->len <= D.o->max_url_len && in_scope(l->url, l->host_start, l->host_end) &&
            filters_pass(D.o, l->url);
 }
 
-/* Builds an item "url\tparent\tdepth\ttries" into b. */
+/* Builds an item "url\tparent\tdepth\ttries\thops" into b. */
 static int put_item(obuf *b, const char *url, size_t len, const char *parent, int depth,
-                    int tries)
+                    int tries, int hops)
 {
     int rc = obuf_put(b, url, len);
     rc = rc ? rc : obuf_put(b, "\t", 1);
     rc = rc ? rc : obuf_puts(b, parent ? parent : "");
-    return rc ? rc : obuf_printf(b, "\t%d\t%d", depth, tries);
+    return rc ? rc : obuf_printf(b, "\t%d\t%d\t%d", depth, tries, hops);
 }
 
 /* Runs the ack script: lease id (or "" for seeds), the page's url, its
- * record and found lines, and the links of s that pass the local checks
- * (s NULL: the nseeds seeds of the page_link records in seeds, whose
- * query variants are not counted, as crawl.c's seeds). Items are built in
- * one buffer, pointed at afterwards. */
+ * record and found lines, and the links of s that pass the local checks,
+ * to be admitted at depth and hops (s NULL: the nseeds seeds of the
+ * page_link records in seeds, whose query variants are not counted, as
+ * crawl.c's seeds). Items are built in one buffer, pointed at afterwards. */
 static int ack(const char *lease, const char *url, const obuf *rec, const obuf *found,
-               dslot *s, int depth, const obuf *seeds, size_t nseeds)
+               dslot *s, int depth, int hops, const obuf *seeds, size_t nseeds)
 {
     long epoch = simul_redis_reconnects(D.r);
     if (epoch != D.sent_epoch) {
@@ -218,7 +218,7 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
         ioff[k] = items.n;
         hashes[2 * k] = l->hash;
         hashes[2 * k + 1] = l->qhash;
-        rc = put_item(&items, l->url, l->len, s ? url : NULL, s ? depth + 1 : 0, 0);
+        rc = put_item(&items, l->url, l->len, s ? url : NULL, s ? depth : 0, 0, s ? hops : 0);
         rc = rc ? rc : obuf_put(&items, "", 1);
         k++;
     }
@@ -370,16 +370,16 @@ static int robots_task(dslot *s)
 
 typedef struct item {
     char *url, *parent;
-    int   depth, tries;
+    int   depth, tries, hops;
 } item;
 
 static int parse_item(char *it, item *out)
 {
-    char *f[LEASE_FIELDS];
-    for (int i = 0; i < LEASE_FIELDS; i++) {
+    char *f[LEASE_FIELDS] = { 0 };
+    for (int i = 0; i < LEASE_FIELDS && it; i++) {
         f[i] = it;
         it = strchr(it, '\t');
-        if (!it && i < LEASE_FIELDS - 1)
+        if (!it && i < LEASE_FIELDS - 2)   /* hops may be missing: 0 */
             return -EINVAL;
         if (it)
             *it++ = '\0';
@@ -388,6 +388,7 @@ static int parse_item(char *it, item *out)
     out->parent = *f[1] ? f[1] : NULL;
     out->depth = atoi(f[2]);
     out->tries = atoi(f[3]);
+    out->hops = f[4] ? atoi(f[4]) : 0;
     return 0;
 }
 
@@ -398,7 +399,8 @@ static int retry_count(dslot *s, const item *it, double wait, int count)
     obuf b = { .max = 1 << 20 };
     char nb[24];
     snprintf(nb, sizeof nb, "%ld", lround(wait * 1000));
-    int rc = put_item(&b, it->url, strlen(it->url), it->parent, it->depth, it->tries + count);
+    int rc = put_item(&b, it->url, strlen(it->url), it->parent, it->depth, it->tries + count,
+                      it->hops);
     const char *argv[] = { D.prefix, D.per_host, D.delay_ms, s->lease, b.p, nb };
     simul_redis_reply *rep = NULL;
     if (rc == 0)
@@ -418,9 +420,12 @@ static double backoff(int tries)
     return D.o->retry_wait * ldexp(1.0, tries) * (0.5 + (double)random() / RAND_MAX);
 }
 
-/* The record and found lines of a finished page, then its ack. */
+/* The record and found lines of a finished page, then its ack (redirect:
+ * its one link is its Location, admitted at its depth - a redirect is not
+ * a click - one hop further along the chain). */
 static int page_finish(dslot *s, const item *it, int status, const char *final_url,
-                       const char *ct, const char *error, uint64_t bytes, double t0)
+                       const char *ct, const char *error, uint64_t bytes, double t0,
+                       int redirect)
 {
     obuf *rb = &s->rec, *fb = &s->found;
     rb->n = fb->n = 0;
@@ -439,26 +444,10 @@ static int page_finish(dslot *s, const item *it, int status, const char *final_u
         .bytes = bytes, .links = s->links.n, .fetch_ms = t0 > 0 ? (simul_now() - t0) * 1e3 : 0,
     };
     rc = rc ? rc : out_page_json(rb, &r);
-    rc = rc ? rc : ack(s->lease, it->url, rb, fb, s, it->depth, NULL, 0);
+    rc = rc ? rc : ack(s->lease, it->url, rb, fb, s, redirect ? it->depth : it->depth + 1,
+                       redirect ? it->hops + 1 : 0, NULL, 0);
     D.pages++;
     return rc;
-}
-
-/* A redirect's next hop (follow_redirects): in scope, and allowed by its
- * host's robots.txt if the job has it. */
-static const char *hop_check(void *arg, const simul_url *t)
-{
-    (void)arg;
-    if (!in_scope(t->href, t->host_start, t->host_end))
-        return "scope";
-    if (D.o->robots) {
-        simul_robots *rb = NULL;
-        char origin[SIMUL_URL_MAX + 1];
-        snprintf(origin, sizeof origin, "%.*s", (int)t->auth_end, t->href);
-        if (robots_for(origin, &rb) == 1 && rb && !robots_allows(rb, t))
-            return "robots";
-    }
-    return NULL;
 }
 
 static int page_task_fetch(dslot *s, item *it)
@@ -474,37 +463,42 @@ static int page_task_fetch(dslot *s, item *it)
         if (rc == 0)
             return retry_count(s, it, 0, 0);
         if (!rb)
-            return page_finish(s, it, 0, NULL, NULL, "robots_unreachable", 0, 0);
+            return page_finish(s, it, 0, NULL, NULL, "robots_unreachable", 0, 0, 0);
         simul_url u;
         simul_url_init(&u);
         int ok = simul_url_parse(&u, it->url, strlen(it->url), NULL, 0) != 0 ||
                  robots_allows(rb, &u);
         simul_url_fini(&u);
         if (!ok)
-            return page_finish(s, it, 0, NULL, NULL, "robots", 0, 0);
+            return page_finish(s, it, 0, NULL, NULL, "robots", 0, 0, 0);
     }
     double t0 = simul_now();
     char errbuf[256];
     simul_http_request_opts ro = { .error = errbuf, .error_cap = sizeof errbuf,
                                    .max_redirects = SIMUL_HTTP_NO_REDIRECTS };
     simul_http_response *r = NULL;
-    const char *why = NULL;
-    int st3 = 0;
-    hop_walk w = { .http = D.http, .loc = &s->loc, .buf = s->buf, .check = hop_check };
-    int rc = follow_redirects(&w, it->url, strlen(it->url), &ro, &r, &st3, &why);
+    int rc = simul_http_get(D.http, it->url, &ro, &r);
     if (rc == -ECANCELED)
         return rc;
-    if (rc == 1)   /* a hop out of scope or disallowed: not requested */
-        return page_finish(s, it, st3, s->loc.href, NULL, why, 0, t0);
     if (rc < 0) {
         if (retryable_error(rc) && it->tries < (int)D.o->retries)
             return retry(s, it, backoff(it->tries));
-        return page_finish(s, it, 0, NULL, NULL, crawl_error_kind(rc), 0, t0);
+        return page_finish(s, it, 0, NULL, NULL, crawl_error_kind(rc), 0, t0, 0);
     }
     int status = simul_http_response_status(r);
-    const char *final_url = simul_http_response_url(r);
+    const char *final_url = simul_http_response_url(r);   /* no redirect followed */
     const char *ct = simul_http_response_header(r, "Content-Type", 0);
     const char *error = status >= 400 ? "http" : NULL;
+    if (page_redirect(r, it->url, strlen(it->url), it->hops, URL_PAGE, &D.scopes, D.o, &s->loc,
+                      &s->links, &error)) {
+        uint64_t bytes = 0;
+        int n = drain(r, s->buf, &bytes, NOPARSE_READ_MAX);   /* keeps the connection */
+        if (n != -ECANCELED)
+            n = page_finish(s, it, status, s->links.n ? s->loc.href : NULL, ct, error, bytes,
+                            t0, 1);
+        simul_http_response_free(r);
+        return n;
+    }
     if (retryable_status(status) && it->tries < (int)D.o->retries) {
         double wait = backoff(it->tries), ra = retry_after(r);
         if (ra >= 0)
@@ -533,7 +527,7 @@ static int page_task_fetch(dslot *s, item *it)
         s->links.n = 0;   /* a cut page's links are not its links */
     }
     /* the strings final_url and ct point into r: finish before freeing it */
-    rc = page_finish(s, it, status, final_url, ct, error, bytes, t0);
+    rc = page_finish(s, it, status, final_url, ct, error, bytes, t0, 0);
     simul_http_response_free(r);
     return rc;
 }
@@ -715,7 +709,7 @@ static int seeds(void)
     if (rc == 0 && n == 0)
         rc = -EINVAL;
     if (rc == 0)
-        rc = ack("", "", NULL, NULL, NULL, 0, &arena, n);
+        rc = ack("", "", NULL, NULL, NULL, 0, 0, &arena, n);
     obuf_free(&arena);
     return rc;
 }

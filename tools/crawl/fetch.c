@@ -2,9 +2,10 @@
  * fetch.c - the parts of a page's fetch that the single-process crawl
  * (crawl.c) and the shared one (dist.c) have in common, so both crawl
  * the same way: the page's set of distinct links (what foundurls.tsv
- * lists and what the frontier is offered), redirects followed one hop at
- * a time with each hop checked before it is requested, robots.txt's
- * fetch and a URL's robots check, and the small rules on what is
+ * lists and what the frontier is offered), what a redirect answer
+ * becomes (none is followed inside a page's fetch: its target is the
+ * page's one link, fetched as a URL of its own), robots.txt's fetch and
+ * a URL's robots check, and the small rules on what is
  * retried, what is parsed and how a body is drained. What a crawl does
  * with a page (store, frontier, Redis) stays in its own file.
  */
@@ -234,55 +235,36 @@ int robots_get(simul_http_session *http, const char *url, char *buf, obuf *body,
     return 0;
 }
 
-/* ---- redirects, hop by hop --------------------------------------------------- */
+/* ---- a redirect answer --------------------------------------------------- */
 
-int follow_redirects(const hop_walk *w, const char *url, size_t len,
-                     simul_http_request_opts *ro, simul_http_response **out,
-                     int *status, const char **why)
+int page_redirect(simul_http_response *r, const char *url, size_t len, int hops, int kind,
+                  const crawl_scopes *sc, const crawl_opts *o, simul_url *loc,
+                  page_links *pl, const char **error)
 {
-    simul_url cur;   /* the hop being requested, once there is a second */
-    simul_url_init(&cur);
-    int rc;
-    for (int hop = 0;; hop++) {
-        simul_http_response *r;
-        rc = simul_http_get(w->http, hop ? cur.href : url, ro, &r);
-        if (rc < 0)
-            break;
-        int st = simul_http_response_status(r);
-        const char *loc = simul_http_response_header(r, "Location", 0);
-        if (st < 300 || st > 399 || st == 304 || !loc) {
-            *out = r;
-            break;
-        }
-        rc = hop ? 0 : simul_url_parse(&cur, url, len, NULL, 0);
-        if (rc == 0)
-            rc = simul_url_parse(w->loc, loc, strlen(loc), &cur, SIMUL_URL_NORMALIZE);
-        if (rc == 0 && !url_is_http(w->loc))
-            rc = SIMUL_HTTP_EREDIRECT;   /* file:, ftp:, ... */
-        else if (rc < 0)
-            rc = SIMUL_HTTP_EPROTO;      /* a Location that is no URL */
-        else if (hop + 1 > MAX_REDIRECTS)
-            rc = SIMUL_HTTP_EREDIRECTS;
-        if (rc < 0) {
-            simul_http_response_free(r);
-            break;
-        }
-        /* the next hop: the crawl's checks (scope, robots.txt) first */
-        const char *no = w->check(w->arg, w->loc);
-        if (no) {
-            *status = st;
-            *why = no;
-            simul_http_response_free(r);
-            rc = 1;
-            break;
-        }
-        uint64_t ignored = 0;
-        drain(r, w->buf, &ignored, NOPARSE_READ_MAX);   /* keeps the connection */
-        simul_http_response_free(r);
-        rc = simul_url_parse(&cur, w->loc->href, w->loc->len, NULL, 0);   /* loc is reused */
-        if (rc < 0)
-            break;
+    int st = simul_http_response_status(r);
+    const char *where = simul_http_response_header(r, "Location", 0);
+    if (st < 300 || st > 399 || st == 304 || !where)
+        return 0;
+    simul_url base;
+    simul_url_init(&base);
+    int rc = simul_url_parse(&base, url, len, NULL, 0);
+    if (rc == 0)
+        rc = simul_url_parse(loc, where, strlen(where), &base, SIMUL_URL_NORMALIZE);
+    simul_url_fini(&base);
+    *error = NULL;
+    if (rc < 0) {
+        *error = crawl_error_kind(SIMUL_HTTP_EPROTO);   /* a Location that is no URL */
+        return 1;
     }
-    simul_url_fini(&cur);
-    return rc;
+    /* the target is the page's one link (foundurls.tsv, graph.tsv), offered
+     * to the frontier as a link is, unless the chain is too long */
+    int more = hops + 1 <= MAX_REDIRECTS;
+    page_links_add(pl, loc, more, kind);
+    if (!url_is_http(loc))
+        *error = crawl_error_kind(SIMUL_HTTP_EREDIRECT);   /* file:, ftp:, ... */
+    else if (!scopes_match(sc, o->scope, loc->href, loc->host_start, loc->host_end))
+        *error = "scope";
+    else if (!more)
+        *error = crawl_error_kind(SIMUL_HTTP_EREDIRECTS);
+    return 1;
 }

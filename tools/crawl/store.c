@@ -4,8 +4,8 @@
  * scheduler opens and commits (store_begin / store_commit; one every
  * commit interval). Tables:
  *   url   (id, host, url, depth, parent, state 0 queued / 1 done, status,
- *          err, bytes, tries, kind 0 page / 1 sitemap): every URL the
- *          crawler admitted, once;
+ *          err, bytes, tries, kind 0 page / 1 sitemap, hops: redirects
+ *          that led to it): every URL the crawler admitted, once;
  *   host  (id, origin, robots_status, robots): origins and their robots.txt;
  *   meta  (k, v): the committed byte lengths of the output files, the
  *          finished flag and exit status, the elapsed time.
@@ -34,13 +34,14 @@ static const char *const sql[S_NSTMT] = {
     [S_HOST_ADD]   = "INSERT INTO host(origin) VALUES (?1)",
     [S_ROBOTS_GET] = "SELECT robots_status, robots FROM host WHERE id = ?1",
     [S_ROBOTS_SET] = "UPDATE host SET robots_status = ?2, robots = ?3 WHERE id = ?1",
-    [S_URL_ADD]    = "INSERT INTO url(host, url, depth, parent, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_URL_ADD]    = "INSERT INTO url(host, url, depth, parent, kind, hops)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [S_URL_DONE]   = "UPDATE url SET state = 1, status = ?2, err = ?3, bytes = ?4, tries = ?5"
                      " WHERE id = ?1",
-    [S_SCAN]       = "SELECT id, host, url, depth, parent, state, status, tries, kind FROM url"
-                     " ORDER BY id",
+    [S_SCAN]       = "SELECT id, host, url, depth, parent, state, status, tries, kind, hops"
+                     " FROM url ORDER BY id",
     [S_QUEUED]     = "SELECT u.id, u.host, u.url, u.depth, u.parent, u.state, u.status,"
-                     " u.tries, u.kind, p.url FROM url u LEFT JOIN url p ON p.id = u.parent"
+                     " u.tries, u.kind, u.hops, p.url FROM url u LEFT JOIN url p ON p.id = u.parent"
                      " WHERE u.host = ?1 AND u.state = 0 AND u.id > ?2 ORDER BY u.id"
                      " LIMIT ?3",
     [S_HOSTS]      = "SELECT id, origin FROM host ORDER BY id",
@@ -58,7 +59,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS url(id INTEGER PRIMARY KEY, host INTEGER NOT NULL,"
     " url TEXT NOT NULL, depth INTEGER NOT NULL, parent INTEGER NOT NULL,"
     " state INTEGER NOT NULL DEFAULT 0, status INTEGER, err TEXT, bytes INTEGER,"
-    " tries INTEGER NOT NULL DEFAULT 0, kind INTEGER NOT NULL DEFAULT 0);"
+    " tries INTEGER NOT NULL DEFAULT 0, kind INTEGER NOT NULL DEFAULT 0,"
+    " hops INTEGER NOT NULL DEFAULT 0);"
     /* the frontier's refill: a host's queued rows in id order */
     "CREATE INDEX IF NOT EXISTS url_queued ON url(host, id) WHERE state = 0;";
 
@@ -216,7 +218,7 @@ int store_robots_set(store *st, int64_t host, int status, const void *body, size
     return step_done(s);
 }
 
-int store_url_add(store *st, int64_t host, const char *url, size_t len, int depth,
+int store_url_add(store *st, int64_t host, const char *url, size_t len, int depth, int hops,
                   int64_t parent, int kind, int64_t *id)
 {
     sqlite3_stmt *s = st->st[S_URL_ADD];
@@ -225,6 +227,7 @@ int store_url_add(store *st, int64_t host, const char *url, size_t len, int dept
     sqlite3_bind_int(s, 3, depth);
     sqlite3_bind_int64(s, 4, parent);
     sqlite3_bind_int(s, 5, kind);
+    sqlite3_bind_int(s, 6, hops);
     int rc = step_done(s);
     if (rc == 0)
         *id = sqlite3_last_insert_rowid(st->db);
@@ -261,8 +264,9 @@ static int rows(sqlite3_stmt *s, int (*fn)(void *arg, const store_url *u), void 
             .status = sqlite3_column_int(s, 6),
             .tries = sqlite3_column_int(s, 7),
             .kind = sqlite3_column_int(s, 8),
-            .parent_url = sqlite3_column_count(s) > 9 ?
-                          (const char *)sqlite3_column_text(s, 9) : NULL,
+            .hops = sqlite3_column_int(s, 9),
+            .parent_url = sqlite3_column_count(s) > 10 ?
+                          (const char *)sqlite3_column_text(s, 10) : NULL,
         };
         stop = fn(arg, &u);
     }
