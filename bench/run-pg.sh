@@ -34,7 +34,8 @@
 # PG_BENCH_ONLY="select1 params" (a subset), PG_BENCH_SCALE (divides N),
 # PG_BENCH_BASE=PATH (another build of bench/pg, e.g. main's, run as the
 # row "simul-base" in each round beside simul: before/after in one run),
-# PG_BENCH_OUT (the JSON's path, default bench/results/pg.json).
+# PG_BENCH_OUT (the JSON's path, default bench/results/pg.json),
+# PG_BENCH_IMPLS="simul asyncpg raw" (a subset of the clients).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 REPEAT=${REPEAT:-3}
@@ -93,6 +94,11 @@ for b in $BENCHES; do
     for rep in $(seq "$REPEAT"); do
         these=$impls
         [[ $b == insert ]] && these="$these raw raw-describe"
+        if [[ -n ${PG_BENCH_IMPLS:-} ]]; then   # a subset of the clients
+            keep=
+            for impl in $these; do [[ " $PG_BENCH_IMPLS " == *" $impl "* ]] && keep="$keep $impl"; done
+            these=$keep
+        fi
         for impl in $these; do
             # simul's pipeline mode only
             [[ $b == insert_tasks && $impl != simul && $impl != simul-base ]] && continue

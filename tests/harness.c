@@ -14,6 +14,35 @@
 
 static struct { const char *name; harness_fn fn; int timeout; } tests[MAX_TESTS];
 static int ntests;
+static int check_leaks;
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HARNESS_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(HARNESS_ASAN)
+#define HARNESS_ASAN 1
+#endif
+#ifdef HARNESS_ASAN
+int __lsan_do_recoverable_leak_check(void);
+#endif
+
+void harness_check_leaks(void)
+{
+    check_leaks = 1;
+}
+
+/* A case's child ends with _exit, which skips LeakSanitizer's check at
+ * exit: run it here (ASan builds, programs that asked). 1 if it leaked. */
+static int leaked(void)
+{
+#ifdef HARNESS_ASAN
+    return check_leaks && __lsan_do_recoverable_leak_check() != 0;
+#else
+    return 0;
+#endif
+}
 
 void harness_register(const char *name, harness_fn fn, int timeout_s)
 {
@@ -82,6 +111,10 @@ int main(int argc, char **argv)
             alarm((unsigned)tests[i].timeout);
             tests[i].fn();
             fflush(stdout);
+            if (leaked()) {
+                fprintf(stderr, "  memory leaked (LeakSanitizer's report above)\n");
+                _exit(1);
+            }
             _exit(0);
         }
         int status = 0;

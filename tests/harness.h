@@ -20,6 +20,11 @@ void harness_fail(const char *file, int line, const char *msg);
  * bytes, NUL-terminated); the child exits with fn's return value. Returns
  * the child's wait status. For checking what the library prints. */
 int harness_child_stderr(int (*fn)(void *), void *arg, char *buf, size_t cap);
+/* In an ASan build, fail a case that leaked memory: each case's child
+ * ends with _exit, which skips LeakSanitizer's own check at exit, so a
+ * program that wants it calls this (from a constructor or main) and the
+ * harness runs the check after every case. No effect in other builds. */
+void harness_check_leaks(void);
 
 #define TEST_T(name, timeout)                                              \
     static void test_##name(void);                                         \

@@ -200,9 +200,7 @@ int simul_pg_close(simul_pg *c)
     if (c->inside || c->npending || c->busy)
         return -EBUSY;
     hang_up(c);
-    for (int i = 0; i < c->nstmts; i++)
-        free(c->stmts[i].sql);
-    free(c->stmts);
+    simul__pg_cache_free(c);
     free(c);
     return 0;
 }

@@ -39,6 +39,7 @@ struct simul_pg {
     pg_stmt       *stmts;
     int            nstmts, cache;
     unsigned       next_stmt;
+    pg_stmt       *last_stmt;   /* the one the last cached query ran, or NULL */
     /* pipeline mode (pipeline.c) */
     int            pipeline;
     pg_req        *head, *tail; /* queries sent, answered in this order */
@@ -96,6 +97,9 @@ enum { PG_STREAM_NONE = 0, PG_STREAM_ROWS, PG_STREAM_COPY_IN, PG_STREAM_COPY_OUT
  * SIMUL_PG_EBROKEN / -ENOMEM. c is held by the caller. */
 int  simul__pg_send_params(simul_pg *c, const char *sql, const simul_pg_param *params, int n,
                            int rfmt);
+
+/* Frees the statement cache's entries and table (the connection closes). */
+void simul__pg_cache_free(simul_pg *c);
 
 /* pipeline.c */
 int  simul__pg_pipeline_query(simul_pg *c, const char *sql, int n, const char *const *vals,

@@ -154,9 +154,22 @@ int simul_pg_set_cache(simul_pg *c, int size)
         }
         free(c->stmts);
         c->stmts = t;
+        c->last_stmt = NULL;   /* it pointed into the old table */
     }
     c->cache = size;
     return 0;
+}
+
+void simul__pg_cache_free(simul_pg *c)
+{
+    if (c->stmts) {
+        for (int i = 0, n = table_size(c->cache); i < n; i++)
+            free(c->stmts[i].sql);
+    }
+    free(c->stmts);
+    c->stmts = NULL;
+    c->nstmts = 0;
+    c->last_stmt = NULL;
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -211,8 +224,11 @@ static int run(simul_pg *c, const char *sql, pg_args *a, int n, int flags, PGres
     int rfmt = (flags & SIMUL_PG_BINARY) ? 1 : 0;
     int ok;
     if (n > 0 && !(flags & SIMUL_PG_NOCACHE) && c->cache > 0) {
-        uint64_t h = hash_sql(sql);
-        pg_stmt *s = stmt_find(c, sql, h);
+        /* a loop runs one statement again and again: compare before hashing */
+        pg_stmt *s = c->last_stmt;
+        uint64_t h = 0;
+        if (!s || strcmp(s->sql, sql) != 0)
+            s = stmt_find(c, sql, h = hash_sql(sql));
         if (!s && (s = stmt_slot(c, h)) != NULL) {
             char name[20];
             snprintf(name, sizeof name, "simul_%u", c->next_stmt);
@@ -239,6 +255,7 @@ static int run(simul_pg *c, const char *sql, pg_args *a, int n, int flags, PGres
             }
         }
         if (s) {
+            c->last_stmt = s;
             ok = PQsendQueryPrepared(c->pg, s->name, n, a->vals, a->lens, a->fmts, rfmt);
             goto sent;
         }

@@ -248,6 +248,9 @@ static int copy_out_next(simul_pg *c, const char **data)
         char *row = NULL;
         int n = PQgetCopyData(c->pg, &row, 1);
         if (n > 0) {
+            /* the row before it, when a caller's loop did not free it
+             * (copy_out_abandon reads on after copy_read's last row) */
+            PQfreemem(c->copy_buf);
             c->copy_buf = row;
             *data = row;
             return n;

@@ -40,6 +40,8 @@ static void stop_server(void)
 
 __attribute__((constructor(200))) static void start_server(void)
 {
+    /* a connection's close frees all it holds (statement cache, COPY rows) */
+    harness_check_leaks();
     snprintf(dir, sizeof dir, "/tmp/simul-pgtest-XXXXXX");
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -343,6 +345,54 @@ static void check_arrays(simul_pg *c, int flags)
     simul_pg_result_free(r);
 }
 
+/* Integers read from text, as strtoll(s, &end, 10) with nothing after
+ * would: the limits exactly, one past them -ERANGE, anything but white
+ * space, a sign and digits -EINVAL; in an array element too. And NULL
+ * told from the values whose bytes start like libpq's NULL (""). */
+static void check_value_edges(simul_pg *c)
+{
+    simul_pg_result *r = NULL;
+    const char *sql = "SELECT '-9223372036854775808', '9223372036854775807', "
+                      "'9223372036854775808', '-9223372036854775809', "
+                      "'99999999999999999999', ' \t\n+42', '-0', '12a', '', '-', '4 ', "
+                      "'{-9223372036854775808,x,9223372036854775808}'::text[], '0x10'";
+    CHECK_EQ(simul_pg_query(c, sql, NULL, 0, &r), 0);
+    int64_t v = 1;
+    CHECK_EQ(simul_pg_get_int(r, 0, 0, &v), 0);
+    CHECK(v == INT64_MIN);
+    CHECK_EQ(simul_pg_get_int(r, 0, 1, &v), 0);
+    CHECK(v == INT64_MAX);
+    CHECK_EQ(simul_pg_get_int(r, 0, 2, &v), -ERANGE);
+    CHECK_EQ(simul_pg_get_int(r, 0, 3, &v), -ERANGE);
+    CHECK_EQ(simul_pg_get_int(r, 0, 4, &v), -ERANGE);
+    CHECK_EQ(simul_pg_get_int(r, 0, 5, &v), 0);
+    CHECK_EQ(v, 42);
+    CHECK_EQ(simul_pg_get_int(r, 0, 6, &v), 0);
+    CHECK_EQ(v, 0);
+    for (int col = 7; col <= 10; col++)
+        CHECK_EQ(simul_pg_get_int(r, 0, col, &v), -EINVAL);
+    CHECK_EQ(simul_pg_array_int(r, 0, 11, 0, &v), 0);
+    CHECK(v == INT64_MIN);
+    CHECK_EQ(simul_pg_array_int(r, 0, 11, 1, &v), -EINVAL);
+    CHECK_EQ(simul_pg_array_int(r, 0, 11, 2, &v), -ERANGE);
+    CHECK_EQ(simul_pg_get_int(r, 0, 12, &v), -EINVAL);
+    simul_pg_result_free(r);
+    /* NULL against the values that look like one from outside: an empty
+     * text, a binary zero (its first byte 0) */
+    r = NULL;
+    CHECK_EQ(simul_pg_query_ex(c, "SELECT 0::int4, ''::text, NULL::int4, NULL::text", NULL, 0,
+                               SIMUL_PG_BINARY, &r), 0);
+    const char *s = NULL;
+    size_t n = 9;
+    CHECK_EQ(simul_pg_get_int(r, 0, 0, &v), 0);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(simul_pg_get_text(r, 0, 1, &s, &n), 0);
+    CHECK(s && n == 0);
+    CHECK_EQ(simul_pg_get_int(r, 0, 2, &v), -ENOENT);
+    CHECK_EQ(simul_pg_get_text(r, 0, 3, &s, &n), -ENOENT);
+    simul_pg_result_free(r);
+}
+
 static int main_types(void *a)
 {
     (void)a;
@@ -352,6 +402,7 @@ static int main_types(void *a)
     check_types(c, SIMUL_PG_BINARY);
     check_arrays(c, 0);
     check_arrays(c, SIMUL_PG_BINARY);
+    check_value_edges(c);
 
     /* parameters both ways: binary (the constructors) and text */
     simul_pg_param p[8];
