@@ -20,6 +20,12 @@
 #             links (the calendar and the ever-deeper path cut off)
 #   max-pages the endless calendar with --max-pages 25: at most 25 records,
 #             and the crawl ends
+#   shortest  short/index.html with --depth 4 -c 8, where the shortest path
+#             to x.html runs through a slow page (limit_rate) and a fast
+#             chain finds and fetches x first two clicks deeper: exactly
+#             the pages a BFS finds within 4 clicks, each with its BFS
+#             depth (x lowered after it was fetched: its record patched,
+#             its links offered again so y and z are fetched)
 #   faults    faultd's paths nginx cannot make, --timeout 0.5 --retries 1
 #             --max-size 1 MiB: each recorded with its kind from the man
 #             page (timeouts, reset, incomplete, malformed, too_large for a
@@ -87,6 +93,17 @@ max=$($PY -c "import json,sys; print(max(json.loads(l)['depth'] for l in open(sy
 crawl max-pages 0 --max-pages 25 -c 4 "http://127.0.0.1:$SITE_PORT/trap/cal?month=1"
 n=$(wc -l <"$tmp/max-pages/pages.jsonl" 2>/dev/null || echo 0)
 ((n >= 20 && n <= 25)) && ok max-pages.pages || fail max-pages.pages "$n records with --max-pages 25"
+
+crawl shortest 0 --depth 4 -c 8 --per-host 4 "http://127.0.0.1:$SITE_PORT/short/index.html"
+got=$($PY -c "
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+print(' '.join(sorted(r['url'].rsplit('/', 1)[1] + ':' + str(r['depth']) for r in recs)))" \
+    "$tmp/shortest/pages.jsonl" 2>/dev/null)
+want="a1.html:1 a2.html:2 a3.html:3 index.html:0 slow.html:1 x.html:2 y.html:3 z.html:4"
+[[ $got == "$want" ]] && ok shortest.bfs-pages-and-depths ||
+    fail shortest.bfs-pages-and-depths "got '$got', want '$want'"
+check shortest --only records,once
 
 f=http://127.0.0.1:$FAULT_PORT
 faults=("/never timeout_total timeout_read" "/stall timeout_total timeout_read"

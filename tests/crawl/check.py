@@ -227,10 +227,11 @@ class Checker:
                 for l in ls:
                     if l in into:
                         into[l].add(u)
-        multi = sorted(t for t, src in into.items() if len(src) > 1 and t in self.t["fetch"])
+        multi = sorted(t for t, src in into.items() if len(src) > 1 and t in self.t["fetch"]
+                       and t in self.by_url)   # (a crawl of part of the site: its part)
         counts = {t: len(req.get(self.hostpath(t), [])) for t in multi}
         self.res(f"redirect_target_once ({len(multi)} targets)",
-                 multi and all(c == 1 for c in counts.values()),
+                 all(c == 1 for c in counts.values()),
                  f"requests of targets reached more than one way: {counts}")
 
     def robots(self):

@@ -6,10 +6,15 @@
 #     truth: a breadth-first walk of the files with Python's html.parser);
 #   - graph.tsv loads with networkx.read_edgelist(..., DiGraph) and has an
 #     edge for every foundurls.tsv line whose link was fetched;
+#   - depth is the shortest click distance at any -c: every record's depth
+#     equals a BFS over graph.tsv from the seed, and a crawl at --depth 3
+#     -c 50 records exactly the pages that BFS puts within 3 clicks, each
+#     at its BFS depth;
 #   - kill -9 at many moments, each time running the same command again:
 #     the final outputs equal an uninterrupted run's (sorted foundurls.tsv
 #     and graph.tsv; pages.jsonl by URL without fetch_ms - and without
-#     depth/parent, which depend on completion order, except at -c 1);
+#     parent, one of the shortest paths' depending on completion order,
+#     except at -c 1);
 #   - SIGINT exits 130 and the next run finishes the job; a finished job
 #     run again says so and exits with the same status;
 #   - a write that fails (a file size limit, as a full disk) exits 3 with
@@ -77,10 +82,37 @@ sys.exit(0 if ok else 1)
 EOF
     ); then ok "$be-graph-networkx ($out)"; else fail "$be-graph-networkx" "$out"; fi
 
+    # depth: the shortest click distance, whatever the completion order
+    "$bin" -q -o "$tmp/d3-$be" -c 50 --per-host 50 --depth 3 "$seed"
+    if out=$($PY - "$ref" "$tmp/d3-$be" "$seed" <<'EOF'
+import json, sys, collections
+ref, d3, seed = sys.argv[1:]
+g = collections.defaultdict(list)
+for l in open(f'{ref}/graph.tsv'):
+    a, b = l.rstrip('\n').split('\t')
+    g[a].append(b)
+dist, q = {seed: 0}, collections.deque([seed])
+while q:
+    u = q.popleft()
+    for v in g[u]:
+        if v not in dist:
+            dist[v] = dist[u] + 1
+            q.append(v)
+recs = {r['url']: r for r in map(json.loads, open(f'{ref}/pages.jsonl'))}
+off = sorted(u for u, r in recs.items() if r['status'] and r['depth'] != dist.get(u))
+got = {r['url']: r['depth'] for r in map(json.loads, open(f'{d3}/pages.jsonl'))}
+want = {u: d for u, d in dist.items() if d <= 3}
+bad = sorted(set(got.items()) ^ set(want.items()))
+print(f'{len(recs)} records, {len(off)} at another depth than the BFS {off[:3]}; --depth 3: '
+      f'{len(got)} records, {len(want)} within 3 clicks, {len(bad)} differ {bad[:4]}')
+sys.exit(1 if off or bad or len(want) < 100 else 0)
+EOF
+    ); then ok "$be-depth-is-bfs ($out)"; else fail "$be-depth-is-bfs" "$out"; fi
+
     # resume after kill -9, concurrent
-    canon "$ref" fetch_ms,depth,parent >"$tmp/ref.canon"
+    canon "$ref" fetch_ms,parent >"$tmp/ref.canon"
     read -r rc runs < <(crawl_killed "$tmp/k-$be" -c 4 --per-host 4)
-    canon "$tmp/k-$be" fetch_ms,depth,parent >"$tmp/k.canon"
+    canon "$tmp/k-$be" fetch_ms,parent >"$tmp/k.canon"
     if [[ $rc -eq 1 && $runs -ge 2 ]] && cmp -s "$tmp/ref.canon" "$tmp/k.canon"; then
         ok "$be-resume-kill9 ($runs runs)"
     else
@@ -107,7 +139,7 @@ EOF
     rc=$?
     "$bin" -q -o "$tmp/int-$be" --delay 0.002 "$seed"
     rc2=$?
-    canon "$tmp/int-$be" fetch_ms,depth,parent >"$tmp/int.canon"
+    canon "$tmp/int-$be" fetch_ms,parent >"$tmp/int.canon"
     if [[ $rc -eq 130 && $rc2 -eq 1 ]] && cmp -s "$tmp/ref.canon" "$tmp/int.canon"; then
         ok "$be-sigint-130-then-resume"
     else
@@ -132,7 +164,7 @@ done
 rc=$?
 "$bin" -q -o "$tmp/full" -c 4 --per-host 4 "$seed"
 rc2=$?
-canon "$tmp/full" fetch_ms,depth,parent >"$tmp/full.canon"
+canon "$tmp/full" fetch_ms,parent >"$tmp/full.canon"
 # (the outputs outgrow the limit first; the message names them and errno,
 # never SQLite's "not an error")
 if [[ $rc -eq 3 && $rc2 -eq 1 ]] && grep -q "error: .*File too large" "$tmp/full.err" &&

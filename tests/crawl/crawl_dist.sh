@@ -4,13 +4,21 @@
 # temp dir on a free loopback port) and the private nginx over Python's
 # documentation (tests/http/nginx.sh). Each case's `--export DIR` must
 # equal a single-process crawl's outputs (sorted foundurls.tsv and
-# graph.tsv; pages.jsonl by URL without fetch_ms, depth and parent, which
-# depend on completion order) - so nothing is missing and nothing doubled:
+# graph.tsv; pages.jsonl by URL without fetch_ms and parent - one of the
+# shortest paths', which depends on completion order; depth is the
+# shortest distance in both) - so nothing is missing and nothing doubled:
 #   - 4 workers at once: 2 processes (epoll, io_uring) x --loops 2;
 #   - 4 workers, two of them killed with kill -9 midway, one started again;
 #   - 2 workers while redis-server is killed and restarted from its AOF;
 #   - SIGINT: exit 130, leases given back at once;
 #   - --delay shared by 3 workers; robots.txt and redirects on a small site;
+#   - the generated bad-input site (tests/crawl/site.sh) by 2 workers,
+#     checked by tests/crawl/check.py against its truth and nginx's log
+#     (records, statuses and depths, error kinds, nothing disallowed asked,
+#     each URL asked once - a redirect target linked too or reached by two
+#     redirects as well -, foundurls.tsv, graph.tsv); and its short/ pages
+#     at --depth 4, where the shortest path runs through a slow page: the
+#     pages and depths of a BFS exactly;
 #   - an unfinished job's export is refused; --redis without --job is a
 #     usage error.
 # Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
@@ -36,7 +44,7 @@ redis_kill() {
 R=redis://127.0.0.1:$port/0
 
 compare() { # name dir
-    canon "$2" fetch_ms,depth,parent >"$tmp/$1.canon"
+    canon "$2" fetch_ms,parent >"$tmp/$1.canon"
     if cmp -s "$tmp/ref.canon" "$tmp/$1.canon"; then
         ok "$1 ($(grep -m1 '^pages.jsonl' "$tmp/$1.canon"))"
     else
@@ -50,7 +58,7 @@ worker() { # job backend
 
 export SIMUL_BACKEND=epoll
 "$bin" -q -o "$tmp/ref" -c 16 --per-host 16 "$seed"
-canon "$tmp/ref" fetch_ms,depth,parent >"$tmp/ref.canon"
+canon "$tmp/ref" fetch_ms,parent >"$tmp/ref.canon"
 grep -q '^pages.jsonl [1-9][0-9][0-9]' "$tmp/ref.canon" || fail reference "too few pages"
 
 # usage: --redis needs --job; --loops needs --redis
@@ -178,7 +186,7 @@ fi
 # (a shared crawl reads none).
 small_site
 "$bin" -q -o "$tmp/site-ref" --no-sitemaps "$U/index.html"
-canon "$tmp/site-ref" fetch_ms,depth,parent >"$tmp/site-ref.canon"
+canon "$tmp/site-ref" fetch_ms,parent >"$tmp/site-ref.canon"
 pids=()
 for be in epoll io_uring; do
     SIMUL_BACKEND=$be "$bin" -q --redis "$R" --job site "$U/index.html" &
@@ -186,7 +194,7 @@ for be in epoll io_uring; do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 "$bin" -q --redis "$R" --job site --export "$tmp/site"
-canon "$tmp/site" fetch_ms,depth,parent >"$tmp/site.canon"
+canon "$tmp/site" fetch_ms,parent >"$tmp/site.canon"
 if cmp -s "$tmp/site-ref.canon" "$tmp/site.canon" && grep -q '"error": "robots"' "$tmp/site.canon" &&
    grep -q '"final_url": "'"$U"'/redir-b"' "$tmp/site.canon"; then
     ok "robots-redirects-equal-single ($(grep -m1 '^pages.jsonl' "$tmp/site.canon"))"
@@ -228,6 +236,45 @@ if tests/crawl/site.sh start "$tmp/gs" "$b" --meter >/dev/null; then
     tests/crawl/site.sh stop "$tmp/gs" >/dev/null 2>&1
 else
     fail per-host-across-workers-at-the-server "site.sh start failed"
+fi
+
+if tests/crawl/site.sh start "$tmp/gs2" "$b" >/dev/null; then
+    # shellcheck disable=SC1091
+    source "$tmp/gs2/env"
+    at_exit 'tests/crawl/site.sh stop "$tmp/gs2" >/dev/null 2>&1'
+    G=( -q --redis "$R" -c 8 --user-agent crawltest/1.0 --retry-wait 0.1 --timeout 5
+        --connect-timeout 2 )
+    : >"$SITE_LOG"
+    pids=()
+    for be in epoll io_uring; do
+        SIMUL_BACKEND=$be "$bin" "${G[@]}" --job gen --per-host 2 --depth 6 -i "$SITE_SEEDS" &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+    sleep 0.2   # nginx logs a request as it ends
+    "$bin" -q --redis "$R" --job gen --export "$tmp/gen" 2>/dev/null
+    $PY tests/crawl/check.py "$SITE_TRUTH" "$tmp/gen" "$SITE_LOG" --prefix gensite-2-workers \
+        --only records,pages,status,errors,never,once,robots,found,graph || st=1
+    pids=()
+    for be in epoll io_uring; do
+        SIMUL_BACKEND=$be "$bin" "${G[@]}" --job short --per-host 4 --depth 4 \
+            "http://127.0.0.1:$SITE_PORT/short/index.html" &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+    "$bin" -q --redis "$R" --job short --export "$tmp/short" 2>/dev/null
+    got=$($PY -c "
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+print(' '.join(sorted(r['url'].rsplit('/', 1)[1] + ':' + str(r['depth']) for r in recs)))" \
+        "$tmp/short/pages.jsonl" 2>/dev/null)
+    want="a1.html:1 a2.html:2 a3.html:3 index.html:0 slow.html:1 x.html:2 y.html:3 z.html:4"
+    lowered=$(redis-cli -p "$port" hget "simul-crawl:{short}:stat" lowered)
+    [[ $got == "$want" ]] && ok "shortest-path-2-workers (${lowered:-0} lowered)" ||
+        fail shortest-path-2-workers "got '$got', want '$want'"
+    tests/crawl/site.sh stop "$tmp/gs2" >/dev/null 2>&1
+else
+    fail gensite-2-workers "site.sh start failed"
 fi
 
 # an unfinished job (one URL queued by hand): export refused with exit 3

@@ -12,6 +12,9 @@
 #     the crawl pauses, reconnects, re-sends; still equal;
 #   - the server gone for good: exit 3 with a message, state saved; run
 #     again with the server back: finished and equal;
+#   - a record patched when the crawl ends (a shorter path to a page found
+#     after it was written: the generated site's short/ pages, at --depth
+#     4) is patched in its row too: still equal, the page at its BFS depth;
 #   - a conninfo that does not parse exits 2, an unreachable server 3, a
 #     job begun without --pg refuses --pg (exit 2).
 # Prints "ok NAME" / "FAIL NAME: why"; exit 1 if any failed.
@@ -183,6 +186,19 @@ if out=$(MIN_PAGES=2 equal "$tmp/odd" odd) && [[ $rc -eq 0 && $ct == "$want" ]] 
     ok "escapes-and-invalid-utf8 ($out)"
 else
     fail "escapes-and-invalid-utf8" "exit $rc; $out; content_type '$ct'; $(q 'SELECT * FROM odd.links')"
+fi
+
+# A record patched at the end: its row too (a relabel row in the last batch).
+gen_site
+"$bin" -q -o "$tmp/short" --user-agent crawltest/1.0 --depth 4 -c 8 --per-host 4 \
+    --pg "$conn" --pg-schema short "http://127.0.0.1:$SITE_PORT/short/index.html"
+rc=$?
+x=$(q "SELECT depth || ' ' || parent FROM short.pages WHERE url LIKE '%/short/x.html'")
+if out=$(MIN_PAGES=8 equal "$tmp/short" short) &&
+    [[ $rc -eq 0 && $x == "2 "*/short/slow.html ]]; then
+    ok "relabeled-row-patched ($out)"
+else
+    fail "relabeled-row-patched" "exit $rc; $out; x.html: $x"
 fi
 
 # Usage and connection errors.

@@ -173,7 +173,7 @@ class Site:
         top = ["kinds.html", "hidden.html", "errors.html", "redirects.html", "files.html",
                "charset/index.html", "broken.html", "schemes.html", "traps.html",
                "spaces.html", "huge.html", "frames.html", "base/page.html", "refresh.html",
-               "dups.html", "h1-private/secret.html"]
+               "dups.html", "h1-private/secret.html", "short/index.html"]
         body = "\n".join(f'<p><a href="{t}">{t}</a></p>' for t in top)
         body += (f'\n<a href="http://127.0.0.5:{P}/out.html">another host, not seeded</a>'
                  f'\n<a href="http://localhost:{P}/index.html">same server, other host name</a>'
@@ -455,6 +455,22 @@ class Site:
         self.page(h, "/dups.html", body, [u("/dups/one.html")] * 50)
         self.leaf(h, "/dups/one.html")
 
+        # The shortest path is the slow one: short/slow.html (served at
+        # limit_rate, its link at the end) links x.html, which the fast
+        # chain a1 -> a2 -> a3 reaches two clicks later. With several
+        # fetches at once, x is found and fetched by the long way first;
+        # its depth must end at the short way's, and what lies below it
+        # within --depth be fetched: from short/index.html at --depth 4,
+        # exactly index 0, slow 1, a1 1, a2 2, x 2, a3 3, y 3, z 4.
+        S = lambda p: u("/short/" + p)
+        self.page(h, "/short/index.html", '<a href="slow.html">slow</a> <a href="a1.html">a1</a>',
+                  [S("slow.html"), S("a1.html")])
+        self.page(h, "/short/slow.html", "<p>" + "slow page " * 4000 + '</p><a href="x.html">x</a>',
+                  [S("x.html")])
+        for a, b in (("a1", "a2"), ("a2", "a3"), ("a3", "x"), ("x", "y"), ("y", "z"), ("z", "w")):
+            self.page(h, f"/short/{a}.html", f'<a href="{b}.html">{b}</a>', [S(f"{b}.html")])
+        self.leaf(h, "/short/w.html")
+
         # Traps: an endless calendar (each page links to two new months)
         # and ever-deeper paths; bounded only by --depth.
         self.page(h, "/traps.html", '<a href="trap/cal?month=1">calendar</a> '
@@ -708,7 +724,8 @@ Crawl-delay: 0.3
                 robots = "return 500;"
             body = common % (n, robots) + "    " + extra + "\n"
             if n == 1:
-                body += """    location = /status/403 { return 403; }
+                body += """    location = /short/slow.html { limit_rate 16k; }
+    location = /status/403 { return 403; }
     location = /status/410 { return 410; }
     location = /status/500 { return 500; }
     location = /status/429 { add_header Retry-After 1 always; return 429; }

@@ -76,6 +76,30 @@ TEST(seen_zero_hash_cap_and_clear)
     seen_fini(&s);
 }
 
+/* A ranked set keeps each hash's shortest rank: a longer one leaves it,
+ * a shorter one lowers it, through the table's growth. */
+TEST(seen_ranked_offer_lowers_only)
+{
+    seen_set s;
+    seen_init_ranked(&s, 0);
+    CHECK_EQ(seen_rank(&s, 5), SEEN_NONE);
+    CHECK_EQ(seen_offer(&s, 5, CRAWL_RANK(3, 0)), 1);
+    CHECK_EQ(seen_offer(&s, 5, CRAWL_RANK(4, 0)), 0);     /* longer: kept */
+    CHECK_EQ(seen_offer(&s, 5, CRAWL_RANK(3, 0)), 0);     /* equal: kept */
+    CHECK_EQ(seen_offer(&s, 5, CRAWL_RANK(2, 7)), 2);     /* shorter: lowered */
+    CHECK_EQ(seen_rank(&s, 5), CRAWL_RANK(2, 7));
+    CHECK_EQ(seen_offer(&s, 5, CRAWL_RANK(2, 1)), 2);     /* fewer redirects, same depth */
+    CHECK(CRAWL_RANK(1, 10) < CRAWL_RANK(2, 0));          /* depth first */
+    CHECK_EQ(CRAWL_RANK(5000, 3), CRAWL_RANK(4095, 0));   /* saturates */
+    for (uint64_t h = 100; h < 5100; h++)                 /* grows several times */
+        CHECK_EQ(seen_offer(&s, h, (unsigned)(h % 300)), 1);
+    CHECK_EQ(seen_rank(&s, 5), CRAWL_RANK(2, 1));
+    for (uint64_t h = 100; h < 5100; h++)
+        CHECK_EQ(seen_rank(&s, h), (unsigned)(h % 300));
+    CHECK(seen_has(&s, 4000));
+    seen_fini(&s);
+}
+
 /* ---- store.c ----------------------------------------------------------------- */
 
 static char dbdir[64];
@@ -133,14 +157,14 @@ TEST(store_commit_keeps_rollback_drops)
     CHECK_EQ(store_host(st, "http://b:81", &h2), 0);
     CHECK_EQ(store_host(st, "http://a", &h1b), 0);
     CHECK(h1 == h1b && h1 != h2);
-    CHECK_EQ(store_url_add(st, h1, "http://a/", 9, 0, 0, 0, URL_PAGE, &a), 0);
-    CHECK_EQ(store_url_add(st, h1, "http://a/x", 10, 1, 3, a, URL_PAGE, &b), 0);
+    CHECK_EQ(store_url_add(st, h1, "http://a/", 9, 0, 0, 0, URL_PAGE, 11, &a), 0);
+    CHECK_EQ(store_url_add(st, h1, "http://a/x", 10, 1, 3, a, URL_PAGE, 12, &b), 0);
     CHECK_EQ(store_meta_set_int(st, "found_len", 123), 0);
     CHECK_EQ(store_commit(st), 0);
     /* a second transaction never committed: a crash loses it */
     CHECK_EQ(store_begin(st), 0);
-    CHECK_EQ(store_url_done(st, a, 200, NULL, 1000, 1), 0);
-    CHECK_EQ(store_url_add(st, h2, "http://b:81/", 12, 1, 0, a, URL_SITEMAP, &c), 0);
+    CHECK_EQ(store_url_done(st, a, 200, NULL, 1000, 1, 0, 0, NULL, 0), 0);
+    CHECK_EQ(store_url_add(st, h2, "http://b:81/", 12, 1, 0, a, URL_SITEMAP, 13, &c), 0);
     CHECK_EQ(store_meta_set_int(st, "found_len", 456), 0);
     store_close(st);
 
@@ -165,6 +189,62 @@ TEST(store_commit_keeps_rollback_drops)
     rmdb();
 }
 
+static int first_row(void *arg, const store_url *u)
+{
+    store_url *out = arg;
+    *out = *u;
+    out->url = NULL;   /* valid only in the callback */
+    out->parent_url = NULL;
+    out->lflags = u->nflags && ((const unsigned char *)u->lflags)[1] == 0 ? "ok" : NULL;
+    return 1;
+}
+
+static int relabel_rows(void *arg, const char *url, int depth, const char *parent)
+{
+    char *out = arg;
+    snprintf(out + strlen(out), 256 - strlen(out), "%s %d %s;", url, depth,
+             parent ? parent : "-");
+    return 0;
+}
+
+/* A shorter path: the row found by its URL's hash, its label lowered (a
+ * done one marked relabel, a queued one not), read back by id. */
+TEST(store_lower_by_hash_and_relabel)
+{
+    store *st;
+    CHECK_EQ(store_open(tmpdb(), &st), 0);
+    CHECK_EQ(store_begin(st), 0);
+    int64_t h, a, b, c;
+    CHECK_EQ(store_host(st, "http://a", &h), 0);
+    CHECK_EQ(store_url_add(st, h, "http://a/", 9, 0, 0, 0, URL_PAGE, 0xa1, &a), 0);
+    CHECK_EQ(store_url_add(st, h, "http://a/b", 10, 5, 2, a, URL_PAGE, 0xb2, &b), 0);
+    CHECK_EQ(store_url_add(st, h, "http://a/c", 10, 6, 0, b, URL_PAGE, 0xc3, &c), 0);
+    const unsigned char fl[3] = { PAGE_LFLAG_FOLLOW, 0, PAGE_LFLAG_FOLLOW };
+    CHECK_EQ(store_url_done(st, b, 302, NULL, 10, 1, 123, 45, fl, 3), 0);
+    store_url r = { 0 };
+    CHECK_EQ(store_url_find(st, 0xb2, first_row, &r), 0);
+    CHECK(r.id == b && r.state == 1 && r.depth == 5 && r.hops == 2 && r.status == 302);
+    CHECK(r.foff == 123 && r.flen == 45 && r.nflags == 3 && r.lflags != NULL);
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(store_url_find(st, 0xdead, first_row, &r), 0);
+    CHECK_EQ(r.id, 0);                                   /* no such hash: no call */
+    CHECK_EQ(store_url_lower(st, b, 1, 0, a), 0);
+    CHECK_EQ(store_url_lower(st, c, 2, 0, b), 0);
+    int d = -1, hp = -1;
+    char parent[64];
+    CHECK_EQ(store_url_label(st, c, &d, &hp, parent, sizeof parent), 1);
+    CHECK(d == 2 && hp == 0 && !strcmp(parent, "http://a/b"));
+    CHECK_EQ(store_url_label(st, a, &d, &hp, parent, sizeof parent), 1);
+    CHECK(d == 0 && !strcmp(parent, ""));                /* a seed: no parent */
+    CHECK_EQ(store_url_label(st, 999, &d, &hp, parent, sizeof parent), 0);
+    char got[256] = "";
+    CHECK_EQ(store_relabeled(st, relabel_rows, got), 0);
+    CHECK(!strcmp(got, "http://a/b 1 http://a/;"));       /* only the done one */
+    CHECK_EQ(store_commit(st), 0);
+    store_close(st);
+    rmdb();
+}
+
 TEST(store_queued_refill_in_id_order)
 {
     store *st;
@@ -176,12 +256,14 @@ TEST(store_queued_refill_in_id_order)
     char u[32];
     for (int i = 0; i < 10; i++) {
         int n = snprintf(u, sizeof u, "http://a/%d", i);
-        CHECK_EQ(store_url_add(st, h, u, (size_t)n, i ? 1 : 0, 0, i ? ids[0] : 0, URL_PAGE, &ids[i]), 0);
+        CHECK_EQ(store_url_add(st, h, u, (size_t)n, i ? 1 : 0, 0, i ? ids[0] : 0, URL_PAGE,
+                               crawl_hash(u, (size_t)n), &ids[i]), 0);
         if (i == 4)
-            CHECK_EQ(store_url_add(st, h2, "http://z/", 9, 1, 0, ids[0], URL_SITEMAP, &other), 0);
+            CHECK_EQ(store_url_add(st, h2, "http://z/", 9, 1, 0, ids[0], URL_SITEMAP, 99, &other),
+                     0);
     }
-    CHECK_EQ(store_url_done(st, ids[2], 404, "http", 10, 1), 0);
-    CHECK_EQ(store_url_done(st, ids[3], 0, "robots", 0, 0), 0);
+    CHECK_EQ(store_url_done(st, ids[2], 404, "http", 10, 1, 0, 0, NULL, 0), 0);
+    CHECK_EQ(store_url_done(st, ids[3], 0, "robots", 0, 0, 0, 0, NULL, 0), 0);
     rows r = { 0 };
     /* queued rows of host a after ids[0], 4 at most: 1, 4, 5, 6 */
     CHECK_EQ(store_queued(st, h, ids[0], 4, collect, &r), 0);
@@ -315,6 +397,56 @@ TEST(graph_from_foundurls)
     seen_fini(&fetched);
     unlink(found);
     unlink(graph);
+    rmdir(dir);
+}
+
+/* The patch of finish: the records whose url fix() knows get their depth
+ * and parent replaced, every other line is copied as it is; the url is
+ * read as its JSON string (escapes included). */
+static int fix_second(void *arg, const char *url, size_t n, obuf *repl)
+{
+    (void)arg;
+    static const char want[] = "\"http://a/x?\\\\\\\"\"";   /* "http://a/x?\\\"" */
+    if (n != sizeof want - 1 || memcmp(url, want, n) != 0)
+        return 0;
+    return out_page_label(repl, 1, "http://a/") == 0;
+}
+
+TEST(pages_patch_depth_and_parent)
+{
+    char dir[] = "/tmp/test_patch_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[64], nw[64];
+    snprintf(path, sizeof path, "%s/pages.jsonl", dir);
+    snprintf(nw, sizeof nw, "%s/pages.jsonl.new", dir);
+    obuf b = { .max = 1 << 20 };
+    page_rec r1 = { .url = "http://a/", .final_url = "http://a/", .status = 200 };
+    page_rec r2 = { .url = "http://a/x?\\\"", .parent = "http://a/deep/er", .depth = 7,
+                    .status = 200, .links = 3, .tries = 1, .fetch_ms = 2 };
+    page_rec r3 = { .url = "http://a/x", .parent = "http://a/x?\\\"", .depth = 8 };
+    CHECK_EQ(out_page_json(&b, &r1), 0);
+    CHECK_EQ(out_page_json(&b, &r2), 0);
+    CHECK_EQ(out_page_json(&b, &r3), 0);
+    FILE *f = fopen(path, "w");
+    fwrite(b.p, 1, b.n, f);
+    fclose(f);
+    int64_t len = 0;
+    CHECK_EQ(out_pages_patch(path, nw, fix_second, NULL, 1, &len), 0);
+    r2.depth = 1;
+    r2.parent = "http://a/";
+    b.n = 0;
+    CHECK_EQ(out_page_json(&b, &r1), 0);
+    CHECK_EQ(out_page_json(&b, &r2), 0);
+    CHECK_EQ(out_page_json(&b, &r3), 0);
+    char got[2048] = { 0 };
+    f = fopen(nw, "r");
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    fclose(f);
+    CHECK_EQ((int64_t)n, len);
+    CHECK(n == b.n && !memcmp(got, b.p, n));
+    obuf_free(&b);
+    unlink(path);
+    unlink(nw);
     rmdir(dir);
 }
 

@@ -19,9 +19,12 @@
  * with no suspension point - appends the page's foundurls.tsv lines and
  * pages.jsonl record, admits the new links (dedup set, scope, filters,
  * caps) into the store and the frontier, and marks the URL done in the
- * store's open transaction. Every commit interval the output files are
- * flushed (and fdatasync'ed), their lengths recorded and the transaction
- * committed: a crash at any moment leaves a committed state whose outputs
+ * store's open transaction. A link to a URL seen at a longer distance
+ * lowers its depth (lower: its row, and a done page's links offered again
+ * from foundurls.tsv), so depths and --depth are a BFS's at any -c; the
+ * records written before are patched when the crawl finishes. Every
+ * commit interval the output files are flushed (and fdatasync'ed), their
+ * lengths recorded and the transaction committed: a crash at any moment leaves a committed state whose outputs
  * are a prefix of the files, and a resume truncates them to it.
  *
  * With --pg a commit first sends the pages and links done since the last
@@ -116,6 +119,17 @@ typedef struct count_map {
     size_t    n, mask, max;
 } count_map;
 
+/* A done page whose depth a shorter path lowered: its links are offered
+ * again at the new distance (read back from foundurls.tsv). */
+typedef struct reoffer {
+    struct reoffer *next;
+    int64_t         id, foff, flen;
+    int             depth, hops, state, redirect;
+    size_t          nflags;
+    unsigned char  *flags;        /* in this allocation, or NULL: each followed */
+    char            url[];
+} reoffer;
+
 typedef struct crawler {
     const crawl_opts    *o;
     store               *st;
@@ -134,6 +148,13 @@ typedef struct crawler {
     FILE                *found, *pages;
     char                *found_path, *pages_path;
     obuf                 line;        /* a page's output, built before writing */
+    obuf                 lflags;      /* a page's links' PAGE_LFLAG_* */
+    int64_t              found_pos;   /* foundurls.tsv's length, buffer included */
+    reoffer             *reoffers, **reoffer_tail;   /* FIFO */
+    page_links           relinks;     /* the links of a done page, offered again */
+    simul_url            ru;          /* one of them, parsed */
+    char                 label_parent[SIMUL_URL_MAX + 1];   /* a lowered job's parent */
+    uint64_t             lowered, reoffered;   /* shorter paths found; done pages among them */
     uint64_t             admitted;    /* URLs in the store */
     uint64_t             pending;     /* pages done since the last commit */
     double               last_commit, run_start, elapsed_base;
@@ -426,10 +447,10 @@ static int admit(const char *url, size_t len, size_t auth_end, int depth, int ho
     if (C.o->max_host_pages && h->admitted >= C.o->max_host_pages)
         return 0;
     int64_t id;
-    int rc = store_url_add(C.st, h->id, url, len, depth, hops, parent, kind, &id);
+    int rc = store_url_add(C.st, h->id, url, len, depth, hops, parent, kind, hash, &id);
     if (rc < 0)
         return rc;
-    rc = seen_add(&C.seen, hash);
+    rc = seen_offer(&C.seen, hash, CRAWL_RANK(depth, hops));
     if (rc < 0)
         return rc;
     h->admitted++;
@@ -439,17 +460,114 @@ static int admit(const char *url, size_t len, size_t auth_end, int depth, int ho
     return 0;
 }
 
-/* The checks of one link of page `from`, to be admitted at depth and
- * hops (a link: from's depth + 1, hops 0; a redirect's target: from's
- * depth, from's hops + 1); admits it if new. */
-static int consider(const page_link *l, const job *from, int depth, int hops)
+/* Copies the row store_url_find found (arg: a reoffer **). */
+static int found_row(void *arg, const store_url *u)
+{
+    size_t n = strlen(u->url);
+    reoffer *w = malloc(sizeof *w + n + 1 + u->nflags);
+    if (!w)
+        return -ENOMEM;
+    memset(w, 0, sizeof *w);
+    w->id = u->id;
+    w->foff = u->foff;
+    w->flen = u->flen;
+    w->depth = u->depth;
+    w->hops = u->hops;
+    w->state = u->state;
+    /* a redirect's one line is its Location: offered at its depth */
+    w->redirect = u->status >= 300 && u->status <= 399 && u->status != 304;
+    memcpy(w->url, u->url, n + 1);
+    if (u->nflags) {
+        w->flags = (unsigned char *)w->url + n + 1;
+        memcpy(w->flags, u->lflags, u->nflags);
+        w->nflags = u->nflags;
+    }
+    *(reoffer **)arg = w;
+    return 1;
+}
+
+/* The URL of hash, seen at a longer distance, found at depth and hops by
+ * a link of page parent: its row and rank lowered (a queued or fetching
+ * job takes the new label when it is recorded: label_fresh); a page
+ * already done is lowered only for a shorter depth (hops alone bound a
+ * chain it already went on), and its links go on the reoffers list. */
+__attribute__((noinline))   /* rare: consider stays small */
+static int lower(uint64_t hash, int depth, int hops, int64_t parent)
+{
+    reoffer *w = NULL;
+    int rc = store_url_find(C.st, hash, found_row, &w);
+    if (rc < 0 || !w)
+        return rc;
+    unsigned rank = CRAWL_RANK(depth, hops);
+    int shorter = w->state ? depth < w->depth : rank < CRAWL_RANK(w->depth, w->hops);
+    if (shorter)
+        rc = seen_offer(&C.seen, hash, rank);
+    if (shorter && rc >= 0)
+        rc = store_url_lower(C.st, w->id, depth, hops, parent);
+    if (shorter && rc >= 0)
+        C.lowered++;
+    if (!shorter || rc < 0 || !w->state) {
+        free(w);
+        return rc < 0 ? rc : 0;
+    }
+    w->depth = depth;
+    w->hops = hops;
+    *C.reoffer_tail = w;
+    C.reoffer_tail = &w->next;
+    return 0;
+}
+
+static int consider(const page_link *l, int depth, int hops, int64_t parent,
+                    const char *parent_url);
+
+/* Offers the links of the done pages whose depth was lowered again, at
+ * their new distance (their lines of foundurls.tsv read back, the flags
+ * from the store), until none is left: lowerings that cascade through
+ * done pages run in this loop, not in a recursion. */
+static int drain_reoffers(void)
+{
+    int rc = 0;
+    while (C.reoffers && rc == 0) {
+        reoffer *w = C.reoffers;
+        if (!(C.reoffers = w->next))
+            C.reoffer_tail = &C.reoffers;
+        C.reoffered++;
+        char *buf = w->flen > 0 ? malloc((size_t)w->flen) : NULL;
+        if (w->flen > 0 && !buf)
+            rc = -ENOMEM;
+        else if (buf && (fflush(C.found) != 0 ||
+                         pread(fileno(C.found), buf, (size_t)w->flen, w->foff) != w->flen))
+            rc = errno ? -errno : -EIO;
+        int depth = w->redirect ? w->depth : w->depth + 1, hops = w->redirect ? w->hops + 1 : 0;
+        page_links_clear(&C.relinks);
+        if (rc == 0 && buf)
+            page_links_from_found(&C.relinks, buf, (size_t)w->flen, w->flags, w->nflags, &C.ru);
+        const page_link *l = page_links_first(&C.relinks);
+        for (size_t i = 0; rc == 0 && i < C.relinks.n; i++, l = page_link_next(l))
+            rc = consider(l, depth, hops, w->id, w->url);
+        page_links_trim(&C.relinks);
+        free(buf);
+        free(w);
+    }
+    return rc;
+}
+
+/* The checks of one link of page parent (parent_url), to be admitted at
+ * depth and hops (a link: the page's depth + 1, hops 0; a redirect's
+ * target: the page's depth, its hops + 1); admits it if new, lowers it
+ * if it was seen at a longer distance. */
+static int consider(const page_link *l, int depth, int hops, int64_t parent,
+                    const char *parent_url)
 {
     if (!l->follow || !l->http)
         return 0;
-    if (seen_has(&C.seen, l->hash))
-        return 0;
+    unsigned cur = seen_rank(&C.seen, l->hash);
+    if (cur <= CRAWL_RANK(depth, hops))
+        return 0;   /* seen at this distance or a shorter one */
     if (C.o->depth >= 0 && depth > C.o->depth)
         return 0;
+    if (cur != SEEN_NONE)   /* admitted before (the checks below passed then) */
+        return lower(l->hash, depth, hops, parent);
     if (l->len > C.o->max_url_len)
         return 0;
     if (C.o->max_pages && C.admitted >= C.o->max_pages)
@@ -461,7 +579,7 @@ static int consider(const page_link *l, const job *from, int depth, int hops)
         if (rc <= 0)
             return rc == -E2BIG ? 0 : rc;
     }
-    return admit(l->url, l->len, l->auth_end, depth, hops, from->id, from->url, l->hash, l->kind);
+    return admit(l->url, l->len, l->auth_end, depth, hops, parent, parent_url, l->hash, l->kind);
 }
 
 /* ---- commits ------------------------------------------------------------------ */
@@ -531,20 +649,43 @@ typedef struct outcome {
     double      t0;
 } outcome;
 
+/* j's depth, hops and parent as the store has them now, if a shorter path
+ * lowered them while j was queued or fetched (lower). 0 or <0. */
+static int label_fresh(job *j)
+{
+    if (seen_rank(&C.seen, crawl_hash(j->url, j->len)) >= CRAWL_RANK(j->depth, j->hops))
+        return 0;
+    int rc = store_url_label(C.st, j->id, &j->depth, &j->hops, C.label_parent,
+                             sizeof C.label_parent);
+    if (rc == 1)
+        j->parent = C.label_parent[0] ? C.label_parent : NULL;
+    return rc < 0 ? rc : 0;
+}
+
 /* Writes the page's lines, admits its links, marks it done. Never
  * suspends: the page's lines and its done mark go into the same commit. */
 static void page_done(slot *s, job *j, const outcome *oc)
 {
-    int rc = 0;
+    int rc = label_fresh(j), plain = 1;
     /* foundurls.tsv: one line per distinct link, straight into the stdio
      * buffer (no suspension until the page is done: its lines stay
-     * together and go into one commit) */
+     * together and go into one commit); where they are, and the links'
+     * flags when one is not plain, go into the store (drain_reoffers) */
+    int64_t foff = C.found_pos;
+    C.lflags.n = 0;
+    if (obuf_reserve(&C.lflags, s->links.n) < 0)
+        rc = -ENOMEM;
     const page_link *l = page_links_first(&s->links);
     for (size_t i = 0; i < s->links.n; i++, l = page_link_next(l)) {
         fwrite_unlocked(j->url, 1, j->len, C.found);
         putc_unlocked('\t', C.found);
         fwrite_unlocked(l->url, 1, l->len, C.found);
         putc_unlocked('\n', C.found);
+        C.found_pos += (int64_t)(j->len + l->len + 2);
+        unsigned char fl = page_link_flags(l);
+        plain &= fl == PAGE_LFLAG_FOLLOW;
+        if (rc == 0)
+            C.lflags.p[C.lflags.n++] = (char)fl;   /* reserved above */
         if (C.pg && rc == 0)
             rc = pgsink_link(C.pg, j->url, j->len, l->url, l->len);
     }
@@ -552,7 +693,9 @@ static void page_done(slot *s, job *j, const outcome *oc)
     /* a redirect is not a click: its target keeps the page's depth */
     int depth = oc->redirect ? j->depth : j->depth + 1, hops = oc->redirect ? j->hops + 1 : 0;
     for (size_t i = 0; i < s->links.n && rc == 0; i++, l = page_link_next(l))
-        rc = consider(l, j, depth, hops);
+        rc = consider(l, depth, hops, j->id, j->url);
+    if (rc == 0)
+        rc = drain_reoffers();
     page_rec r = {
         .url = j->url, .final_url = oc->final_url, .content_type = oc->content_type,
         .parent = j->parent, .error = oc->error, .status = oc->status, .depth = j->depth,
@@ -567,7 +710,8 @@ static void page_done(slot *s, job *j, const outcome *oc)
     if (rc == 0 && C.pg)
         rc = pgsink_page(C.pg, &r);
     if (rc == 0)
-        rc = store_url_done(C.st, j->id, oc->status, oc->error, oc->bytes, r.tries);
+        rc = store_url_done(C.st, j->id, oc->status, oc->error, oc->bytes, r.tries, foff,
+                            C.found_pos - foff, C.lflags.p, plain ? 0 : C.lflags.n);
     if (rc < 0) {
         logmsg(LOG_ERROR, "%s: %s", j->url, simul_strerror(rc));
         C.fatal = 1;
@@ -1004,7 +1148,7 @@ static int scan_row(void *arg, const store_url *u)
 {
     (void)arg;
     size_t len = strlen(u->url);
-    int rc = seen_add(&C.seen, crawl_hash(u->url, len));
+    int rc = seen_offer(&C.seen, crawl_hash(u->url, len), CRAWL_RANK(u->depth, u->hops));
     if (rc < 0)
         return rc;
     C.admitted++;
@@ -1044,10 +1188,11 @@ static int count_host_row(void *arg, const store_url *u)
 }
 
 /* Truncates path to the committed length (the resume) and opens it for
- * appending. */
+ * appending (and reading: a done page's lines are read back when a
+ * shorter path to it is found, drain_reoffers). */
 static FILE *open_output(const char *path, int64_t len, int fresh)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0), 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0), 0644);
     if (fd < 0)
         return NULL;
     struct stat sb;
@@ -1171,6 +1316,94 @@ static int summary(int write, int status)
     return rc;
 }
 
+/* The records finish patches: the JSON form of their URLs (by hash) and
+ * their new depth and parent fields. */
+typedef struct relabel_ent {
+    uint64_t h;
+    size_t   off, len;           /* the fields, in relabels.arena */
+} relabel_ent;
+
+typedef struct relabels {
+    relabel_ent *e;
+    size_t       n, cap;
+    obuf         arena, key;
+} relabels;
+
+static int relabel_row(void *arg, const char *url, int depth, const char *parent)
+{
+    relabels *m = arg;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        relabel_ent *e = realloc(m->e, cap * sizeof *e);
+        if (!e)
+            return -ENOMEM;
+        m->e = e;
+        m->cap = cap;
+    }
+    m->key.n = 0;
+    int rc = C.pg ? pgsink_relabel(C.pg, url, depth, parent) : 0;   /* the next commit's */
+    rc = rc ? rc : obuf_json_str(&m->key, url, strlen(url));
+    size_t off = m->arena.n;
+    rc = rc ? rc : out_page_label(&m->arena, depth, parent);
+    if (rc < 0)
+        return rc;
+    m->e[m->n++] = (relabel_ent){ crawl_hash(m->key.p, m->key.n), off, m->arena.n - off };
+    return 0;
+}
+
+static int relabel_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const relabel_ent *)a)->h, y = ((const relabel_ent *)b)->h;
+    return x < y ? -1 : x > y;
+}
+
+static int relabel_fix(void *arg, const char *url, size_t n, obuf *repl)
+{
+    relabels *m = arg;
+    relabel_ent k = { .h = crawl_hash(url, n) };
+    const relabel_ent *e = bsearch(&k, m->e, m->n, sizeof *e, relabel_cmp);
+    return e ? (obuf_put(repl, m->arena.p + e->off, e->len) == 0 ? 1 : 0) : 0;
+}
+
+/* The records written before a shorter path lowered their depth get the
+ * final depth and parent: pages.jsonl is rewritten (pages.jsonl.new) with
+ * them, its length committed as pages_patched, then renamed over; a crash
+ * between the commit and the rename is finished by the next run (run_job),
+ * one before the commit redone. 0 or <0. */
+static int patch_pages(void)
+{
+    relabels m = { .arena = { .max = (size_t)1 << 30 }, .key = { .max = 1 << 20 } };
+    int rc = store_relabeled(C.st, relabel_row, &m);
+    char *nw = NULL;
+    int64_t len = 0;
+    if (rc == 0 && m.n) {
+        qsort(m.e, m.n, sizeof *m.e, relabel_cmp);
+        nw = path_in(C.o->dir, "pages.jsonl.new");
+        rc = !nw ? -ENOMEM : fflush(C.pages) != 0 ? -errno : 0;
+        if (rc == 0)
+            rc = out_pages_patch(C.pages_path, nw, relabel_fix, &m, C.o->fsync, &len);
+        if (rc == 0)
+            rc = store_meta_set_int(C.st, "pages_patched", len);
+        if (rc == 0)
+            rc = commit(1);
+        if (rc == 0 && rename(nw, C.pages_path) != 0)
+            rc = -errno;
+        if (rc == 0) {
+            out_close(C.pages);
+            if (!(C.pages = open_output(C.pages_path, len, 0)))
+                rc = -errno;
+        }
+        if (rc == 0)
+            logmsg(LOG_INFO, "%zu records written before a shorter path was found: depth and"
+                   " parent patched", m.n);
+    }
+    free(nw);
+    free(m.e);
+    obuf_free(&m.arena);
+    obuf_free(&m.key);
+    return rc;
+}
+
 static int fetched_row(void *arg, const char *url, size_t len)
 {
     return seen_add(arg, crawl_hash(url, len)) < 0 ? -ENOMEM : 0;
@@ -1179,8 +1412,16 @@ static int fetched_row(void *arg, const char *url, size_t len)
 static int finish(void)
 {
     int rc = commit(1);
-    if (rc < 0)
+    if (rc == 0)
+        rc = patch_pages();
+    if (rc < 0) {
+        logmsg(LOG_ERROR, "finishing: %s", simul_strerror(rc));
         return 3;
+    }
+    if (C.lowered)
+        logmsg(LOG_INFO, "%llu URLs found again by a shorter path (%llu of them done: their "
+               "links offered again)", (unsigned long long)C.lowered,
+               (unsigned long long)C.reoffered);
     store_totals t;
     rc = store_totals_get(C.st, &t);
     int status = rc == 0 && t.errors ? 1 : 0;
@@ -1201,6 +1442,8 @@ static int finish(void)
         rc = store_meta_set_int(C.st, "finished", 1);
     if (rc == 0)
         rc = store_meta_set_int(C.st, "exit", status);
+    if (rc == 0)
+        rc = store_meta_set_int(C.st, "pages_patched", 0);
     if (rc == 0)
         rc = commit(1);
     if (rc < 0) {
@@ -1262,6 +1505,13 @@ static void teardown(void)
     free(C.queries.key);
     free(C.queries.val);
     obuf_free(&C.line);
+    obuf_free(&C.lflags);
+    page_links_fini(&C.relinks);
+    simul_url_fini(&C.ru);
+    for (reoffer *w = C.reoffers, *nx; w; w = nx) {
+        nx = w->next;
+        free(w);
+    }
     if (C.found)
         out_close(C.found);
     if (C.pages)
@@ -1298,7 +1548,11 @@ int crawl_run(const crawl_opts *o)
     C.o = o;
     C.run_start = C.last_commit = simul_now();
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    seen_init(&C.seen, SEEN_MAX);
+    seen_init_ranked(&C.seen, SEEN_MAX);
+    C.reoffer_tail = &C.reoffers;
+    C.lflags.max = PAGE_LINKS_MAX;
+    page_links_init(&C.relinks);
+    simul_url_init(&C.ru);
     C.queries.max = 1u << 26;
     C.line.max = 1u << 20;   /* one pages.jsonl record: three URLs, escaped */
 
@@ -1374,6 +1628,24 @@ static int run_job(const crawl_opts *o)
                 store_meta_get_int(C.st, "pages_len", &pages_len) != 1;
     store_meta_get_int(C.st, "elapsed_us", &us);
     C.elapsed_base = (double)us / 1e6;
+    /* finish's patch of pages.jsonl (patch_pages): committed but not
+     * renamed yet - the renamed file is the committed one - or not
+     * committed (its file is dropped: the next finish writes it again) */
+    int64_t patched = 0;
+    char *nw = path_in(o->dir, "pages.jsonl.new");
+    if (!fresh && store_meta_get_int(C.st, "pages_patched", &patched) == 1 && patched > 0) {
+        if (nw && rename(nw, C.pages_path) != 0 && errno != ENOENT)
+            patched = -1;
+        pages_len = patched;
+    } else if (nw) {
+        unlink(nw);
+    }
+    free(nw);
+    if (patched < 0) {
+        logmsg(LOG_ERROR, "%s: %s", C.pages_path, strerror(errno));
+        teardown();
+        return 3;
+    }
     C.found = open_output(C.found_path, found_len, fresh);
     C.pages = open_output(C.pages_path, pages_len, fresh);
     if (!C.found || !C.pages) {
@@ -1383,11 +1655,15 @@ static int run_job(const crawl_opts *o)
     }
     if (fresh)
         fputs("source_url\tparsed_url\n", C.found);
+    C.found_pos = ftello(C.found);
     if (o->pg && (rc = pg_setup(o, fresh)) != 0) {
         teardown();
         return rc;
     }
-    if ((rc = store_begin(C.st)) < 0 || (rc = setup_slots()) < 0 ||
+    /* the patch's length is pages_len from the first commit on */
+    if ((rc = store_begin(C.st)) < 0 ||
+        (patched && (rc = store_meta_set_int(C.st, "pages_patched", 0)) < 0) ||
+        (rc = setup_slots()) < 0 ||
         !(C.kick = simul_event_new()) || !(C.big = simul_sem_new(BIG_PAGES))) {
         logmsg(LOG_ERROR, "setup: %s", simul_strerror(rc ? rc : -ENOMEM));
         teardown();

@@ -112,14 +112,31 @@ int  filters_pass(const crawl_opts *o, const char *url);
 uint64_t crawl_hash(const void *p, size_t n);
 
 /* A set of 64-bit hashes (open addressing, linear probing): 8 bytes per
- * slot, at most 3/4 full, grows by doubling up to max entries. */
+ * slot, at most 3/4 full, grows by doubling up to max entries. A ranked
+ * set keeps a 16-bit rank beside each hash (2 bytes more per slot): the
+ * crawl's shortest distance to the URL, CRAWL_RANK(depth, hops). */
 typedef struct seen_set {
     uint64_t *slot;
+    uint16_t *rank;           /* a ranked set's ranks, slot by slot; else NULL */
     size_t    n, mask;        /* entries; slots - 1 (0 when unallocated) */
     size_t    max;            /* cap on entries */
+    int       ranked;
 } seen_set;
 
+/* The order of (depth, hops) labels as one number: depth first (a click),
+ * then the redirects of the chain that led to the URL (hops <= 15); a
+ * depth past 4094 saturates (such labels compare equal). */
+#define CRAWL_RANK(depth, hops) \
+    ((depth) >= 4095 ? 0xffffu : (unsigned)(depth) * 16u + (unsigned)(hops))
+#define SEEN_NONE 0x10000u     /* seen_rank of a hash not in the set */
+
 void seen_init(seen_set *s, size_t max);
+void seen_init_ranked(seen_set *s, size_t max);
+/* A ranked set: adds h with rank (1), lowers the rank of h to rank (2),
+ * or leaves h at a rank <= rank (0); -ENOMEM / -E2BIG (at max). */
+int  seen_offer(seen_set *s, uint64_t h, unsigned rank);
+/* A ranked set: h's rank, or SEEN_NONE. */
+unsigned seen_rank(const seen_set *s, uint64_t h);
 void seen_fini(seen_set *s);
 /* 1 if h was added, 0 if it was there, -ENOMEM / -E2BIG (at max). */
 int  seen_add(seen_set *s, uint64_t h);
@@ -138,6 +155,12 @@ typedef struct store_url {
     int         depth, state, status, tries;
     int         kind;               /* URL_PAGE or URL_SITEMAP */
     int         hops;               /* redirects that led to it */
+    /* store_url_find only: a done page's lines in foundurls.tsv, and the
+     * flags of its links (PAGE_LFLAG_*, one byte each) or NULL if each is
+     * followed and no sitemap */
+    int64_t     foff, flen;
+    const void *lflags;
+    size_t      nflags;
 } store_url;
 
 enum { URL_PAGE = 0, URL_SITEMAP = 1 };
@@ -163,9 +186,24 @@ int  store_robots_get(store *st, int64_t host, int *status, void **body, size_t 
 int  store_robots_set(store *st, int64_t host, int status, const void *body, size_t len);
 /* URL rows. insert: a new queued URL; done: the outcome of one. */
 int  store_url_add(store *st, int64_t host, const char *url, size_t len, int depth,
-                   int hops, int64_t parent, int kind, int64_t *id);
+                   int hops, int64_t parent, int kind, uint64_t hash, int64_t *id);
+/* foff, flen: the page's lines in foundurls.tsv; lflags[0, nflags): its
+ * links' PAGE_LFLAG_* (nflags 0: each followed, none a sitemap). */
 int  store_url_done(store *st, int64_t id, int status, const char *err, uint64_t bytes,
-                    int tries);
+                    int tries, int64_t foff, int64_t flen, const void *lflags, size_t nflags);
+/* The row(s) of the URL whose crawl_hash is hash: fn(arg, row). */
+int  store_url_find(store *st, uint64_t hash, int (*fn)(void *arg, const store_url *u),
+                    void *arg);
+/* A shorter path to row id: its depth, hops and parent; a done row is
+ * marked relabel (its record says the old depth: store_relabeled). */
+int  store_url_lower(store *st, int64_t id, int depth, int hops, int64_t parent);
+/* Row id's depth, hops and parent URL (copied to parent, cap bytes; ""
+ * for none): 1, 0 if no such row, or <0. */
+int  store_url_label(store *st, int64_t id, int *depth, int *hops, char *parent, size_t cap);
+/* The done rows lowered after their record was written: fn(arg, url,
+ * depth, parent URL or NULL). */
+int  store_relabeled(store *st, int (*fn)(void *arg, const char *url, int depth,
+                                          const char *parent), void *arg);
 /* Every row, in id order: fn(arg, row) (the resume's scan). */
 int  store_scan(store *st, int (*fn)(void *arg, const store_url *u), void *arg);
 /* Queued rows of host with id > after, in id order, at most limit. */
@@ -210,6 +248,17 @@ typedef struct page_rec {
 } page_rec;
 
 int out_page_json(obuf *b, const page_rec *r);      /* one line, '\n' included */
+/* pages.jsonl with some records' depth and parent replaced, written to
+ * new_path (fdatasync'ed if sync): fix(arg, url, n, repl) gets each
+ * record's url as it is in the line (its JSON string, quotes included)
+ * and appends to repl the fields that replace ,"depth":..,"parent":..
+ * (out_page_label's) and returns 1, or returns 0 to keep the line.
+ * *len: new_path's length. 0, or <0 (new_path removed). */
+int out_pages_patch(const char *path, const char *new_path,
+                    int (*fix)(void *arg, const char *url, size_t n, obuf *repl), void *arg,
+                    int sync, int64_t *len);
+/* The depth and parent fields of a record: ,"depth":D,"parent":P. */
+int out_page_label(obuf *b, int depth, const char *parent);
 /* graph.tsv from foundurls.tsv: the lines whose link is in fetched. The
  * file is written beside (path.tmp) and renamed over graph_path. */
 int out_graph(const char *found_path, const char *graph_path, const seen_set *fetched);
@@ -248,6 +297,17 @@ typedef struct page_link {
 
 #define PAGE_LINK_SIZE(len) ((sizeof(page_link) + (len) + 1 + 7) & ~(size_t)7)
 
+/* A link's flags as the resume state keeps them (store_url_done's lflags),
+ * to offer a done page's links again from foundurls.tsv. */
+#define PAGE_LFLAG_FOLLOW  1
+#define PAGE_LFLAG_SITEMAP 2
+
+static inline unsigned char page_link_flags(const page_link *l)
+{
+    return (unsigned char)((l->follow ? PAGE_LFLAG_FOLLOW : 0) |
+                           (l->kind == URL_SITEMAP ? PAGE_LFLAG_SITEMAP : 0));
+}
+
 /* The records of arena, in order: for (l = first; i < n; l = page_link_next(l)). */
 static inline const page_link *page_link_next(const page_link *l)
 {
@@ -272,6 +332,13 @@ void page_links_trim(page_links *pl);
 /* Adds u (normalised) if it is not in the set yet and the caps allow;
  * follow: 0 for links not to be followed (<base>, attributes). */
 void page_links_add(page_links *pl, const simul_url *u, int follow, int kind);
+
+/* Adds to pl the links of a page's lines of foundurls.tsv ("page\tlink\n"
+ * each, lines[0, n)), the i-th with flags[i] (PAGE_LFLAG_*; nflags 0:
+ * each followed, none a sitemap); tmp: where each is parsed. A done page's
+ * links offered again when a shorter path to it is found. */
+void page_links_from_found(page_links *pl, const char *lines, size_t n, const void *flags,
+                           size_t nflags, simul_url *tmp);
 
 /* 1 if u's scheme is exactly http or https. */
 int url_is_http(const simul_url *u);
@@ -370,6 +437,10 @@ void pgsink_close(pgsink *s);
  * of the row is in the batch. */
 int  pgsink_page(pgsink *s, const page_rec *r);
 int  pgsink_link(pgsink *s, const char *src, size_t slen, const char *dst, size_t dlen);
+/* Appends a row correcting the depth and parent of a page sent before
+ * (its record was patched: a shorter path to it was found); never
+ * suspends. 0, -E2BIG, -ENOMEM (nothing of the row in the batch). */
+int  pgsink_relabel(pgsink *s, const char *url, int depth, const char *parent);
 /* 1 when the batch is past its soft size (8 MiB): commit early. */
 int  pgsink_full(const pgsink *s);
 /* Sends the rest of the batch (the sender task sent parts of it: COPY

@@ -12,9 +12,13 @@
  * split): any worker's next lease call then puts the URL back. A page
  * fetched twice (its first worker's lease expired but it finished later)
  * is stored once: the record is HSETNX by URL and only the first ack
- * admits its links. The local SQLite store and output files are not used:
- * `--export DIR` writes foundurls.tsv, pages.jsonl, graph.tsv and
- * summary.json from Redis, in the single-process crawl's formats.
+ * admits its links. Depth is the shortest distance, as in crawl.c: a link
+ * to a URL seen farther lowers it in Redis (dist_lua.h's ack), and a done
+ * page so lowered comes back as a reoffer lease, whose worker offers the
+ * page's links again (reoffer_task). The local SQLite store and output
+ * files are not used: `--export DIR` writes foundurls.tsv, pages.jsonl,
+ * graph.tsv and summary.json from Redis, in the single-process crawl's
+ * formats.
  *
  * Redis errors: every script call is retried with backoff (transport
  * errors, -LOADING after a restart) for up to --redis-wait seconds; each
@@ -73,7 +77,9 @@ typedef struct dslot {
     char         *host;           /* the lease's host (malloc'd) */
     char         *item;           /* the lease's item (malloc'd) */
     int           robots;         /* a robots.txt lease */
+    int           reoffer;        /* a reoffer lease: a done page's links again */
     obuf          rec, found;     /* the page's record and foundurls.tsv lines */
+    obuf          lflags, pj;     /* its links' PAGE_LFLAG_*; its URL as a JSON string */
 } dslot;
 
 typedef struct robots_ent {
@@ -97,11 +103,12 @@ typedef struct dist {
     uint64_t            pages, dups;
     int                 fatal;
     volatile int        stopping;  /* SIGINT/SIGTERM: leases given back, exit 130 */
-    /* Hashes of links this worker sent in an ack that stored its record:
-     * Redis's verdict on each is final (admitted, or refused by a limit
-     * that only tightens), so they are not sent again - unless Redis
-     * restarted since (it may have lost those acks): emptied when the
-     * connection's reconnect count changes. */
+    /* Hashes of links this worker sent in an ack that stored its record,
+     * with the rank sent: Redis's verdict on each is final (admitted at
+     * that rank or a shorter one, or refused by a limit that only
+     * tightens), so they are not sent again at that rank or a longer one
+     * - unless Redis restarted since (it may have lost those acks):
+     * emptied when the connection's reconnect count changes. */
     seen_set            sent;
     long                sent_epoch;
 } dist;
@@ -180,40 +187,50 @@ static int put_item(obuf *b, const char *url, size_t len, const char *parent, in
 }
 
 /* Runs the ack script: lease id (or "" for seeds), the page's url, its
- * record and found lines, and the links of s that pass the local checks,
- * to be admitted at depth and hops (s NULL: the nseeds seeds of the
- * page_link records in seeds, whose query variants are not counted, as
- * crawl.c's seeds). Items are built in one buffer, pointed at afterwards. */
+ * record and found lines (rec NULL with s: a reoffer), and the links of s
+ * that pass the local checks, to be admitted at depth and hops (s NULL:
+ * the nseeds seeds of the page_link records in seeds, whose query
+ * variants are not counted, as crawl.c's seeds). Items are built in one
+ * buffer, pointed at afterwards. */
 static int ack(const char *lease, const char *url, const obuf *rec, const obuf *found,
                dslot *s, int depth, int hops, const obuf *seeds, size_t nseeds)
 {
+    unsigned rank = CRAWL_RANK(depth, hops);
     long epoch = simul_redis_reconnects(D.r);
     if (epoch != D.sent_epoch) {
         seen_clear(&D.sent);
         D.sent_epoch = epoch;
     }
     size_t n = s ? s->links.n : nseeds;
-    const char **argv = malloc((10 + 4 * n) * sizeof *argv);
-    size_t *lens = malloc((10 + 4 * n) * sizeof *lens);
+    const char **argv = malloc((13 + 5 * n) * sizeof *argv);
+    size_t *lens = malloc((13 + 5 * n) * sizeof *lens);
     uint64_t *hashes = malloc((2 * n + 1) * sizeof *hashes);
     obuf items = { .max = (size_t)1 << 30 };
     size_t *ioff = malloc((n + 1) * sizeof *ioff);
-    int rc = argv && lens && hashes && ioff ? 0 : -ENOMEM, argc = 10;
+    int rc = argv && lens && hashes && ioff ? 0 : -ENOMEM, argc = 13;
+    char rk[16];
+    snprintf(rk, sizeof rk, "%u", s ? rank : 0);
+    if (s) {
+        s->pj.n = 0;
+        rc = rc ? rc : obuf_json_str(&s->pj, url, strlen(url));
+    }
     if (rc == 0) {
-        const char *a[10] = { D.prefix, D.per_host, D.delay_ms, lease, url,
+        const char *a[13] = { D.prefix, D.per_host, D.delay_ms, lease, url,
                               rec ? rec->p : "", found ? found->p : "", D.max_pages,
-                              D.max_host, D.max_query };
-        size_t al[10] = { 0, 0, 0, 0, 0, rec ? rec->n : 0, found ? found->n : 0, 0, 0, 0 };
-        for (int i = 0; i < 10; i++) {
+                              D.max_host, D.max_query, s ? s->pj.p : "null",
+                              s && rec ? s->lflags.p : "", s && !rec ? "r" : "" };
+        size_t al[13] = { 0, 0, 0, 0, 0, rec ? rec->n : 0, found ? found->n : 0, 0, 0, 0,
+                          s ? s->pj.n : 4, s && rec ? s->lflags.n : 0, 0 };
+        for (int i = 0; i < 13; i++) {
             argv[i] = a[i] ? a[i] : "";
-            lens[i] = al[i] || i == 5 || i == 6 ? al[i] : strlen(argv[i]);
+            lens[i] = al[i] || i == 5 || i == 6 || i == 11 ? al[i] : strlen(argv[i]);
         }
     }
     /* the links' items first (the buffer moves while it grows) */
     const page_link *first = (const page_link *)(s ? s->links.arena.p : seeds->p), *l = first;
     size_t k = 0;
     for (size_t i = 0; rc == 0 && i < n; i++, l = page_link_next(l)) {
-        if (s && (!local_pass(l, depth) || seen_has(&D.sent, l->hash)))
+        if (s && (!local_pass(l, depth) || seen_rank(&D.sent, l->hash) <= rank))
             continue;
         ioff[k] = items.n;
         hashes[2 * k] = l->hash;
@@ -224,7 +241,7 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
     }
     l = first;
     for (size_t kk = 0; rc == 0 && kk < k; l = page_link_next(l)) {
-        if (s && (!local_pass(l, depth) || seen_has(&D.sent, l->hash)))
+        if (s && (!local_pass(l, depth) || seen_rank(&D.sent, l->hash) <= rank))
             continue;
         const char *it = items.p + ioff[kk];
         argv[argc] = (const char *)&hashes[2 * kk];
@@ -235,6 +252,8 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
         lens[argc++] = l->auth_end;
         argv[argc] = it;
         lens[argc++] = strlen(it);
+        argv[argc] = rk;
+        lens[argc++] = strlen(rk);
         kk++;
     }
     simul_redis_reply *rep = NULL;
@@ -244,7 +263,7 @@ static int ack(const char *lease, const char *url, const obuf *rec, const obuf *
         D.dups++;
     else if (rc == 0 && s && simul_redis_reconnects(D.r) == D.sent_epoch)
         for (size_t i = 0; i < k; i++)
-            if (seen_add(&D.sent, hashes[2 * i]) < 0) {   /* full: start again */
+            if (seen_offer(&D.sent, hashes[2 * i], rank) < 0) {   /* full: start again */
                 seen_clear(&D.sent);
                 break;
             }
@@ -428,8 +447,8 @@ static int page_finish(dslot *s, const item *it, int status, const char *final_u
                        int redirect)
 {
     obuf *rb = &s->rec, *fb = &s->found;
-    rb->n = fb->n = 0;
-    int rc = 0;
+    rb->n = fb->n = s->lflags.n = 0;
+    int rc = 0, plain = 1;
     size_t ulen = strlen(it->url);
     const page_link *l = page_links_first(&s->links);
     for (size_t i = 0; i < s->links.n && rc == 0; i++, l = page_link_next(l)) {
@@ -437,7 +456,12 @@ static int page_finish(dslot *s, const item *it, int status, const char *final_u
         rc = rc ? rc : obuf_put(fb, "\t", 1);
         rc = rc ? rc : obuf_put(fb, l->url, l->len);
         rc = rc ? rc : obuf_put(fb, "\n", 1);
+        unsigned char fl = page_link_flags(l);
+        plain &= fl == PAGE_LFLAG_FOLLOW;
+        rc = rc ? rc : obuf_put(&s->lflags, &fl, 1);
     }
+    if (plain)
+        s->lflags.n = 0;   /* the store keeps none */
     page_rec r = {
         .url = it->url, .final_url = final_url, .content_type = ct, .parent = it->parent,
         .error = error, .status = status, .depth = it->depth, .tries = t0 > 0 ? it->tries + 1 : 0,
@@ -532,12 +556,54 @@ static int page_task_fetch(dslot *s, item *it)
     return rc;
 }
 
+static long long json_int(const char *rec, const char *key);
+
+/* HGET P..name field into b (emptied first; nothing if none). */
+static int hget(const char *name, const char *field, obuf *b)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s%s", D.prefix, name);
+    const char *argv[] = { "HGET", key, field };
+    simul_redis_reply *rep = NULL;
+    b->n = 0;
+    int rc = call(NULL, 3, argv, NULL, &rep);
+    if (rc == 0 && rep->type == SIMUL_REDIS_STRING)
+        rc = obuf_put(b, rep->str, rep->len);
+    simul_redis_reply_free(rep);
+    return rc;
+}
+
+/* A reoffer lease: a done page whose depth a shorter path lowered (the
+ * item has the new depth): its links (its found lines, with its flags)
+ * offered again at the new distance, as crawl.c's drain_reoffers. */
+static int reoffer_task(dslot *s, const item *it)
+{
+    page_links_clear(&s->links);
+    int rc = hget("rec", it->url, &s->rec);
+    rc = rc ? rc : hget("found", it->url, &s->found);
+    rc = rc ? rc : hget("lflags", it->url, &s->lflags);
+    if (rc < 0)
+        return rc;
+    long st = 0;
+    if (s->rec.n && obuf_put(&s->rec, "", 1) == 0)
+        st = (long)json_int(s->rec.p, ",\"status\":");
+    int redirect = st >= 300 && st <= 399 && st != 304;
+    page_links_from_found(&s->links, s->found.p, s->found.n, s->lflags.p, s->lflags.n, &s->loc);
+    return ack(s->lease, it->url, NULL, NULL, s, redirect ? it->depth : it->depth + 1,
+               redirect ? it->hops + 1 : 0, NULL, 0);
+}
+
 static int slot_task(void *arg)
 {
     dslot *s = arg;
     int rc;
     if (s->robots) {
         rc = robots_task(s);
+    } else if (s->reoffer) {
+        item it;
+        rc = parse_item(s->item, &it);
+        if (rc == 0)
+            rc = reoffer_task(s, &it);
     } else {
         item it;
         rc = parse_item(s->item, &it);
@@ -610,15 +676,16 @@ static int dispatch(void)
             break;
         long long kind = rep->type == SIMUL_REDIS_ARRAY && rep->len ?
                          rep->element[0]->integer : -1;
-        if (kind == 1 || kind == 3) {
+        if (kind == 1 || kind == 3 || kind == 4) {
             dslot *s = D.free_slots;
             D.free_slots = s->next_free;
             snprintf(s->lease, sizeof s->lease, "%lld", rep->element[1]->integer);
             s->host = strdup(rep->element[2]->str);
-            s->item = kind == 1 ? strdup(rep->element[3]->str) : NULL;
+            s->item = kind != 3 ? strdup(rep->element[3]->str) : NULL;
             s->robots = kind == 3;
+            s->reoffer = kind == 4;
             simul_redis_reply_free(rep);
-            if (!s->host || (kind == 1 && !s->item)) {
+            if (!s->host || (kind != 3 && !s->item)) {
                 D.fatal = 1;
                 break;
             }
@@ -875,6 +942,8 @@ static int setup(void)
         page_links_init(&s->links);
         s->rec.max = 1 << 20;
         s->found.max = (size_t)PAGE_ARENA_MAX * 2;
+        s->lflags.max = PAGE_LINKS_MAX;
+        s->pj.max = SIMUL_URL_MAX * 6 + 2;
         simul_url_init(&s->loc);
         if (!(s->buf = malloc(CRAWL_CHUNK)))
             return -ENOMEM;
@@ -901,6 +970,8 @@ static void teardown(void)
         page_links_fini(&D.slots[i].links);
         obuf_free(&D.slots[i].rec);
         obuf_free(&D.slots[i].found);
+        obuf_free(&D.slots[i].lflags);
+        obuf_free(&D.slots[i].pj);
         simul_url_fini(&D.slots[i].loc);
         /* a slot whose task was cancelled before it ran */
         free(D.slots[i].host);
@@ -927,7 +998,7 @@ int dist_run(const crawl_opts *o)
     memset(&D, 0, sizeof D);
     D.o = o;
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    seen_init(&D.sent, SENT_MAX);
+    seen_init_ranked(&D.sent, SENT_MAX);
     size_t pl = strlen(o->job) + 32;
     D.prefix = malloc(pl);
     if (!D.prefix)

@@ -95,6 +95,22 @@ void page_links_add(page_links *pl, const simul_url *u, int follow, int kind)
         pl->n++;
 }
 
+void page_links_from_found(page_links *pl, const char *lines, size_t n, const void *flags,
+                           size_t nflags, simul_url *tmp)
+{
+    const char *p = lines, *end = lines + n, *nl;
+    for (size_t i = 0; p && p < end && (nl = memchr(p, '\n', (size_t)(end - p)));
+         i++, p = nl + 1) {
+        unsigned fl = !nflags ? PAGE_LFLAG_FOLLOW :
+                      i < nflags ? ((const unsigned char *)flags)[i] : 0;
+        const char *t = memchr(p, '\t', (size_t)(nl - p));
+        if (t && simul_url_parse(tmp, t + 1, (size_t)(nl - t - 1), NULL,
+                                 SIMUL_URL_NORMALIZE) == 0)
+            page_links_add(pl, tmp, fl & PAGE_LFLAG_FOLLOW,
+                           fl & PAGE_LFLAG_SITEMAP ? URL_SITEMAP : URL_PAGE);
+    }
+}
+
 /* ---- what is retried, parsed, drained --------------------------------------- */
 
 int retryable_error(int err)

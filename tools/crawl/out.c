@@ -163,13 +163,70 @@ int out_page_json(obuf *b, const page_rec *r)
     rc = rc ? rc : json_str_or_null(b, r->final_url);
     rc = rc ? rc : obuf_printf(b, ",\"status\":%d,\"content_type\":", r->status);
     rc = rc ? rc : json_str_or_null(b, r->content_type);
-    rc = rc ? rc : obuf_printf(b, ",\"bytes\":%llu,\"depth\":%d,\"parent\":",
-                               (unsigned long long)r->bytes, r->depth);
-    rc = rc ? rc : json_str_or_null(b, r->parent);
+    rc = rc ? rc : obuf_printf(b, ",\"bytes\":%llu", (unsigned long long)r->bytes);
+    rc = rc ? rc : out_page_label(b, r->depth, r->parent);
     rc = rc ? rc : obuf_printf(b, ",\"fetch_ms\":%.3f,\"error\":", r->fetch_ms);
     rc = rc ? rc : json_str_or_null(b, r->error);
     rc = rc ? rc : obuf_printf(b, ",\"links\":%llu,\"tries\":%d}\n",
                                (unsigned long long)r->links, r->tries);
+    return rc;
+}
+
+int out_page_label(obuf *b, int depth, const char *parent)
+{
+    int rc = obuf_printf(b, ",\"depth\":%d,\"parent\":", depth);
+    return rc ? rc : json_str_or_null(b, parent);
+}
+
+int out_pages_patch(const char *path, const char *new_path,
+                    int (*fix)(void *arg, const char *url, size_t n, obuf *repl), void *arg,
+                    int sync, int64_t *len)
+{
+    FILE *in = fopen(path, "r"), *out = in ? fopen(new_path, "w") : NULL;
+    if (!out) {
+        int e = -errno;
+        if (in)
+            fclose(in);
+        return e;
+    }
+    out_buffer(in);
+    out_buffer(out);
+    obuf repl = { .max = 1 << 20 };
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    static const char head[] = "{\"url\":\"", dp[] = ",\"depth\":", fm[] = ",\"fetch_ms\":";
+    while (rc == 0 && (n = getline(&line, &cap, in)) > 0) {
+        /* the url's JSON string: from its quote to the next one not escaped;
+         * then the one ,"depth": and ,"fetch_ms": after it (no string holds
+         * an unescaped quote) */
+        size_t e = sizeof head - 1;
+        while (n > (ssize_t)sizeof head - 1 && e < (size_t)n && line[e] != '"')
+            e += line[e] == '\\' ? 2 : 1;
+        char *d = NULL, *f = NULL;
+        repl.n = 0;
+        if (!strncmp(line, head, sizeof head - 1) && e < (size_t)n &&
+            fix(arg, line + sizeof head - 2, e + 3 - sizeof head, &repl) == 1 &&
+            (d = memmem(line + e, (size_t)n - e, dp, sizeof dp - 1)) &&
+            (f = memmem(d, (size_t)(line + n - d), fm, sizeof fm - 1))) {
+            fwrite(line, 1, (size_t)(d - line), out);
+            fwrite(repl.p, 1, repl.n, out);
+            fwrite(f, 1, (size_t)(line + n - f), out);
+        } else {
+            fwrite(line, 1, (size_t)n, out);
+        }
+    }
+    free(line);
+    obuf_free(&repl);
+    if (ferror(in) || ferror(out) || fflush(out) != 0 || (sync && fdatasync(fileno(out)) != 0))
+        rc = -EIO;
+    *len = ftello(out);
+    fclose(in);
+    if (out_close(out) != 0 && rc == 0)
+        rc = -EIO;
+    if (rc < 0)
+        unlink(new_path);
     return rc;
 }
 

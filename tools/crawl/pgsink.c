@@ -14,7 +14,10 @@
  * behind the store: a crash can only leave it ahead (pages the store will
  * fetch again after a resume), and the upsert makes a second sending of a
  * page replace the first: the page's row is updated, its links are deleted
- * and inserted again. The tables end equal to pages.jsonl and foundurls.tsv.
+ * and inserted again. The tables end equal to pages.jsonl and foundurls.tsv:
+ * records patched at the end of the crawl (a shorter path to a page found
+ * after its record was written: crawl.c's patch_pages) send relabel rows,
+ * an UPDATE of the pages' depth and parent in the last batch.
  *
  * A lost connection (the server restarting, a network cut) is retried with
  * exponential backoff (0.1 s doubling up to 5 s) for up to the sink's
@@ -51,8 +54,9 @@ struct pgsink {
     double       retry_time;
     int          staged;        /* the staging tables exist on c */
     obuf         pages, links;  /* the batch: COPY text rows */
-    uint64_t     npages, nlinks;  /* rows in the batch */
-    size_t       sent_p, sent_l;  /* bytes of it upserted in the open transaction */
+    obuf         relabels;      /* rows (url, depth, parent) updating pages sent before */
+    uint64_t     npages, nlinks, nrelabels;  /* rows in the batch */
+    size_t       sent_p, sent_l, sent_r;  /* bytes of it upserted in the open transaction */
     int          in_txn;        /* a transaction is open on c */
     int          broken;        /* the sender failed: the flush starts over */
     int          busy;          /* a task is using c (the sender or a flush) */
@@ -100,7 +104,21 @@ static int copy_text(obuf *b, const char *s, char sep)
 /* Bytes of the batch not yet in the open transaction. */
 static size_t unsent(const pgsink *s)
 {
-    return s->pages.n - s->sent_p + s->links.n - s->sent_l;
+    return s->pages.n - s->sent_p + s->links.n - s->sent_l + s->relabels.n - s->sent_r;
+}
+
+int pgsink_relabel(pgsink *s, const char *url, int depth, const char *parent)
+{
+    size_t mark = s->relabels.n;
+    int rc = copy_text(&s->relabels, url, '\t');
+    rc = rc ? rc : obuf_printf(&s->relabels, "%d\t", depth);
+    rc = rc ? rc : copy_text(&s->relabels, parent, '\n');
+    if (rc < 0) {
+        s->relabels.n = mark;
+        return rc;
+    }
+    s->nrelabels++;
+    return 0;
 }
 
 int pgsink_page(pgsink *s, const page_rec *r)
@@ -209,6 +227,8 @@ static int ensure(pgsink *s)
              " fetch_ms double precision, error text, links int, tries int)"
              " ON COMMIT DELETE ROWS;"
              "CREATE TEMP TABLE IF NOT EXISTS stage_links (source text, target text)"
+             " ON COMMIT DELETE ROWS;"
+             "CREATE TEMP TABLE IF NOT EXISTS stage_relabel (url text, depth int, parent text)"
              " ON COMMIT DELETE ROWS",
              q, q, q, q, q, q);
     rc = simul_pg_exec(s->c, sql);
@@ -231,7 +251,7 @@ int pgsink_open(const char *conninfo, const char *schema, double retry_time, pgs
     /* main.c let through only [A-Za-z_][A-Za-z0-9_]*, at most 63 bytes */
     snprintf(s->schema, sizeof s->schema, "\"%s\"", schema);
     s->retry_time = retry_time;
-    s->pages.max = s->links.max = BATCH_MAX;
+    s->pages.max = s->links.max = s->relabels.max = BATCH_MAX;
     int rc = ensure(s);
     if (rc < 0) {
         log_pg(LOG_ERROR, s->c, "connecting", rc);
@@ -264,6 +284,7 @@ void pgsink_close(pgsink *s)
         simul_pg_close(s->c);
     obuf_free(&s->pages);
     obuf_free(&s->links);
+    obuf_free(&s->relabels);
     free(s->conninfo);
     free(s);
 }
@@ -286,7 +307,9 @@ static int copy_in(pgsink *s, const char *sql, const obuf *b, size_t from, size_
 }
 
 /* Sends the batch's rows from the sent marks up to np / nl (a cut between
- * two pages) into the open transaction (begun if none is). */
+ * two pages) and every relabel row into the open transaction (begun if
+ * none is). A relabel row updates a page of this or an earlier part
+ * (pgsink_relabel comes after the page's own row). */
 static int send_part(pgsink *s, size_t np, size_t nl)
 {
     assert(s->busy && np >= s->sent_p && nl >= s->sent_l && np <= s->pages.n &&
@@ -300,6 +323,9 @@ static int send_part(pgsink *s, size_t np, size_t nl)
     rc = copy_in(s, "COPY stage_pages FROM STDIN", &s->pages, s->sent_p, np);
     if (rc == 0)
         rc = copy_in(s, "COPY stage_links FROM STDIN", &s->links, s->sent_l, nl);
+    size_t nr = s->relabels.n;
+    if (rc == 0)
+        rc = copy_in(s, "COPY stage_relabel FROM STDIN", &s->relabels, s->sent_r, nr);
     if (rc == 0) {
         /* a page sent again (PostgreSQL ahead of the store, then a crash):
          * the new record replaces the old, and so do its links */
@@ -316,8 +342,10 @@ static int send_part(pgsink *s, size_t np, size_t nl)
                  "DELETE FROM %s.links l USING stage_pages p WHERE l.source = p.url;"
                  "INSERT INTO %s.links (source, target) SELECT source, target FROM stage_links"
                  " ON CONFLICT DO NOTHING;"
-                 "TRUNCATE stage_pages, stage_links",
-                 q, q, q);
+                 "UPDATE %s.pages p SET depth = r.depth, parent = r.parent FROM stage_relabel r"
+                 " WHERE p.url = r.url;"
+                 "TRUNCATE stage_pages, stage_links, stage_relabel",
+                 q, q, q, q);
         rc = simul_pg_exec(s->c, sql);
         if (rc > 0)
             rc = 0;
@@ -325,6 +353,7 @@ static int send_part(pgsink *s, size_t np, size_t nl)
     if (rc == 0) {
         s->sent_p = np;
         s->sent_l = nl;
+        s->sent_r = nr;
     }
     return rc;
 }
@@ -336,7 +365,7 @@ static void drop(pgsink *s)
         simul_pg_close(s->c);
     s->c = NULL;
     s->staged = s->in_txn = s->broken = 0;
-    s->sent_p = s->sent_l = 0;
+    s->sent_p = s->sent_l = s->sent_r = 0;
 }
 
 /* The sender task: sends each PART_BYTES of new rows while the crawl goes
@@ -386,7 +415,7 @@ static int flush_held(pgsink *s, const volatile int *stop, double t0)
         if (s->in_txn && s->c && simul_pg_status(s->c) == SIMUL_PG_OK)
             simul_pg_rollback(s->c);
         s->in_txn = 0;
-        s->sent_p = s->sent_l = 0;   /* none of the batch is in PostgreSQL */
+        s->sent_p = s->sent_l = s->sent_r = 0;   /* none of the batch is in PostgreSQL */
         if (rc == -ECANCELED)
             return rc;
         if (!transient(s, rc)) {
@@ -421,7 +450,7 @@ static int flush_held(pgsink *s, const volatile int *stop, double t0)
 
 int pgsink_flush(pgsink *s, const volatile int *stop)
 {
-    if (!s->npages && !s->nlinks)
+    if (!s->npages && !s->nlinks && !s->nrelabels)
         return 0;
     double t0 = simul_now();
     while (s->busy) {   /* the sender's part: wait for it (it is part of the batch) */
@@ -443,8 +472,8 @@ int pgsink_flush(pgsink *s, const volatile int *stop)
     s->st.pages += s->npages;
     s->st.links += s->nlinks;
     s->st.batches++;
-    s->pages.n = s->links.n = 0;
-    s->npages = s->nlinks = 0;
-    s->sent_p = s->sent_l = 0;
+    s->pages.n = s->links.n = s->relabels.n = 0;
+    s->npages = s->nlinks = s->nrelabels = 0;
+    s->sent_p = s->sent_l = s->sent_r = 0;
     return 0;
 }

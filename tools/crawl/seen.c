@@ -5,11 +5,16 @@
  * store. Two distinct URLs share a hash with probability 2^-64 per pair:
  * for n URLs about n^2 / 2^65 in all (10^7 URLs: 2.7e-6), and a collision
  * only means one URL is taken for seen and not fetched. The same table,
- * cleared per page, is the set of a page's distinct links.
+ * cleared per page, is the set of a page's distinct links. The crawl's
+ * set is ranked: beside each hash a 16-bit rank, the shortest distance
+ * from a seed found so far (crawl.c lowers it when a shorter path turns
+ * up), in an array of its own so the probe loop stays on the hashes.
  */
 #include "crawl.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,9 +55,16 @@ void seen_init(seen_set *s, size_t max)
     s->max = max;
 }
 
+void seen_init_ranked(seen_set *s, size_t max)
+{
+    seen_init(s, max);
+    s->ranked = 1;
+}
+
 void seen_fini(seen_set *s)
 {
     free(s->slot);
+    free(s->rank);
     memset(s, 0, sizeof *s);
 }
 
@@ -73,8 +85,12 @@ static int grow(seen_set *s)
 {
     size_t cap = s->mask ? (s->mask + 1) * 2 : 1024;
     uint64_t *slot = calloc(cap, sizeof *slot);
-    if (!slot)
+    uint16_t *rank = s->ranked ? malloc(cap * sizeof *rank) : NULL;
+    if (!slot || (s->ranked && !rank)) {
+        free(slot);
+        free(rank);
         return -ENOMEM;
+    }
     for (size_t i = 0; s->slot && i <= s->mask; i++) {
         uint64_t h = s->slot[i];
         if (!h)
@@ -83,30 +99,79 @@ static int grow(seen_set *s)
         while (slot[j])
             j = (j + 1) & (cap - 1);
         slot[j] = h;
+        if (rank)
+            rank[j] = s->rank[i];
     }
     free(s->slot);
+    free(s->rank);
     s->slot = slot;
+    s->rank = rank;
     s->mask = cap - 1;
     return 0;
 }
 
-int seen_add(seen_set *s, uint64_t h)
+/* Where h (a key) is, or the empty slot it goes into, the table grown
+ * first if need be; SIZE_MAX if it could not grow. Inlined: the per-page
+ * link sets call seen_add for every link. */
+static inline size_t slot_of(seen_set *s, uint64_t h)
 {
-    h = key(h);
     if ((s->n + 1) * 4 > (s->mask + 1) * 3 || !s->slot) {
-        int rc = grow(s);
-        if (rc < 0)
-            return rc;
+        if (grow(s) < 0)
+            return SIZE_MAX;
     }
     size_t j = h & s->mask;
-    for (; s->slot[j]; j = (j + 1) & s->mask)
-        if (s->slot[j] == h)
-            return 0;
+    while (s->slot[j] && s->slot[j] != h)
+        j = (j + 1) & s->mask;
+    return j;
+}
+
+int seen_add(seen_set *s, uint64_t h)
+{
+    assert(!s->ranked);   /* a rank is given with seen_offer */
+    h = key(h);
+    size_t j = slot_of(s, h);
+    if (j == SIZE_MAX)
+        return -ENOMEM;
+    if (s->slot[j])
+        return 0;
     if (s->max && s->n >= s->max)
         return -E2BIG;
     s->slot[j] = h;
     s->n++;
     return 1;
+}
+
+int seen_offer(seen_set *s, uint64_t h, unsigned rank)
+{
+    assert(s->ranked && rank <= 0xffff);
+    h = key(h);
+    size_t j = slot_of(s, h);
+    if (j == SIZE_MAX)
+        return -ENOMEM;
+    if (s->slot[j]) {
+        if (s->rank[j] <= rank)
+            return 0;
+        s->rank[j] = (uint16_t)rank;
+        return 2;
+    }
+    if (s->max && s->n >= s->max)
+        return -E2BIG;
+    s->slot[j] = h;
+    s->rank[j] = (uint16_t)rank;
+    s->n++;
+    return 1;
+}
+
+unsigned seen_rank(const seen_set *s, uint64_t h)
+{
+    assert(s->ranked);
+    if (!s->slot)
+        return SEEN_NONE;
+    h = key(h);
+    for (size_t j = h & s->mask; s->slot[j]; j = (j + 1) & s->mask)
+        if (s->slot[j] == h)
+            return s->rank[j];
+    return SEEN_NONE;
 }
 
 int seen_has(const seen_set *s, uint64_t h)

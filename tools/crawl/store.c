@@ -5,7 +5,12 @@
  * commit interval). Tables:
  *   url   (id, host, url, depth, parent, state 0 queued / 1 done, status,
  *          err, bytes, tries, kind 0 page / 1 sitemap, hops: redirects
- *          that led to it): every URL the crawler admitted, once;
+ *          that led to it, uhash: crawl_hash of url, foff and flen: a done
+ *          page's lines in foundurls.tsv, lflags: one byte per link when
+ *          one is not followed or a sitemap, relabel: 1 when its depth
+ *          was lowered after its record was written): every URL the
+ *          crawler admitted, once, its depth and parent those of the
+ *          shortest path found;
  *   host  (id, origin, robots_status, robots): origins and their robots.txt;
  *   meta  (k, v): the committed byte lengths of the output files, the
  *          finished flag and exit status, the elapsed time.
@@ -24,7 +29,8 @@
 
 enum {
     S_META_GET, S_META_SET, S_HOST_GET, S_HOST_ADD, S_ROBOTS_GET, S_ROBOTS_SET,
-    S_URL_ADD, S_URL_DONE, S_SCAN, S_QUEUED, S_HOSTS, S_FETCHED, S_NSTMT
+    S_URL_ADD, S_URL_DONE, S_SCAN, S_QUEUED, S_HOSTS, S_FETCHED, S_URL_FIND, S_URL_LOWER,
+    S_URL_LABEL, S_RELABELED, S_NSTMT
 };
 
 static const char *const sql[S_NSTMT] = {
@@ -34,10 +40,18 @@ static const char *const sql[S_NSTMT] = {
     [S_HOST_ADD]   = "INSERT INTO host(origin) VALUES (?1)",
     [S_ROBOTS_GET] = "SELECT robots_status, robots FROM host WHERE id = ?1",
     [S_ROBOTS_SET] = "UPDATE host SET robots_status = ?2, robots = ?3 WHERE id = ?1",
-    [S_URL_ADD]    = "INSERT INTO url(host, url, depth, parent, kind, hops)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [S_URL_DONE]   = "UPDATE url SET state = 1, status = ?2, err = ?3, bytes = ?4, tries = ?5"
-                     " WHERE id = ?1",
+    [S_URL_ADD]    = "INSERT INTO url(host, url, depth, parent, kind, hops, uhash)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_URL_DONE]   = "UPDATE url SET state = 1, status = ?2, err = ?3, bytes = ?4, tries = ?5,"
+                     " foff = ?6, flen = ?7, lflags = ?8 WHERE id = ?1",
+    [S_URL_FIND]   = "SELECT id, host, url, depth, parent, state, status, tries, kind, hops,"
+                     " foff, flen, lflags FROM url WHERE uhash = ?1",
+    [S_URL_LOWER]  = "UPDATE url SET depth = ?2, hops = ?3, parent = ?4,"
+                     " relabel = relabel OR state = 1 WHERE id = ?1",
+    [S_URL_LABEL]  = "SELECT u.depth, u.hops, p.url FROM url u LEFT JOIN url p ON p.id = u.parent"
+                     " WHERE u.id = ?1",
+    [S_RELABELED]  = "SELECT u.url, u.depth, p.url FROM url u LEFT JOIN url p ON p.id = u.parent"
+                     " WHERE u.relabel = 1",
     [S_SCAN]       = "SELECT id, host, url, depth, parent, state, status, tries, kind, hops"
                      " FROM url ORDER BY id",
     [S_QUEUED]     = "SELECT u.id, u.host, u.url, u.depth, u.parent, u.state, u.status,"
@@ -60,7 +74,10 @@ static const char schema[] =
     " url TEXT NOT NULL, depth INTEGER NOT NULL, parent INTEGER NOT NULL,"
     " state INTEGER NOT NULL DEFAULT 0, status INTEGER, err TEXT, bytes INTEGER,"
     " tries INTEGER NOT NULL DEFAULT 0, kind INTEGER NOT NULL DEFAULT 0,"
-    " hops INTEGER NOT NULL DEFAULT 0);"
+    " hops INTEGER NOT NULL DEFAULT 0, uhash INTEGER NOT NULL DEFAULT 0, foff INTEGER,"
+    " flen INTEGER, lflags BLOB, relabel INTEGER NOT NULL DEFAULT 0);"
+    /* a URL found again by a shorter path: its row by the hash of its URL */
+    "CREATE INDEX IF NOT EXISTS url_hash ON url(uhash);"
     /* the frontier's refill: a host's queued rows in id order */
     "CREATE INDEX IF NOT EXISTS url_queued ON url(host, id) WHERE state = 0;";
 
@@ -79,6 +96,8 @@ static int fail(int rc)
 {
     return rc == SQLITE_NOMEM ? -ENOMEM : (rc == SQLITE_FULL ? -ENOSPC : -EIO);
 }
+
+static int rows(sqlite3_stmt *s, int find, int (*fn)(void *arg, const store_url *u), void *arg);
 
 int store_open(const char *path, store **out)
 {
@@ -219,7 +238,7 @@ int store_robots_set(store *st, int64_t host, int status, const void *body, size
 }
 
 int store_url_add(store *st, int64_t host, const char *url, size_t len, int depth, int hops,
-                  int64_t parent, int kind, int64_t *id)
+                  int64_t parent, int kind, uint64_t hash, int64_t *id)
 {
     sqlite3_stmt *s = st->st[S_URL_ADD];
     sqlite3_bind_int64(s, 1, host);
@@ -228,13 +247,15 @@ int store_url_add(store *st, int64_t host, const char *url, size_t len, int dept
     sqlite3_bind_int64(s, 4, parent);
     sqlite3_bind_int(s, 5, kind);
     sqlite3_bind_int(s, 6, hops);
+    sqlite3_bind_int64(s, 7, (int64_t)hash);
     int rc = step_done(s);
     if (rc == 0)
         *id = sqlite3_last_insert_rowid(st->db);
     return rc;
 }
 
-int store_url_done(store *st, int64_t id, int status, const char *err, uint64_t bytes, int tries)
+int store_url_done(store *st, int64_t id, int status, const char *err, uint64_t bytes, int tries,
+                   int64_t foff, int64_t flen, const void *lflags, size_t nflags)
 {
     sqlite3_stmt *s = st->st[S_URL_DONE];
     sqlite3_bind_int64(s, 1, id);
@@ -245,12 +266,66 @@ int store_url_done(store *st, int64_t id, int status, const char *err, uint64_t 
         sqlite3_bind_null(s, 3);
     sqlite3_bind_int64(s, 4, (int64_t)bytes);
     sqlite3_bind_int(s, 5, tries);
+    sqlite3_bind_int64(s, 6, foff);
+    sqlite3_bind_int64(s, 7, flen);
+    if (nflags)
+        sqlite3_bind_blob(s, 8, lflags, (int)nflags, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 8);
     return step_done(s);
 }
 
+int store_url_find(store *st, uint64_t hash, int (*fn)(void *arg, const store_url *u), void *arg)
+{
+    sqlite3_stmt *s = st->st[S_URL_FIND];
+    sqlite3_bind_int64(s, 1, (int64_t)hash);
+    return rows(s, 1, fn, arg);
+}
+
+int store_url_lower(store *st, int64_t id, int depth, int hops, int64_t parent)
+{
+    sqlite3_stmt *s = st->st[S_URL_LOWER];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int(s, 2, depth);
+    sqlite3_bind_int(s, 3, hops);
+    sqlite3_bind_int64(s, 4, parent);
+    return step_done(s);
+}
+
+int store_url_label(store *st, int64_t id, int *depth, int *hops, char *parent, size_t cap)
+{
+    sqlite3_stmt *s = st->st[S_URL_LABEL];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s), found = 0;
+    if (rc == SQLITE_ROW) {
+        const unsigned char *p = sqlite3_column_text(s, 2);
+        *depth = sqlite3_column_int(s, 0);
+        *hops = sqlite3_column_int(s, 1);
+        snprintf(parent, cap, "%s", p ? (const char *)p : "");
+        found = 1;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : fail(rc);
+}
+
+int store_relabeled(store *st, int (*fn)(void *arg, const char *url, int depth,
+                                         const char *parent), void *arg)
+{
+    sqlite3_stmt *s = st->st[S_RELABELED];
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        stop = fn(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+                  (const char *)sqlite3_column_text(s, 2));
+    sqlite3_reset(s);
+    if (stop)
+        return stop < 0 ? stop : 0;
+    return rc == SQLITE_DONE ? 0 : fail(rc);
+}
+
 /* Runs a row query, calling fn for each row (url rows in S_SCAN's or
- * S_QUEUED's column order). */
-static int rows(sqlite3_stmt *s, int (*fn)(void *arg, const store_url *u), void *arg)
+ * S_QUEUED's column order, or with find S_URL_FIND's). */
+static int rows(sqlite3_stmt *s, int find, int (*fn)(void *arg, const store_url *u), void *arg)
 {
     int rc, stop = 0;
     while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -265,9 +340,15 @@ static int rows(sqlite3_stmt *s, int (*fn)(void *arg, const store_url *u), void 
             .tries = sqlite3_column_int(s, 7),
             .kind = sqlite3_column_int(s, 8),
             .hops = sqlite3_column_int(s, 9),
-            .parent_url = sqlite3_column_count(s) > 10 ?
-                          (const char *)sqlite3_column_text(s, 10) : NULL,
         };
+        if (find) {   /* S_URL_FIND's columns: the foundurls.tsv lines */
+            u.foff = sqlite3_column_int64(s, 10);
+            u.flen = sqlite3_column_int64(s, 11);
+            u.lflags = sqlite3_column_blob(s, 12);
+            u.nflags = (size_t)sqlite3_column_bytes(s, 12);
+        } else if (sqlite3_column_count(s) > 10) {
+            u.parent_url = (const char *)sqlite3_column_text(s, 10);
+        }
         stop = fn(arg, &u);
     }
     sqlite3_reset(s);
@@ -279,7 +360,7 @@ static int rows(sqlite3_stmt *s, int (*fn)(void *arg, const store_url *u), void 
 
 int store_scan(store *st, int (*fn)(void *arg, const store_url *u), void *arg)
 {
-    return rows(st->st[S_SCAN], fn, arg);
+    return rows(st->st[S_SCAN], 0, fn, arg);
 }
 
 int store_queued(store *st, int64_t host, int64_t after, int limit,
@@ -289,7 +370,7 @@ int store_queued(store *st, int64_t host, int64_t after, int limit,
     sqlite3_bind_int64(s, 1, host);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int(s, 3, limit);
-    return rows(s, fn, arg);
+    return rows(s, 0, fn, arg);
 }
 
 int store_hosts(store *st, int (*fn)(void *arg, int64_t id, const char *origin), void *arg)
