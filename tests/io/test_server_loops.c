@@ -143,6 +143,11 @@ static int handoff_main(void *arg)
             return r;
         atomic_store(&sv.port, simul_server_port(acceptor));
     }
+    /* Let this loop's server task run once, so it is parked on the
+     * channel before any client connects: a parked receiver is handed the
+     * next socket in FIFO turn, so both loops serve some. Without it a
+     * loop whose thread the scheduler delays can find all 64 served. */
+    CHECK_EQ(simul_yield(), 0);
     if (atomic_fetch_add(&sv.started, 1) == 1) {
         pthread_t th;
         CHECK_EQ(pthread_create(&th, NULL, clients, NULL), 0);
