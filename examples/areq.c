@@ -124,18 +124,31 @@ static void set_free(strset *s)
     s->max = max;
 }
 
+/* The slot holding str[0..n) (entry number + 1), or of the empty slot
+ * where it would go (0 there); the table must have slots. */
+static uint32_t *set_find(const strset *s, const char *str, size_t n, uint64_t h)
+{
+    size_t mask = s->cap - 1, j = h & mask;
+    for (; s->slot[j]; j = (j + 1) & mask) {
+        const strentry *e = &s->ent[s->slot[j] - 1];
+        if (e->hash == h && e->len == n && !memcmp(s->arena + e->off, str, n))
+            break;
+    }
+    return &s->slot[j];
+}
+
+static int set_has(const strset *s, const char *str, size_t n)
+{
+    return s->cap && *set_find(s, str, n, hash(str, n)) != 0;
+}
+
 /* Adds s[0..n) unless present: 1 added, 0 present, -ENOMEM, -E2BIG (max). */
 static int set_add(strset *s, const char *str, size_t n)
 {
     uint64_t h = hash(str, n);
     size_t mask = s->cap - 1;
-    if (s->cap) {
-        for (size_t j = h & mask; s->slot[j]; j = (j + 1) & mask) {
-            const strentry *e = &s->ent[s->slot[j] - 1];
-            if (e->hash == h && e->len == n && !memcmp(s->arena + e->off, str, n))
-                return 0;
-        }
-    }
+    if (s->cap && *set_find(s, str, n, h))
+        return 0;
     if (s->n >= s->max || s->n >= UINT32_MAX - 1)
         return -E2BIG;
     if (s->n * 2 >= s->cap) {   /* load at most 1/2: grow, re-place by kept hashes */
@@ -219,32 +232,62 @@ static const char *find_href(const char *p, const char *end)
     return memmem(p, (size_t)(end - p), "href=\"", 6);
 }
 
+/* The first '"' or '\n' in [p, end), or end: where the shortest match
+ * (.*?)" ends, or where it cannot. */
+static const char *find_close(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i qu = _mm_set1_epi8('"'), nl = _mm_set1_epi8('\n');
+    for (; end - p >= 16; p += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, qu),
+                                                              _mm_cmpeq_epi8(x, nl)));
+        if (m)
+            return p + __builtin_ctz(m);
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\n')
+        p++;
+    return p;
+}
+
 static int find_links(const char *url, const char *text, size_t n, strset *found)
 {
     char abs[SIMUL_URL_MAX + 1];
     const char *p = text, *end = text + n;
+    size_t ulen = strlen(url);
+    /* urljoin is a pure function of (url, link): a link seen earlier on
+     * this page, and joined then, gives the same absolute link again, so
+     * it is not joined twice (a page repeats a third of its hrefs). Only
+     * links that joined are remembered: one that fails is logged at each
+     * occurrence, as areq.py does. */
+    strset raw = { .max = LINKS_MAX };
+    int rc = 0;
     while ((size_t)(end - p) >= 6) {
         const char *h = find_href(p, end);
         if (!h)
             break;
-        const char *v = h + 6, *q = v;
-        while (q < end && *q != '"' && *q != '\n')
-            q++;
+        const char *v = h + 6, *q = find_close(v, end);
         if (q == end || *q == '\n') {
             p = h + 1;
             continue;
         }
-        int len = simul_url_join_py(abs, sizeof abs, url, strlen(url), v, (size_t)(q - v));
-        if (len < 0)
-            logline("ERROR", "Error parsing URL: %.*s", (int)(q - v), v);
-        else {
-            int r = set_add(found, abs, (size_t)len);
-            if (r < 0)
-                return r;
-        }
+        size_t vlen = (size_t)(q - v);
         p = q + 1;
+        if (set_has(&raw, v, vlen))
+            continue;
+        int len = simul_url_join_py(abs, sizeof abs, url, ulen, v, vlen);
+        if (len < 0) {
+            logline("ERROR", "Error parsing URL: %.*s", (int)vlen, v);
+            continue;
+        }
+        if ((rc = set_add(found, abs, (size_t)len)) < 0)
+            break;
+        (void)set_add(&raw, v, vlen);   /* if it cannot be kept, it is joined again */
+        rc = 0;
     }
-    return 0;
+    set_free(&raw);
+    return rc;
 }
 
 /* areq.py's fetch_html + parse: the page's links into found, or nothing

@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uninorm.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- character classes ------------------------------------------------ */
 
@@ -1828,6 +1831,15 @@ static const char *py_clean(const char *s, size_t *n, char **scratch)
     /* bytes 9, 10 and 13 as bits of one mask: a compare and a bit test a byte */
     const uint32_t drop = 1u << '\t' | 1u << '\r' | 1u << '\n';
     size_t k = 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time to the first block with a byte below 0x20 (or
+     * above 0x7f: a signed compare), which the byte loop then settles */
+    const __m128i sp20 = _mm_set1_epi8(0x20);
+    while (*n - k >= 16 &&
+           !_mm_movemask_epi8(_mm_cmplt_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + k)),
+                                             sp20)))
+        k += 16;
+#endif
     while (k < *n && !((unsigned char)s[k] < 32 && (drop >> (unsigned char)s[k] & 1)))
         k++;
     if (k == *n)
@@ -1853,6 +1865,55 @@ static int py_copy(char *out, size_t cap, const char *s, size_t n)
     return (int)n;
 }
 
+/* Whether every '/'-separated segment of p is plain - not empty, "." or
+ * ".." - except that the last may be empty when last_empty_ok. An empty p
+ * is one empty segment. */
+static bool plain_segments(sp p, bool last_empty_ok)
+{
+    size_t a = 0;
+    for (size_t k = 0; k <= p.n; k++) {
+        if (k < p.n && p.p[k] != '/')
+            continue;
+        size_t len = k - a;
+        const char *seg = p.p + a;
+        if ((len == 0 && !(k == p.n && last_empty_ok)) || (len == 1 && seg[0] == '.') ||
+            (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return false;
+        a = k + 1;
+    }
+    return true;
+}
+
+/* The last base this thread joined against, cleaned and parsed: a caller
+ * joins every link of a page against one base (areq), and the base's
+ * cleaning and parsing were half of each join. Only bases that parsed, of
+ * up to PY_BASE_KEEP bytes. */
+#define PY_BASE_KEEP 512
+static __thread struct {
+    size_t  rawlen;                /* 0: nothing kept */
+    char    raw[PY_BASE_KEEP];     /* the base as given */
+    char    clean[PY_BASE_KEEP];   /* as cleaned: B's spans point here */
+    pyparts B;
+} pybase;
+
+static void base_keep(const char *raw, size_t rawlen, const char *clean, size_t n,
+                      const pyparts *B)
+{
+    pybase.rawlen = 0;
+    if (rawlen > PY_BASE_KEEP || n > PY_BASE_KEEP)
+        return;
+    memcpy(pybase.raw, raw, rawlen);
+    memcpy(pybase.clean, clean, n);
+    pybase.B = *B;
+    /* rebase every span that points into the cleaned string */
+    sp *f[] = { &pybase.B.scheme, &pybase.B.netloc, &pybase.B.path, &pybase.B.params,
+                &pybase.B.query, &pybase.B.fragment };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i]->p >= clean && f[i]->p <= clean + n)
+            f[i]->p = pybase.clean + (f[i]->p - clean);
+    pybase.rawlen = rawlen;
+}
+
 int simul_url_join_py(char *out, size_t cap, const char *base, size_t blen, const char *ref,
                       size_t rlen)
 {
@@ -1864,19 +1925,28 @@ int simul_url_join_py(char *out, size_t cap, const char *base, size_t blen, cons
         return py_copy(out, cap, ref, rlen);
     if (!rlen)
         return py_copy(out, cap, base, blen);
-    char *bscr, *rscr;
-    size_t bn = blen, rn = rlen;
-    const char *bs = py_clean(base, &bn, &bscr);
-    const char *rs = py_clean(ref, &rn, &rscr);
+    char *bscr = NULL, *rscr = NULL;
     int rc = 0;
     sp *segs = NULL;
-    if (!bs || !rs) {
+    pyparts B, R;
+    if (blen == pybase.rawlen && !memcmp(base, pybase.raw, blen)) {
+        B = pybase.B;
+    } else {
+        size_t bn = blen;
+        const char *bs = py_clean(base, &bn, &bscr);
+        if (!bs)
+            return -ENOMEM;
+        if ((rc = py_urlparse(bs, bn, (sp){"", 0}, &B)) < 0)
+            goto done;
+        base_keep(base, blen, bs, bn, &B);
+    }
+    size_t rn = rlen;
+    const char *rs = py_clean(ref, &rn, &rscr);
+    if (!rs) {
         rc = -ENOMEM;
         goto done;
     }
-    pyparts B, R;
-    if ((rc = py_urlparse(bs, bn, (sp){"", 0}, &B)) < 0 ||
-        (rc = py_urlparse(rs, rn, B.scheme, &R)) < 0)
+    if ((rc = py_urlparse(rs, rn, B.scheme, &R)) < 0)
         goto done;
     obuf ob = {out, 0, cap, false};
     bool same = R.scheme.n == B.scheme.n;
@@ -1900,6 +1970,22 @@ int simul_url_join_py(char *out, size_t cap, const char *base, size_t blen, cons
             R.query = B.query;
         py_unparse(&ob, &R, NULL, -1);
         goto out;
+    }
+    /* The common shape needs no splitting: a base path "/d1/.../dk/last"
+     * whose directory segments are plain (not empty, "." or "..") and a
+     * relative path of plain segments (the last may be empty): urljoin's
+     * filter and dot-segment walk then change nothing, and the result is
+     * the base's directory followed by the path. */
+    if (R.path.n && R.path.p[0] != '/' && B.path.n && B.path.p[0] == '/') {
+        size_t dir = B.path.n;
+        while (B.path.p[dir - 1] != '/')
+            dir--;
+        if ((dir == 1 || plain_segments((sp){B.path.p + 1, dir - 2}, false)) &&
+            plain_segments(R.path, true)) {
+            const sp pieces[2] = {{B.path.p, dir - 1}, R.path};
+            py_unparse(&ob, &R, pieces, 2);
+            goto out;
+        }
     }
     /* segments = base_parts (minus a last non-empty one) + path.split('/') */
     size_t nmax = 2;

@@ -28,6 +28,13 @@ BASES = [
     "relative/path",
     "http://bücher.de/straße/ä?ö=ü",
     "svn+ssh://host/repo/trunk/",
+    # directory shapes the plain-path shortcut must leave to the general walk
+    "http://h//x",
+    "http://h/a//b/c",
+    "http://h/a/./b",
+    "http://h/a/../b/c",
+    "http://h/x",
+    "https://..:1]:8443/x/y",   # a base urlsplit refuses (found by url_fuzz)
 ]
 REFS = [
     "", "g", "./g", "g/", "/g", "//g", "?y", "g?y", "#s", "g#s", "g?y#s", ";x", "g;x",
@@ -49,6 +56,7 @@ REFS = [
     "file:other", "ftp://x/y", "svn+ssh://o/r", "git://h/r", "http:/abs", "http:rel/x",
     "https:/abs", "x" * 50, "a/b/c/./../../g", "?q=1&r=2#f", "#frag/../x",
     "http://example.com:80/", "http://a/b/c/d;p?q", "//a/b/c/d;p?q",
+    "y/z", "y/z/", "a//b", "a/.", "a/..", "a/b;p/c",
 ]
 
 
