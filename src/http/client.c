@@ -708,7 +708,7 @@ static int setup(simul_http_response *r, const char *method, const char *url,
      * page). Not more: one piece of a gzip bomb inflates ~1000-fold, and
      * libcurl fails with "out of memory" instead of letting our body cap
      * answer once a paused transfer holds over 64 MiB of it. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 32768L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)HTTP_PIECE);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, simul__http_on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, simul__http_on_header);

@@ -13,11 +13,15 @@
 #include "../core/buf.h"
 
 #include <simul/http.h>
+#include <simul/text.h>
 
 #include <curl/curl.h>
 
 /* Bytes held for a streaming reader before the transfer is paused. */
 #define HTTP_WINDOW       (64 * 1024)
+/* libcurl's socket read size (CURLOPT_BUFFERSIZE; client.c says why): a
+ * streaming reader's buffer holds at most a window and one piece. */
+#define HTTP_PIECE        (32 * 1024)
 #define HTTP_MAX_HEADERS  1000
 #define HTTP_MAX_HDR_MEM  (1024 * 1024)
 #define HTTP_DEFAULT_BODY ((size_t)64 * 1024 * 1024)
@@ -107,6 +111,15 @@ int  simul__http_check(const simul_http_session *s);
 /* response.c */
 size_t simul__http_on_header(char *p, size_t size, size_t n, void *ud);
 size_t simul__http_on_write(char *p, size_t size, size_t n, void *ud);
+
+/* text.c: simul_text_decode_opts for a body that outlives the text and has
+ * a NUL after its len bytes (the response's own buffer): when the text is
+ * the body's bytes (valid UTF-8 after any BOM), *text points into body and
+ * *owned is NULL - no copy; otherwise *text == *owned, allocated (the
+ * caller frees *owned). Errors as simul_text_decode_opts. */
+int simul__text_decode_view(const void *body, size_t len, const char *content_type,
+                            const simul_text_opts *opts, const char **text, char **owned,
+                            size_t *outlen, const char **encoding);
 /* The current block is the final response: its URL kept, the request's
  * task woken. 0 or -ENOMEM. */
 int    simul__http_make_final(simul_http_response *r);

@@ -227,7 +227,8 @@ size_t simul__http_on_header(char *p, size_t size, size_t n, void *ud)
 
 /* Room for a body of announced length at once, up to `upto` bytes (and
  * the NUL read() adds): one allocation instead of a chain of doublings
- * from the buffer's minimum (nine reallocs for a 95 KB page). Bounded, so
+ * from the buffer's minimum (nine reallocs for a 95 KB page; a streaming
+ * reader's buffer never holds more than a window and a piece). Bounded, so
  * a Content-Length that lies costs no more than the bound; a decoded body
  * longer than the length grows the buffer as before. Best effort. */
 #define HTTP_PRESIZE_MAX (1024 * 1024)
@@ -262,7 +263,7 @@ size_t simul__http_on_write(char *p, size_t size, size_t n, void *ud)
     }
     size_t have = simul__buf_len(&r->body);
     if (!r->received)
-        body_presize(r, r->wants_all ? r->max_body : HTTP_WINDOW);
+        body_presize(r, r->wants_all ? r->max_body : HTTP_WINDOW + HTTP_PIECE);
     if (!r->wants_all && have && have + n > HTTP_WINDOW) {
         r->paused = 1;   /* libcurl keeps the bytes and offers them again */
         return CURL_WRITEFUNC_PAUSE;
@@ -361,15 +362,18 @@ int simul_http_response_text(simul_http_response *r, const char *encoding, const
     simul_text_opts o = {.encoding = encoding,
                          .max = r->max_body <= SIZE_MAX / 3 ? r->max_body * 3 : SIZE_MAX};
     char *t = NULL;
+    const char *view = NULL;
     size_t tl = 0;
     const char *enc = NULL;
-    rc = simul_text_decode_opts(body, n, simul_http_response_header(r, "content-type", 0), &o,
-                                &t, &tl, &enc);
+    /* read() put a NUL after the body, and the body stays until the
+     * response is freed: valid UTF-8 is handed out where it lies */
+    rc = simul__text_decode_view(body, n, simul_http_response_header(r, "content-type", 0), &o,
+                                 &view, &t, &tl, &enc);
     if (rc < 0)
         return rc == -EFBIG ? SIMUL_HTTP_EBODY : rc == -ENOTSUP ? SIMUL_HTTP_EDECODE : rc;
     free(r->text);
     r->text = t;
-    *text = t;
+    *text = view;
     *len = tl;
     if (used)
         *used = enc;

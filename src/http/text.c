@@ -615,11 +615,13 @@ static int utf8_seq(const unsigned char *p, size_t n)
     return more + 1;
 }
 
-/* Copies the valid UTF-8 prefix of s[0, n) to d and returns its length:
- * the fast path, one pass that loads, stores and checks 64 bytes at a time,
- * and steps through multi-byte sequences one by one where it finds them
- * (the 64-byte stores ahead of them have already copied the ASCII). */
-static size_t utf8_copy_valid(unsigned char *d, const unsigned char *s, size_t n)
+/* Copies the valid UTF-8 prefix of s[0, n) to d (when copy) and returns
+ * its length: the fast path, one pass that loads, stores and checks 64
+ * bytes at a time, and steps through multi-byte sequences one by one where
+ * it finds them (the 64-byte stores ahead of them have already copied the
+ * ASCII). Inlined into its two callers, so each has only its own loop. */
+static inline __attribute__((always_inline)) size_t
+utf8_scan(unsigned char *d, const unsigned char *s, size_t n, const bool copy)
 {
     size_t i = 0;
     for (;;) {
@@ -630,10 +632,12 @@ static size_t utf8_copy_valid(unsigned char *d, const unsigned char *s, size_t n
             __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
             __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 32));
             __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 48));
-            _mm_storeu_si128((__m128i *)(void *)(d + i), v0);
-            _mm_storeu_si128((__m128i *)(void *)(d + i + 16), v1);
-            _mm_storeu_si128((__m128i *)(void *)(d + i + 32), v2);
-            _mm_storeu_si128((__m128i *)(void *)(d + i + 48), v3);
+            if (copy) {
+                _mm_storeu_si128((__m128i *)(void *)(d + i), v0);
+                _mm_storeu_si128((__m128i *)(void *)(d + i + 16), v1);
+                _mm_storeu_si128((__m128i *)(void *)(d + i + 32), v2);
+                _mm_storeu_si128((__m128i *)(void *)(d + i + 48), v3);
+            }
             if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3)))) {
                 i += 64;
                 continue;
@@ -645,7 +649,8 @@ static size_t utf8_copy_valid(unsigned char *d, const unsigned char *s, size_t n
 #else
             uint64_t w[8], or = 0;
             memcpy(w, s + i, 64);
-            memcpy(d + i, w, 64);
+            if (copy)
+                memcpy(d + i, w, 64);
             for (int k = 0; k < 8; k++)
                 or |= w[k];
             if (!(or & 0x8080808080808080ull)) {
@@ -664,19 +669,31 @@ static size_t utf8_copy_valid(unsigned char *d, const unsigned char *s, size_t n
             if (s[i] < 0x80) {
                 if (n - i >= 64)
                     break;   /* back to the blocks */
-                d[i] = s[i];
+                if (copy)
+                    d[i] = s[i];
                 i++;
                 continue;
             }
             int k = utf8_seq(s + i, n - i);
             if (k < 0)
                 return i;
-            memcpy(d + i, s + i, (size_t)k);
+            if (copy)
+                memcpy(d + i, s + i, (size_t)k);
             i += (size_t)k;
         }
         if (i >= n)
             return n;
     }
+}
+
+static size_t utf8_copy_valid(unsigned char *d, const unsigned char *s, size_t n)
+{
+    return utf8_scan(d, s, n, true);
+}
+
+static size_t utf8_valid(const unsigned char *s, size_t n)
+{
+    return utf8_scan(NULL, s, n, false);
 }
 
 /* UTF-8 with replacement; the first ok bytes are known to be valid. */
@@ -821,9 +838,11 @@ static int decode(simul__buf *o, const unsigned char *b, size_t n, int enc, size
     }
 }
 
-int simul_text_decode_opts(const void *body, size_t len, const char *content_type,
-                           const simul_text_opts *opts, char **out, size_t *outlen,
-                           const char **encoding)
+/* simul_text_decode_opts, and simul__text_decode_view when view is not
+ * NULL: then valid UTF-8 is not copied but pointed at. */
+static int decode_text(const void *body, size_t len, const char *content_type,
+                       const simul_text_opts *opts, const char **view, char **out,
+                       size_t *outlen, const char **encoding)
 {
     if (!out)
         return -EINVAL;
@@ -839,7 +858,19 @@ int simul_text_decode_opts(const void *body, size_t len, const char *content_typ
     size_t n = len - skip;
     simul__buf o;
     size_t ok = 0;
-    if (encodings[enc].dec == DEC_UTF8) {
+    if (encodings[enc].dec == DEC_UTF8 && view) {
+        if (n > max)
+            return -EFBIG;
+        ok = utf8_valid(b, n);
+        if (ok == n) {
+            *view = (const char *)b;   /* the caller's NUL ends it */
+            if (outlen)
+                *outlen = n;
+            if (encoding)
+                *encoding = encodings[enc].name;
+            return 0;
+        }
+    } else if (encodings[enc].dec == DEC_UTF8) {
         /* The common case: valid UTF-8, one exact allocation and one pass
          * that copies and checks. Invalid bytes only grow the text. */
         if (n > max)
@@ -874,11 +905,29 @@ int simul_text_decode_opts(const void *body, size_t len, const char *content_typ
             o.mem = m;
     }
     *out = simul__buf_data(&o);
+    if (view)
+        *view = *out;
     if (outlen)
         *outlen = simul__buf_len(&o) - 1;
     if (encoding)
         *encoding = encodings[enc].name;
     return 0;
+}
+
+int simul_text_decode_opts(const void *body, size_t len, const char *content_type,
+                           const simul_text_opts *opts, char **out, size_t *outlen,
+                           const char **encoding)
+{
+    return decode_text(body, len, content_type, opts, NULL, out, outlen, encoding);
+}
+
+int simul__text_decode_view(const void *body, size_t len, const char *content_type,
+                            const simul_text_opts *opts, const char **text, char **owned,
+                            size_t *outlen, const char **encoding)
+{
+    if (!text)
+        return -EINVAL;
+    return decode_text(body, len, content_type, opts, text, owned, outlen, encoding);
 }
 
 int simul_text_decode(const void *body, size_t len, const char *content_type, char **out,
