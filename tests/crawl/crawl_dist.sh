@@ -180,7 +180,7 @@ else
     fail delay-shared-by-workers "$n records, $u distinct, $ms ms"
 fi
 
-# robots.txt (Disallow, Crawl-delay) and redirects hop by hop on a small
+# robots.txt (Disallow, Crawl-delay) and redirects (each URL its record) on a small
 # site of its own (nginx.sh's /redir, /redir-loop, /redir-a -> /redir-b
 # disallowed): 2 workers equal a single-process crawl without sitemaps
 # (a shared crawl reads none).
