@@ -384,6 +384,16 @@ void simul__http_detach(simul_http_response *r)
         simul__timer_disarm(r->s->loop, &r->timer);
     if (r->in_multi) {
         r->in_multi = 0;
+        if (r->paused) {
+            /* libcurl 7.88 frees what it held for a paused transfer only
+             * when the connection is free too: on an HTTP/2 connection
+             * other streams still use, removing a paused transfer leaks
+             * its buffers (curl issue #10971). Unpausing hands them to
+             * on_write, which drops them, and libcurl frees them then. */
+            r->discard = 1;
+            r->paused = 0;
+            (void)curl_easy_pause(r->easy, CURLPAUSE_CONT);
+        }
         curl_multi_remove_handle(r->s->multi, r->easy);
     }
     slot_release(r);

@@ -54,7 +54,8 @@ struct simul_http_response {
     int64_t             total_deadline, read_ns, last_rx;
     int                 sock;       /* the socket libcurl last watched for it, or -1 */
     unsigned            in_multi : 1, has_slot : 1, final : 1, done : 1,
-                        paused : 1, wants_all : 1, follow : 1, block_location : 1;
+                        paused : 1, wants_all : 1, follow : 1, block_location : 1,
+                        discard : 1;   /* leaving: the callbacks drop what comes */
     int                 err;        /* sticky error, 0 */
     int                 status, version;
     char               *reason;

@@ -208,6 +208,8 @@ size_t simul__http_on_header(char *p, size_t size, size_t n, void *ud)
     simul_http_response *r = ud;
     int rc = 0;
     n *= size;
+    if (r->discard)
+        return n;
     r->last_rx = r->s->loop->now;
     if (r->final)
         return n;   /* trailers */
@@ -250,6 +252,8 @@ size_t simul__http_on_write(char *p, size_t size, size_t n, void *ud)
 {
     simul_http_response *r = ud;
     n *= size;
+    if (r->discard)
+        return n;
     r->last_rx = r->s->loop->now;
     if (!r->final && simul__http_make_final(r) < 0) {
         r->err = -ENOMEM;

@@ -38,6 +38,14 @@ typedef struct srv {
     size_t        bomb_len;
 } srv;
 
+
+/* A case's session and responses free all they hold, libcurl's buffers
+ * for cancelled transfers included: LeakSanitizer checks after each. */
+__attribute__((constructor)) static void leaks_checked(void)
+{
+    harness_check_leaks();
+}
+
 static int put(simul_stream *st, const char *s)
 {
     return simul_stream_write(st, s, strlen(s));

@@ -23,6 +23,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+
+/* A case's session and responses free all they hold, libcurl's buffers
+ * for cancelled transfers included: LeakSanitizer checks after each. */
+__attribute__((constructor)) static void leaks_checked(void)
+{
+    harness_check_leaks();
+}
+
 static servers_nginx NG;
 static char root[256];
 static char page[20000];     /* page.html: text, so nginx gzips it */
