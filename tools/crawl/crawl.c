@@ -27,6 +27,11 @@
  * lengths recorded and the transaction committed: a crash at any moment leaves a committed state whose outputs
  * are a prefix of the files, and a resume truncates them to it.
  *
+ * With --loops N the state above stays on loop 0 (this file's globals are
+ * loop 0's) and each fetch's HTTP part - the GET and the body through the
+ * slot's link extractor - runs on one of the N loops, on that loop's own
+ * session (slot_fetch, remote_fetch); its record is written here.
+ *
  * With --pg a commit first sends the pages and links done since the last
  * one to PostgreSQL (pgsink.c) and suspends meanwhile: only the dispatcher
  * commits then, and pages that finish during it wait at the commit gate,
@@ -100,16 +105,61 @@ struct host {
     int           spilled;
     int64_t       loaded_max;     /* every queued row <= this is in RAM or in flight */
     uint64_t      admitted;
+    unsigned     *lin;            /* --loops N: its fetches in flight on each loop */
 };
+
+/* A loop that fetches (--loops N: one per loop; loop 0's is the crawl's
+ * own). Its session and big-page tokens are made, used and freed on its
+ * loop's thread only; `inflight` is loop 0's count of the fetches handed
+ * to it. */
+typedef struct fetcher {
+    simul_loop         *loop;
+    unsigned            index;        /* in the group: 0 is the crawl's loop */
+    const crawl_opts   *o;
+    unsigned            per_host;     /* its session's per-host connection limit */
+    unsigned            tokens;       /* its share of BIG_PAGES */
+    simul_http_session *http;
+    simul_sem          *big;          /* pages with more than PAGE_LINKS_KEEP of links */
+    unsigned            weight;       /* its part of the fetches (loop 0's is smaller) */
+    unsigned            inflight;
+    uint64_t            fetches;      /* loop 0's count of the fetches it was handed */
+} fetcher;
+
+/* What a fetch's HTTP part found (fetch_http, robots_http: on the
+ * fetching loop), for its record (fetch_record, robots_record: loop 0). */
+typedef struct fetch_result {
+    double      t0;               /* when the request began */
+    int         rc;               /* the GET: 0, or an error */
+    int         n;                /* the body's read: 0, or an error */
+    int         status;
+    int         redirect;         /* a 3xx whose Location is the page's one link */
+    int         retry;            /* a retryable status to retry: the body was not read */
+    double      retry_after;      /* its Retry-After (seconds), or -1 */
+    const char *why;              /* a redirect's error kind (a static string), or NULL */
+    uint64_t    bytes;
+    obuf        strs;             /* final_url and content_type, each '\0'-terminated */
+    size_t      ct_off;           /* content_type's offset in strs, 0 for none */
+    int         has_final;
+    char        err[256];         /* a transport error's detail */
+    obuf        robots;           /* robots.txt's body */
+} fetch_result;
 
 typedef struct slot {
     struct slot *next_free;
     simul_links *lx;
     char        *buf;
     page_links   links;           /* the page's distinct links (fetch.c) */
-    job         *j;
+    job         *j;               /* handed to the task (NULL once it ran) */
+    job         *cur;             /* being fetched (read by the fetching loop) */
+    fetcher     *fw;              /* the loop that fetches it */
     simul_url    loc;             /* a sitemap's <loc>, parsed */
-    int          big;             /* holds a C.big token */
+    int          big;             /* holds a token of fw->big */
+    fetch_result x;
+    /* a fetch on another loop (remote_fetch): */
+    simul_event *xdone;           /* loop 0's: set once the remote task has ended */
+    int          xended;
+    simul_task  *wtask;           /* fw's thread only: the task while it runs */
+    int          wcancel;         /* fw's thread only: cancelled before it ran */
 } slot;
 
 /* A bounded map of 64-bit keys to counts (query variants per path). */
@@ -133,7 +183,8 @@ typedef struct reoffer {
 typedef struct crawler {
     const crawl_opts    *o;
     store               *st;
-    simul_http_session  *http;
+    fetcher             *fw;          /* one per loop of the group (fw[0]: this one) */
+    unsigned             nfw, wsum;   /* loops; the sum of their weights */
     seen_set             seen;
     count_map            queries;
     host               **hbucket;
@@ -144,7 +195,6 @@ typedef struct crawler {
     slot                *slots, *free_slots;
     unsigned             inflight;
     simul_event         *kick;
-    simul_sem           *big;         /* pages with more than PAGE_LINKS_KEEP of links */
     FILE                *found, *pages;
     char                *found_path, *pages_path;
     obuf                 line;        /* a page's output, built before writing */
@@ -286,6 +336,11 @@ static host *host_new(int64_t id, const char *origin, size_t len, uint64_t oh)
         free(h);
         return NULL;
     }
+    if (C.nfw > 1 && !(h->lin = calloc(C.nfw, sizeof *h->lin))) {
+        free(h->origin);
+        free(h);
+        return NULL;
+    }
     h->id = id;
     h->ohash = oh;
     h->delay = C.o->delay;
@@ -294,6 +349,7 @@ static host *host_new(int64_t id, const char *origin, size_t len, uint64_t oh)
         size_t nb = C.nhbucket ? C.nhbucket * 2 : 256;
         host **b = calloc(nb, sizeof *b);
         if (!b) {
+            free(h->lin);
             free(h->origin);
             free(h);
             return NULL;
@@ -756,7 +812,62 @@ static double backoff(const job *j)
     return C.o->retry_wait * ldexp(1.0, j->tries) * jitter();
 }
 
-/* ---- fetching ---------------------------------------------------------------------- */
+/* ---- a fetch's HTTP part, on the loop that fetches -------------------------------------
+ *
+ * What follows up to the records touches only the slot, its job (read
+ * only) and the fetcher's session and tokens: it runs on the fetcher's
+ * loop - loop 0's, or another loop's (remote_fetch) - and leaves what it
+ * found in s->x. Everything that is the crawl's state (hosts, robots
+ * rules, the store, the outputs, retries) is loop 0's: the records. */
+
+static void fetched_reset(fetch_result *x)
+{
+    x->t0 = simul_now();
+    x->rc = x->n = x->status = x->redirect = x->retry = x->has_final = 0;
+    x->retry_after = -1;
+    x->why = NULL;
+    x->bytes = 0;
+    x->strs.n = 0;
+    x->ct_off = 0;
+    x->err[0] = '\0';
+    x->robots.n = 0;
+}
+
+/* Keeps the response's final URL and Content-Type (the response is freed
+ * on its own loop, before loop 0 writes the record). */
+static void fetched_strs(fetch_result *x, const char *final_url, const char *ct)
+{
+    x->strs.n = 0;
+    x->has_final = final_url && obuf_put(&x->strs, final_url, strlen(final_url) + 1) == 0;
+    size_t off = x->strs.n;
+    if (ct && obuf_put(&x->strs, ct, strlen(ct) + 1) == 0)
+        x->ct_off = off + 1;   /* + 1: 0 means none */
+}
+
+static const char *fetched_final(const fetch_result *x)
+{
+    return x->has_final ? x->strs.p : NULL;
+}
+
+static const char *fetched_ct(const fetch_result *x)
+{
+    return x->ct_off ? x->strs.p + x->ct_off - 1 : NULL;
+}
+
+/* A page whose links outgrow PAGE_LINKS_KEEP goes on only with one of its
+ * loop's big-page tokens (BIG_PAGES over all loops): memory stays about
+ * -c x 1 MiB + BIG_PAGES x the page caps, however many huge pages are in
+ * flight (the others wait, their transfers paused). 0, or -ECANCELED. */
+static int big_gate(void *arg)
+{
+    slot *s = arg;
+    if (s->big || s->links.arena.n <= PAGE_LINKS_KEEP)
+        return 0;
+    int rc = simul_sem_acquire(s->fw->big);
+    if (rc == 0)
+        s->big = 1;
+    return rc;
+}
 
 static int on_link(void *arg, const simul_link *l)
 {
@@ -777,6 +888,195 @@ static int on_loc(void *arg, const char *url, size_t len, int is_sitemap)
     return 0;
 }
 
+/* A page's GET (no redirect followed), its body streamed through the
+ * link extractor into s->links (or a sitemap's parser), the response
+ * freed. 0, or -ECANCELED. */
+static int fetch_http(slot *s)
+{
+    const job *j = s->cur;
+    fetcher *fw = s->fw;
+    fetch_result *x = &s->x;
+    fetched_reset(x);
+    simul_http_request_opts ro = { .error = x->err, .error_cap = sizeof x->err,
+                                   .max_redirects = SIMUL_HTTP_NO_REDIRECTS };
+    simul_http_response *r = NULL;
+    page_links_clear(&s->links);
+    x->rc = simul_http_get(fw->http, j->url, &ro, &r);
+    if (x->rc == -ECANCELED)
+        return x->rc;
+    if (x->rc < 0)
+        return 0;
+    x->status = simul_http_response_status(r);
+    /* the scopes and options page_redirect reads are set before any fetch */
+    if (page_redirect(r, j->url, j->len, j->hops, j->kind, &C.scopes, fw->o, &s->loc,
+                      &s->links, &x->why)) {
+        /* its record, and its target offered as its one link (page_done) */
+        x->redirect = 1;
+        fetched_strs(x, s->links.n ? s->loc.href : NULL,
+                     simul_http_response_header(r, "Content-Type", 0));
+        int n = drain(r, s->buf, &x->bytes, NOPARSE_READ_MAX);   /* keeps the connection */
+        simul_http_response_free(r);
+        return n == -ECANCELED ? n : 0;
+    }
+    fetched_strs(x, simul_http_response_url(r),   /* the URL itself: no redirect followed */
+                 simul_http_response_header(r, "Content-Type", 0));
+    if (retryable_status(x->status) && j->tries < (int)fw->o->retries) {
+        x->retry = 1;
+        x->retry_after = retry_after(r);
+        simul_http_response_free(r);
+        return 0;
+    }
+    const char *ct = fetched_ct(x), *final = fetched_final(x);
+    int parse = x->status < 400 && (j->kind == URL_SITEMAP || is_html(ct));
+    int n = 0;
+    sitemap_parser *sp = NULL;
+    if (parse && j->kind == URL_SITEMAP && sitemap_new(&sp, on_loc, s) == 0) {
+        while ((n = simul_http_response_read_chunk(r, s->buf, CRAWL_CHUNK)) > 0) {
+            x->bytes += (uint64_t)n;
+            if (sitemap_feed(sp, s->buf, (size_t)n) != 0) {
+                n = drain(r, s->buf, &x->bytes, 0);   /* a broken sitemap: what it gave */
+                break;
+            }
+            if ((n = big_gate(s)) < 0)
+                break;
+        }
+        sitemap_free(sp);
+    } else if (parse && j->kind == URL_SITEMAP) {
+        n = drain(r, s->buf, &x->bytes, 0);
+    } else if (parse) {
+        n = read_links(r, s->lx, final ? final : j->url, s->buf, &x->bytes, big_gate, s);
+    } else {
+        /* not parsed: small bodies are read (the connection stays in the
+         * pool), a large one is not downloaded for nothing */
+        n = drain(r, s->buf, &x->bytes, NOPARSE_READ_MAX);
+    }
+    simul_http_response_free(r);
+    x->n = n;
+    return n == -ECANCELED ? n : 0;
+}
+
+/* The host's robots.txt (RFC 9309 2.3.1): its status and body. 0, or
+ * -ECANCELED. */
+static int robots_http(slot *s)
+{
+    fetch_result *x = &s->x;
+    fetched_reset(x);
+    x->robots.max = SIMUL_ROBOTS_MAX_BYTES;
+    return robots_get(s->fw->http, s->cur->url, s->buf, &x->robots, &x->status);
+}
+
+static int slot_fetch(slot *s)
+{
+    return s->cur->robots ? robots_http(s) : fetch_http(s);
+}
+
+/* ---- a fetch on another loop ----------------------------------------------------------- */
+
+/* On the fetcher's loop (simul_spawn_on from remote_fetch). */
+static int remote_task(void *arg)
+{
+    slot *s = arg;
+    if (s->wcancel)   /* remote_cancel came first */
+        return -ECANCELED;
+    s->wtask = simul_current();
+    int rc = slot_fetch(s);
+    s->wtask = NULL;
+    return rc;
+}
+
+/* On the fetcher's loop: cancels remote_task, or stops it before it runs. */
+static int remote_cancel(void *arg)
+{
+    slot *s = arg;
+    if (s->wtask)
+        simul_cancel(s->wtask);
+    else
+        s->wcancel = 1;
+    return 0;
+}
+
+static void remote_done(simul_future *f, void *arg)
+{
+    (void)f;
+    slot *s = arg;
+    s->xended = 1;
+    simul_event_set(s->xdone);
+}
+
+/* Wait (uncancellable) until remote_task has ended. */
+static void remote_wait(slot *s)
+{
+    simul_scope sc;
+    simul_scope_enter_shielded(&sc, INFINITY);
+    while (!s->xended)
+        simul_event_wait(s->xdone);
+    simul_scope_exit(&sc);
+}
+
+/* slot_fetch on s->fw's loop, awaited here. The spawn_on future is
+ * awaited through its done callback, never cancelled: cancelling it would
+ * complete it at once, while the task may still be using the slot. A
+ * cancel here is passed on with remote_cancel and then the task's end is
+ * awaited, so the slot is this loop's again whenever this returns. 0,
+ * -ECANCELED, or the hand-off's error (-ENOMEM, -ESHUTDOWN). */
+static int remote_fetch(slot *s)
+{
+    simul_future *f, *k;
+    void *v = NULL;
+    s->wtask = NULL;
+    s->wcancel = 0;
+    s->xended = 0;
+    simul_event_clear(s->xdone);
+    int rc = simul_spawn_on(s->fw->loop, remote_task, s, &f);
+    if (rc < 0)
+        return rc;
+    rc = simul_future_add_done_callback(f, remote_done, s);
+    if (rc < 0) {   /* no callback: the future itself, uncancellable */
+        simul_scope sc;
+        simul_scope_enter_shielded(&sc, INFINITY);
+        simul_future_wait(f, NULL);
+        simul_scope_exit(&sc);
+        simul_future_free(f);
+        return rc;
+    }
+    while (!s->xended && (rc = simul_event_wait(s->xdone)) != -ECANCELED)
+        ;
+    if (!s->xended) {   /* cancelled here: there too, then its end */
+        simul_scope sc;
+        simul_scope_enter_shielded(&sc, INFINITY);
+        if (simul_spawn_on(s->fw->loop, remote_cancel, s, &k) == 0) {
+            simul_future_wait(k, NULL);
+            simul_future_free(k);
+        }
+        simul_scope_exit(&sc);
+        remote_wait(s);
+        simul_future_free(f);
+        return -ECANCELED;
+    }
+    rc = simul_future_result(f, &v);
+    simul_future_free(f);
+    return rc < 0 ? rc : (int)(intptr_t)v;
+}
+
+/* Gives the slot's big-page token back to its loop. */
+static void big_release_cb(void *arg)
+{
+    simul_sem_release(arg);
+}
+
+static void big_release(slot *s)
+{
+    if (!s->big)
+        return;
+    s->big = 0;
+    if (s->fw->index == 0)
+        simul_sem_release(s->fw->big);
+    else if (simul_call_soon_threadsafe(s->fw->loop, big_release_cb, s->fw->big) < 0)
+        logmsg(LOG_WARN, "a big-page token was lost (%s)", strerror(ENOMEM));
+}
+
+/* ---- records (loop 0) -------------------------------------------------------------------- */
+
 /* Sitemap: lines of a robots.txt are seeds: admitted (depth 0) when in
  * scope and new, and read as sitemaps. */
 static void robots_sitemaps(const simul_robots *rb)
@@ -796,16 +1096,12 @@ static void robots_sitemaps(const simul_robots *rb)
     simul_url_fini(&u);
 }
 
-/* The host's robots.txt fetch (RFC 9309 2.3.1). */
-static int robots_fetch(slot *s, job *j)
+/* The host's robots.txt rules from what robots_http got. */
+static void robots_record(slot *s, job *j)
 {
     host *h = j->h;
-    obuf body = { .max = SIMUL_ROBOTS_MAX_BYTES };
-    int status = 0, rc = robots_get(C.http, j->url, s->buf, &body, &status);
-    if (rc == -ECANCELED) {
-        obuf_free(&body);
-        return rc;
-    }
+    obuf *body = &s->x.robots;
+    int status = s->x.status;
     simul_robots_verdict v = simul_robots_for_status(status);
     if (v == SIMUL_ROBOTS_DISALLOW_ALL && h->robots_tries < (int)C.o->retries) {
         h->robots_tries++;
@@ -813,12 +1109,11 @@ static int robots_fetch(slot *s, job *j)
         h->robots_retry_at = simul_now() + C.o->retry_wait * ldexp(1.0, h->robots_tries) *
                              jitter();
         logmsg(LOG_WARN, "%s: unreachable (status %d), retrying later", j->url, status);
-        obuf_free(&body);
-        return 0;
+        obuf_free(body);
+        return;
     }
     simul_robots *rb;
-    rc = simul_robots_parse_response(status, body.p, body.n, C.o->user_agent, &rb);
-    if (rc == 0) {
+    if (simul_robots_parse_response(status, body->p, body->n, C.o->user_agent, &rb) == 0) {
         h->robots = rb;
         double d = simul_robots_crawl_delay(rb);
         if (d > 0)
@@ -827,14 +1122,13 @@ static int robots_fetch(slot *s, job *j)
             h->robots_gone = 1;   /* unreachable for good: nothing fetched from it */
             logmsg(LOG_WARN, "%s: unreachable (status %d): skipping the host", j->url, status);
         } else {
-            store_robots_set(C.st, h->id, status, body.p, body.n);
+            store_robots_set(C.st, h->id, status, body->p, body->n);
             if (C.o->sitemaps)
                 robots_sitemaps(rb);
         }
     }
     h->robots_state = R_READY;
-    obuf_free(&body);
-    return rc;
+    obuf_free(body);
 }
 
 /* Waits while a commit waits for PostgreSQL (--pg): a page done then would
@@ -850,144 +1144,95 @@ static int commit_gate(void)
     return 0;
 }
 
-/* Records the page and frees j and r; -ECANCELED (j and r kept: the URL
- * stays queued) if cancelled at the commit gate. */
-static int finish_fetch(slot *s, job *j, outcome *oc, simul_http_response *r)
+/* Records the page and frees j; -ECANCELED (j kept: the URL stays queued)
+ * if cancelled at the commit gate. */
+static int finish_fetch(slot *s, job *j, outcome *oc)
 {
-    if (commit_gate() < 0) {
-        simul_http_response_free(r);
+    if (commit_gate() < 0)
         return -ECANCELED;
-    }
     page_done(s, j, oc);
-    simul_http_response_free(r);
     job_free(j);
     page_links_trim(&s->links);
     return 0;
 }
 
-/* A page whose links outgrow PAGE_LINKS_KEEP goes on only with one of
- * BIG_PAGES tokens: memory stays about -c x 1 MiB + BIG_PAGES x the page
- * caps, however many huge pages are in flight (the others wait, their
- * transfers paused). 0, or -ECANCELED. */
-static int big_gate(void *arg)
+/* The page's record from what fetch_http found (or a retry later). 0, 1
+ * (retried later), or -ECANCELED (at the commit gate). */
+static int fetch_record(slot *s, job *j)
 {
-    slot *s = arg;
-    if (s->big || s->links.arena.n <= PAGE_LINKS_KEEP)
-        return 0;
-    int rc = simul_sem_acquire(C.big);
-    if (rc == 0)
-        s->big = 1;
-    return rc;
-}
-
-/* One page: GET, stream, parse, record (or retry later). */
-static int page_fetch(slot *s, job *j)
-{
-    outcome oc = { .t0 = simul_now() };
-    char errbuf[256];
-    simul_http_request_opts ro = { .error = errbuf, .error_cap = sizeof errbuf,
-                                   .max_redirects = SIMUL_HTTP_NO_REDIRECTS };
-    simul_http_response *r = NULL;
-    page_links_clear(&s->links);
-    int rc = simul_http_get(C.http, j->url, &ro, &r);
-    if (rc == -ECANCELED)
-        return rc;
-    if (rc < 0) {
-        if (retryable_error(rc) && j->tries < (int)C.o->retries) {
+    const fetch_result *x = &s->x;
+    outcome oc = { .t0 = x->t0, .status = x->status, .final_url = fetched_final(x),
+                   .content_type = fetched_ct(x), .bytes = x->bytes };
+    if (x->redirect) {   /* its record, and its target offered as its one link */
+        oc.redirect = 1;
+        oc.error = x->why;
+        return finish_fetch(s, j, &oc);
+    }
+    if (x->rc < 0) {
+        if (retryable_error(x->rc) && j->tries < (int)C.o->retries) {
             retry_later(j, backoff(j));
             return 1;
         }
-        oc.error = crawl_error_kind(rc);
-        logmsg(LOG_INFO, "%s: %s (%s)", j->url, simul_strerror(rc), errbuf);
-        return finish_fetch(s, j, &oc, NULL);
+        oc.error = crawl_error_kind(x->rc);
+        logmsg(LOG_INFO, "%s: %s (%s)", j->url, simul_strerror(x->rc), x->err);
+        return finish_fetch(s, j, &oc);
     }
-    oc.status = simul_http_response_status(r);
-    oc.final_url = simul_http_response_url(r);   /* the URL itself: no redirect followed */
-    oc.content_type = simul_http_response_header(r, "Content-Type", 0);
-    if (page_redirect(r, j->url, j->len, j->hops, j->kind, &C.scopes, C.o, &s->loc, &s->links,
-                      &oc.error)) {
-        /* its record, and its target offered as its one link (page_done) */
-        oc.redirect = 1;
-        oc.final_url = s->links.n ? s->loc.href : NULL;   /* s->loc stays until then */
-        int n = drain(r, s->buf, &oc.bytes, NOPARSE_READ_MAX);   /* keeps the connection */
-        if (n == -ECANCELED) {
-            simul_http_response_free(r);
-            return n;
-        }
-        return finish_fetch(s, j, &oc, r);
-    }
-    if (retryable_status(oc.status) && j->tries < (int)C.o->retries) {
-        double ra = retry_after(r), wait = backoff(j);
+    if (x->retry) {
+        double ra = x->retry_after, wait = backoff(j);
         if (ra >= 0) {
             ra = fmin(ra, C.o->max_retry_after);
             wait = fmax(wait, ra);
             /* the server asked the whole host to wait */
             j->h->next_at = fmax(j->h->next_at, simul_now() + ra);
         }
-        simul_http_response_free(r);
         retry_later(j, wait);
         return 1;
     }
-    int parse = oc.status < 400 && (j->kind == URL_SITEMAP || is_html(oc.content_type));
     if (oc.status >= 400)
         oc.error = "http";
-    int n = 0;
-    sitemap_parser *sp = NULL;
-    if (parse && j->kind == URL_SITEMAP && sitemap_new(&sp, on_loc, s) == 0) {
-        while ((n = simul_http_response_read_chunk(r, s->buf, CRAWL_CHUNK)) > 0) {
-            oc.bytes += (uint64_t)n;
-            if (sitemap_feed(sp, s->buf, (size_t)n) != 0) {
-                n = drain(r, s->buf, &oc.bytes, 0);   /* a broken sitemap: what it gave */
-                break;
-            }
-            if ((n = big_gate(s)) < 0)
-                break;
-        }
-        sitemap_free(sp);
-    } else if (parse && j->kind == URL_SITEMAP) {
-        n = drain(r, s->buf, &oc.bytes, 0);
-    } else if (parse) {
-        n = read_links(r, s->lx, oc.final_url ? oc.final_url : j->url, s->buf, &oc.bytes,
-                       big_gate, s);
-    } else {
-        /* not parsed: small bodies are read (the connection stays in the
-         * pool), a large one is not downloaded for nothing */
-        n = drain(r, s->buf, &oc.bytes, NOPARSE_READ_MAX);
-    }
-    if (n == -ECANCELED) {
-        simul_http_response_free(r);
-        return n;
-    }
-    if (n < 0) {
-        if (retryable_error(n) && j->tries < (int)C.o->retries) {
-            simul_http_response_free(r);
+    if (x->n < 0) {
+        if (retryable_error(x->n) && j->tries < (int)C.o->retries) {
             retry_later(j, backoff(j));
             return 1;
         }
-        oc.error = crawl_error_kind(n);
+        oc.error = crawl_error_kind(x->n);
         s->links.n = 0;   /* a cut page's links are not its links */
     }
-    return finish_fetch(s, j, &oc, r);
+    return finish_fetch(s, j, &oc);
 }
 
+/* One fetch: its HTTP part on its loop (here for loop 0: no hand-off),
+ * then its record here. */
 static int page_task(void *arg)
 {
     slot *s = arg;
     job *j = s->j;
     host *h = j->h;
+    fetcher *fw = s->fw;
     s->j = NULL;   /* a task cancelled before it ran leaves it to teardown */
+    s->cur = j;
+    int rc = fw->index ? remote_fetch(s) : slot_fetch(s);
+    if (rc < 0 && rc != -ECANCELED) {
+        logmsg(LOG_ERROR, "%s: handing the fetch to loop %u: %s", j->url, fw->index,
+               simul_strerror(rc));
+        C.fatal = 1;
+    }
     if (j->robots) {
-        if (robots_fetch(s, j) == -ECANCELED)
+        if (rc < 0)
             h->robots_state = R_NONE;
+        else
+            robots_record(s, j);
+        obuf_free(&s->x.robots);
         free(j);
-    } else if (page_fetch(s, j) < 0) {
+    } else if (rc < 0 || fetch_record(s, j) < 0) {
         job_free(j);   /* cancelled: it stays queued in the store */
     }
-    if (s->big) {
-        simul_sem_release(C.big);
-        s->big = 0;
-    }
+    s->cur = NULL;
+    big_release(s);
     h->inflight--;
+    if (h->lin)
+        h->lin[fw->index]--;
+    fw->inflight--;
     C.inflight--;
     C.ps.inflight = C.inflight;
     s->next_free = C.free_slots;
@@ -997,7 +1242,6 @@ static int page_task(void *arg)
     simul_event_set(C.kick);
     return 0;
 }
-
 /* ---- the dispatcher ------------------------------------------------------------------ */
 
 /* The next fetch to start, or NULL; *wake: when one may become ready. */
@@ -1086,6 +1330,40 @@ static job *take(double now, double *wake)
     return NULL;
 }
 
+/* Loop i's share of a host limit `cap`: in proportion to the loops'
+ * weights, the shares adding up to cap (the remainder one each to loops
+ * of some weight, from loop r on: r is chosen by the host). */
+static unsigned fw_share(unsigned cap, unsigned i, unsigned r)
+{
+    unsigned n = C.nfw, given = 0, before = 0;
+    if (!C.fw[i].weight)
+        return 0;
+    for (unsigned k = 0; k < n; k++)
+        given += cap * C.fw[k].weight / C.wsum;
+    for (unsigned k = r; k != i; k = (k + 1) % n)
+        before += C.fw[k].weight > 0;
+    return cap * C.fw[i].weight / C.wsum + (before < cap - given);
+}
+
+/* The loop that fetches for h next (--loops N). Each loop has a fixed
+ * share of the host's limit (--per-host, 1 with a delay), so that the
+ * connections the loops' sessions keep open to h together stay within
+ * it; among the loops with room, the one that was handed the fewest
+ * fetches for its weight. take() keeps h's fetches under its limit, so
+ * one has room. */
+static fetcher *pick_fetcher(const host *h)
+{
+    if (C.nfw == 1)
+        return &C.fw[0];
+    unsigned n = C.nfw, cap = h->delay > 0 ? 1 : C.o->per_host, r = (unsigned)(h->id % n);
+    fetcher *best = NULL;
+    for (unsigned i = 0; i < n; i++)
+        if (h->lin[i] < fw_share(cap, i, r) &&
+            (!best || C.fw[i].fetches * best->weight < best->fetches * C.fw[i].weight))
+            best = &C.fw[i];
+    return best ? best : &C.fw[0];
+}
+
 static int signal_task(void *arg)
 {
     simul_signal *sg = arg;
@@ -1118,6 +1396,11 @@ static int dispatch(void)
             slot *s = C.free_slots;
             C.free_slots = s->next_free;
             s->j = j;
+            s->fw = pick_fetcher(j->h);
+            s->fw->inflight++;
+            s->fw->fetches++;
+            if (j->h->lin)
+                j->h->lin[s->fw->index]++;
             C.inflight++;
             C.ps.inflight = C.inflight;
             simul_task_opts to = { .stack_size = 128 * 1024 };
@@ -1453,6 +1736,98 @@ static int finish(void)
     return status;
 }
 
+/* On the fetcher's loop: its session and big-page tokens. */
+static int fetcher_open(void *arg)
+{
+    fetcher *fw = arg;
+    crawl_opts o = *fw->o;
+    o.per_host = fw->per_host;
+    int rc = crawl_http_session(&o, 0, &fw->http);
+    if (rc == 0 && !(fw->big = simul_sem_new(fw->tokens)))
+        rc = -ENOMEM;
+    return rc;
+}
+
+static int fetcher_close(void *arg)
+{
+    fetcher *fw = arg;
+    if (fw->http)
+        simul_http_session_free(fw->http);
+    if (fw->big)
+        simul_sem_free(fw->big);
+    fw->http = NULL;
+    fw->big = NULL;
+    return 0;
+}
+
+/* fn(fw) on fw's loop, awaited uncancellably (setup and teardown must
+ * finish: the fetcher's objects are that loop's). */
+static int fetcher_call(fetcher *fw, simul_fn fn)
+{
+    if (fw->index == 0)
+        return fn(fw);
+    simul_future *f;
+    void *v = NULL;
+    int rc = simul_spawn_on(fw->loop, fn, fw, &f);
+    if (rc < 0)
+        return rc;
+    simul_scope sc;
+    simul_scope_enter_shielded(&sc, INFINITY);
+    rc = simul_future_wait(f, &v);
+    simul_scope_exit(&sc);
+    simul_future_free(f);
+    return rc;
+}
+
+/* A fetcher per loop of the group (--loops N): loop 0's fetches need no
+ * hand-off; the other loops' sessions are made on their threads. Loop 0
+ * also writes every record, admits the links, commits and takes every
+ * other loop's answers: on the mirror crawl with loop 0 fetching nothing
+ * that was 15% of the CPU, and a fetch of its own finishes sooner than a
+ * handed-over one, so its share is smaller: weight 40 against the others'
+ * 100 at 2 loops (measured: CPU time split 50/50 to 54/46 between the
+ * two; 58/42 at 70), 10 at 3, none from 4 loops on. Each session's
+ * per-host limit is the largest share fw_share gives its loop; BIG_PAGES
+ * is shared out (at least one each). */
+static int fetchers_open(void)
+{
+    unsigned n = C.nfw, ph = C.o->per_host;
+    int w0 = 100 - 30 * (int)n;
+    C.wsum = 0;
+    for (unsigned i = 0; i < n; i++) {
+        C.fw[i].weight = n == 1 ? 1 : i ? 100 : w0 > 0 ? (unsigned)w0 : 0;
+        C.wsum += C.fw[i].weight;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        fetcher *fw = &C.fw[i];
+        fw->loop = simul_loop_at((int)i);
+        fw->index = i;
+        fw->o = C.o;
+        fw->per_host = ph * fw->weight / C.wsum + (n > 1);
+        if (fw->per_host > ph || !fw->per_host)
+            fw->per_host = fw->per_host ? ph : 1;
+        fw->tokens = BIG_PAGES / n ? BIG_PAGES / n : 1;
+        int rc = fw->loop ? fetcher_call(fw, fetcher_open) : -ESHUTDOWN;
+        if (rc < 0) {
+            logmsg(LOG_ERROR, "HTTP session (loop %u): %s", i, simul_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void fetchers_close(void)
+{
+    for (unsigned i = 0; C.fw && i < C.nfw; i++) {
+        if (C.nfw > 1)
+            logmsg(LOG_INFO, "loop %u: %llu fetches", i, (unsigned long long)C.fw[i].fetches);
+        if (C.fw[i].http || C.fw[i].big)
+            fetcher_call(&C.fw[i], fetcher_close);
+    }
+    free(C.fw);
+    C.fw = NULL;
+}
+
 static int setup_slots(void)
 {
     C.slots = calloc(C.o->concurrency, sizeof *C.slots);
@@ -1463,7 +1838,9 @@ static int setup_slots(void)
         s->buf = malloc(CRAWL_CHUNK);
         page_links_init(&s->links);
         simul_url_init(&s->loc);
-        if (!s->buf)
+        s->x.strs.max = 2 * SIMUL_URL_MAX + 65536;   /* a URL, a header */
+        s->x.robots.max = SIMUL_ROBOTS_MAX_BYTES;
+        if (!s->buf || (C.nfw > 1 && !(s->xdone = simul_event_new())))
             return -ENOMEM;
         int rc = simul_links_new(&s->lx, "http://x/", 9, SIMUL_URL_NORMALIZE, on_link, s);
         if (rc < 0)
@@ -1482,8 +1859,13 @@ static void teardown(void)
         free(C.slots[i].buf);
         page_links_fini(&C.slots[i].links);
         simul_url_fini(&C.slots[i].loc);
+        obuf_free(&C.slots[i].x.strs);
+        obuf_free(&C.slots[i].x.robots);
+        if (C.slots[i].xdone)
+            simul_event_free(C.slots[i].xdone);
     }
     free(C.slots);
+    fetchers_close();
     for (size_t i = 0; i < C.nhbucket; i++)
         for (host *h = C.hbucket[i], *nx; h; h = nx) {
             nx = h->hnext;
@@ -1496,6 +1878,7 @@ static void teardown(void)
                 job_free(j);
             }
             simul_robots_free(h->robots);
+            free(h->lin);
             free(h->origin);
             free(h);
         }
@@ -1518,12 +1901,8 @@ static void teardown(void)
         out_close(C.pages);
     free(C.found_path);
     free(C.pages_path);
-    if (C.http)
-        simul_http_session_free(C.http);
     if (C.kick)
         simul_event_free(C.kick);
-    if (C.big)
-        simul_sem_free(C.big);
     if (C.committed)
         simul_event_free(C.committed);
     if (C.pg) {
@@ -1546,6 +1925,8 @@ int crawl_run(const crawl_opts *o)
 {
     memset(&C, 0, sizeof C);
     C.o = o;
+    /* --loops N: main.c runs this on loop 0 of a group; the others fetch */
+    C.nfw = (unsigned)simul_loop_count();
     C.run_start = C.last_commit = simul_now();
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     seen_init_ranked(&C.seen, SEEN_MAX);
@@ -1602,7 +1983,8 @@ static int run_job(const crawl_opts *o)
     char *db = path_in(o->dir, "state.db");
     C.found_path = path_in(o->dir, "foundurls.tsv");
     C.pages_path = path_in(o->dir, "pages.jsonl");
-    if (!db || !C.found_path || !C.pages_path) {
+    C.fw = calloc(C.nfw, sizeof *C.fw);
+    if (!db || !C.found_path || !C.pages_path || !C.fw) {
         free(db);
         teardown();
         return 3;
@@ -1663,15 +2045,12 @@ static int run_job(const crawl_opts *o)
     /* the patch's length is pages_len from the first commit on */
     if ((rc = store_begin(C.st)) < 0 ||
         (patched && (rc = store_meta_set_int(C.st, "pages_patched", 0)) < 0) ||
-        (rc = setup_slots()) < 0 ||
-        !(C.kick = simul_event_new()) || !(C.big = simul_sem_new(BIG_PAGES))) {
+        (rc = setup_slots()) < 0 || !(C.kick = simul_event_new())) {
         logmsg(LOG_ERROR, "setup: %s", simul_strerror(rc ? rc : -ENOMEM));
         teardown();
         return 3;
     }
-    rc = crawl_http_session(o, 0, &C.http);
-    if (rc < 0) {
-        logmsg(LOG_ERROR, "HTTP session: %s", simul_strerror(rc));
+    if (fetchers_open() < 0) {
         teardown();
         return 3;
     }

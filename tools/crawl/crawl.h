@@ -2,7 +2,7 @@
  * crawl.h - simul-crawl's pieces and how they fit (internal to the tool).
  *
  * main.c parses the command line into a crawl_opts and runs crawl_run on
- * a simul loop. crawl.c is the frontier and the scheduler: hosts with
+ * a simul loop (loop 0 of --loops N; the others fetch for it). crawl.c is the frontier and the scheduler: hosts with
  * their queues (a bounded window in RAM, the rest in the store), robots.txt,
  * politeness, one task per fetch. seen.c is the dedup set (64-bit hashes of
  * normalised URLs). store.c is the resume state (SQLite, WAL, batched

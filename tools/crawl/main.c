@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,8 +54,9 @@ static const char usage_text[] =
     "      --lease S           a worker's URL returns to the others S seconds after it\n"
     "                          stopped renewing it (default 30)\n"
     "      --redis-wait S      how long Redis may be unreachable (default 300)\n"
-    "      --loops N           a shared crawl's workers in this process, one loop\n"
-    "                          and thread each (default 1)\n"
+    "      --loops N           event loops (threads) in this process (default 1): a\n"
+    "                          crawl's fetching and parsing spread over them; with\n"
+    "                          --redis, N workers\n"
     "      --pg CONNINFO       also write pages and links into PostgreSQL tables\n"
     "                          (a libpq conninfo string or postgresql:// URI)\n"
     "      --pg-schema NAME    their schema (default crawl)\n"
@@ -220,6 +223,20 @@ typedef struct run_arg {
 static int run_main(void *arg)
 {
     run_arg *ra = arg;
+    /* a single-process crawl runs on loop 0; the other loops only fetch
+     * what it hands them (crawl.c), so their mains have nothing to do */
+    if (!ra->o->redis && simul_loop_index() > 0) {
+        /* SIGINT and SIGTERM are loop 0's (crawl.c's signal task reads
+         * them from a signalfd, which sees only what no thread takes): a
+         * thread of these loops that took one would run its disposition -
+         * SIG_IGN in a background job - and the crawl would never know */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        return 0;
+    }
     int st = ra->o->redis ? dist_run(ra->o) : crawl_run(ra->o);
     /* --loops N: the worst of the loops' statuses */
     int cur = __atomic_load_n(&ra->status, __ATOMIC_RELAXED);
@@ -322,8 +339,8 @@ int main(int argc, char **argv)
         die_usage("%s", "--redis and --job go together");
     if (o.export_dir && !o.redis)
         die_usage("%s", "--export wants --redis and --job");
-    if (o.loops > 1 && (!o.redis || o.export_dir))
-        die_usage("%s", "--loops N wants a shared crawl (--redis, --job; not --export)");
+    if (o.loops > 1 && o.export_dir)
+        die_usage("%s", "--loops N is for crawling, not with --export");
     if (o.redis && o.lease < 1)
         die_usage("%s", "--lease wants at least 1 second");
     /* the PostgreSQL sink hangs on the single-process store's commits */
