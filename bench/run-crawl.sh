@@ -3,7 +3,7 @@
 # beside wget2, Scrapy, the walkthrough's areq.py and curl -Z on one local
 # site, in one run; and link extraction alone beside Python's parsers.
 #
-#   bench/run-crawl.sh [--impls simul-crawl,wget2-20,wget2-50,scrapy,areq.py,curl]
+#   bench/run-crawl.sh [--impls simul-crawl,simul-crawl-2,wget2-20,wget2-50,scrapy,areq.py,curl]
 #                      [--no-parse]
 #
 # The site: Debian's Python documentation mirrored 20 times
@@ -18,6 +18,12 @@
 #                (the site is one host: the per-host limit is the global
 #                one, as for the peers); skipped with a line saying so
 #                until tools/crawl is built
+#   simul-crawl-2  the same with --loops 2 on CPUs 0 and 1 (nginx keeps
+#                CPU 0: on this 2-CPU machine the second loop shares it
+#                with the server, so the row says what 2 loops cost here,
+#                not how they scale), alternated with simul-crawl-1cpus2
+#                (--loops 1 on the same two CPUs) and simul-crawl
+#                CRAWL_LOOPS_ROUNDS times (default 3): the medians are kept
 #   wget2-20/50  wget2 -r -l 0 --max-threads 20 / 50 --delete-after
 #                (Debian's wget2; URLs from its --stats-site CSV)
 #   scrapy       bench/peers/crawl_scrapy.py: a CrawlSpider, 100
@@ -57,7 +63,7 @@ mirrors=${CRAWL_MIRRORS:-20}
 conns=${CRAWL_CONNS:-50}
 scrapy_pages=${CRAWL_SCRAPY_PAGES:-200}
 areq_py_urls=${CRAWL_AREQ_PY_URLS:-1000}
-impls="simul-crawl,wget2-20,wget2-50,scrapy,areq.py,curl"
+impls="simul-crawl,simul-crawl-2,wget2-20,wget2-50,scrapy,areq.py,curl"
 parse=1
 while (($#)); do
     case $1 in
@@ -113,13 +119,13 @@ results=$ROOT/$OUT/crawl-results.jsonl
 # Runs a client on CPU 1 under /usr/bin/time, then turns its output into
 # the list of URLs it fetched with status 200 (HOW: simul-crawl, wget2,
 # scrapy, areq.py, curl) and appends one JSON line of figures.
-measure() { # NAME HOW cmd...
+measure() { # NAME HOW cmd...  (CPUS: taskset's list, default 1)
     local name=$1 how=$2 st line
     shift 2
     rm -rf "$tmp/job" && mkdir -p "$tmp/job"
     log "$name ..."
-    (cd "$tmp/job" && taskset -c 1 /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$@" \
-        >"$tmp/out" 2>"$tmp/err")
+    (cd "$tmp/job" && taskset -c "${CPUS:-1}" /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" \
+        "$@" >"$tmp/out" 2>"$tmp/err")
     st=$?
     line=$($PY - "$name" "$how" "$st" "$tmp" "$truth" <<'PYEOF'
 import csv, json, os, re, sys
@@ -179,7 +185,32 @@ PYEOF
     log "  $line"
 }
 
-if want simul-crawl && [[ -x $crawler ]]; then
+if want simul-crawl-2 && [[ -x $crawler ]]; then
+    # --loops 2 beside --loops 1 on the same CPUs and on CPU 1 alone, in
+    # the same minutes (alternated); each row keeps its median round
+    : >"$tmp/loops.jsonl"
+    for ((round = 0; round < ${CRAWL_LOOPS_ROUNDS:-3}; round++)); do
+        for v in simul-crawl:1:1 simul-crawl-1cpus2:1:0,1 simul-crawl-2:2:0,1; do
+            IFS=: read -r name loops cpus <<<"$v"
+            CPUS=$cpus measure "$name" simul-crawl "$crawler" -q -o crawl -c "$conns" \
+                --per-host "$conns" --delay 0 --loops "$loops" -i "$tmp/seeds.txt"
+        done
+    done
+    # the rounds' lines out of the results, their medians back in
+    grep -E '"client": "simul-crawl(-1cpus2|-2)?"' "$results" >"$tmp/loops.jsonl"
+    grep -vE '"client": "simul-crawl(-1cpus2|-2)?"' "$results" >"$tmp/rest.jsonl"
+    mv "$tmp/rest.jsonl" "$results"
+    $PY - "$tmp/loops.jsonl" >>"$results" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for name in ("simul-crawl", "simul-crawl-1cpus2", "simul-crawl-2"):
+    rs = sorted((r for r in rows if r["client"] == name), key=lambda r: r["pages_per_s"])
+    if rs:
+        m = dict(rs[len(rs) // 2])
+        m["rounds_pages_per_s"] = [r["pages_per_s"] for r in rs]
+        print(json.dumps(m))
+PYEOF
+elif want simul-crawl && [[ -x $crawler ]]; then
     measure simul-crawl simul-crawl "$crawler" -q -o crawl -c "$conns" --per-host "$conns" \
         --delay 0 -i "$tmp/seeds.txt"
 fi
@@ -230,11 +261,11 @@ load = os.getloadavg()
 print(f"\nCrawl: Python docs x {mirrors} from {mirrors} seeds, truth {truth['html']:,} HTML pages "
       f"+ {truth['other']} other files; nginx on CPU 0, crawler on CPU 1; "
       f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-print(f"{'client':<12}{'pages/s':>9}{'CPU s':>8}{'RSS MB':>8}{'pages':>7}{'missing':>9}"
+print(f"{'client':<20}{'pages/s':>9}{'CPU s':>8}{'RSS MB':>8}{'pages':>7}{'missing':>9}"
       f"{'extra':>7}{'other':>7}{'dups':>6}{'errors':>7}")
 for r in rows:
     miss = "-" if r["client"] in ("scrapy", "areq.py") else r["missing"]
-    print(f"{r['client']:<12}{r['pages_per_s']:>9,.0f}{r['cpu_s']:>8.1f}{r['rss_mb']:>8.1f}"
+    print(f"{r['client']:<20}{r['pages_per_s']:>9,.0f}{r['cpu_s']:>8.1f}{r['rss_mb']:>8.1f}"
           f"{r['pages']:>7}{miss:>9}{r['extra']:>7}{r['other_urls']:>7}{r['duplicates']:>6}"
           f"{r['errors']:>7}")
 by = {r["client"]: r for r in rows}
@@ -248,8 +279,18 @@ for peer in ("wget2-20", "wget2-50", "scrapy", "curl"):
         ratios[f"simul-crawl/{peer}"] = {
             "pages_per_s": round(s["pages_per_s"] / p["pages_per_s"], 2),
             "rss": round(s["rss_mb"] / p["rss_mb"], 2) if p["rss_mb"] else None}
+# --loops 2 against --loops 1 on the same two CPUs, and on CPU 1 alone
+s2 = by.get("simul-crawl-2")
+for base in ("simul-crawl-1cpus2", "simul-crawl"):
+    p = by.get(base)
+    if s2 and p and p["pages_per_s"]:
+        ratios[f"simul-crawl-2/{base}"] = {
+            "pages_per_s": round(s2["pages_per_s"] / p["pages_per_s"], 2),
+            "rss": round(s2["rss_mb"] / p["rss_mb"], 2) if p["rss_mb"] else None,
+            "cpu": round(s2["cpu_s"] / p["cpu_s"], 2) if p["cpu_s"] else None}
 for k, v in ratios.items():
-    print(f"{k:<24} pages/s {v['pages_per_s']:.2f}x  RSS {v['rss']}x")
+    print(f"{k:<36} pages/s {v['pages_per_s']:.2f}x  RSS {v['rss']}x"
+          + (f"  CPU {v['cpu']}x" if v.get("cpu") else ""))
 parse = {}
 for l in open(parsef):
     f = l.split()
@@ -276,7 +317,9 @@ doc = {
             "reference BFS (bench/peers/crawl_truth.py). Scrapy is capped at SCRAPY_PAGES "
             "pages (its missing count is not meaningful); areq.py fetches a flat list of "
             "AREQ_URLS pages, time-capped at 60 s; curl -Z fetches the truth's URLs without "
-            "parsing. One round.",
+            "parsing. One round; simul-crawl, simul-crawl-1cpus2 (--loops 1 on CPUs 0-1) "
+            "and simul-crawl-2 (--loops 2 on CPUs 0-1) alternated CRAWL_LOOPS_ROUNDS "
+            "times, each its median round (rounds_pages_per_s: all of them).",
     "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     "mirrors": int(mirrors), "conns": int(conns), "scrapy_pages": int(scrapy_pages),
     "areq_urls": int(areq_urls), "truth": truth, "simul_crawl": simul_status,

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +55,9 @@ static const char usage_text[] =
     "      --lease S           a worker's URL returns to the others S seconds after it\n"
     "                          stopped renewing it (default 30)\n"
     "      --redis-wait S      how long Redis may be unreachable (default 300)\n"
-    "      --loops N           event loops (threads) in this process (default 1): a\n"
-    "                          crawl's fetching and parsing spread over them; with\n"
-    "                          --redis, N workers\n"
+    "      --loops N           event loops (threads) in this process (default 1; 0: one\n"
+    "                          per CPU): a crawl's fetching and parsing spread over\n"
+    "                          them; with --redis, N workers\n"
     "      --pg CONNINFO       also write pages and links into PostgreSQL tables\n"
     "                          (a libpq conninfo string or postgresql:// URI)\n"
     "      --pg-schema NAME    their schema (default crawl)\n"
@@ -255,7 +256,7 @@ int main(int argc, char **argv)
         .read_timeout = 30,
         .scope = SCOPE_HOST, .robots = 1, .sitemaps = 1,
         .user_agent = "simul-crawl/" CRAWL_VERSION, .fsync = 1, .commit_interval = 0.2,
-        .lease = 30, .redis_wait = 300,
+        .lease = 30, .redis_wait = 300, .loops = 1,
         .pg_schema = "crawl", .pg_timeout = 60,
     };
     int c;
@@ -312,7 +313,7 @@ int main(int argc, char **argv)
         case O_EXPORT: o.export_dir = optarg; break;
         case O_LEASE: o.lease = secs(optarg, "--lease"); break;
         case O_REDIS_WAIT: o.redis_wait = secs(optarg, "--redis-wait"); break;
-        case O_LOOPS: o.loops = (unsigned)num(optarg, "--loops", 1, 256); break;
+        case O_LOOPS: o.loops = (unsigned)num(optarg, "--loops", 0, 256); break;
         case O_PG: o.pg = optarg; break;
         case O_PG_SCHEMA:
             /* an identifier only: it is pasted into SQL (quoted) */
@@ -339,6 +340,11 @@ int main(int argc, char **argv)
         die_usage("%s", "--redis and --job go together");
     if (o.export_dir && !o.redis)
         die_usage("%s", "--export wants --redis and --job");
+    if (o.loops == 0) {   /* one per CPU the process may run on */
+        cpu_set_t cpus;
+        o.loops = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? (unsigned)CPU_COUNT(&cpus) : 1;
+        o.loops = o.loops < 1 ? 1 : o.loops > 256 ? 256 : o.loops;
+    }
     if (o.loops > 1 && o.export_dir)
         die_usage("%s", "--loops N is for crawling, not with --export");
     if (o.redis && o.lease < 1)
