@@ -16,8 +16,8 @@
 #   per-host1 its slow bulk host with --per-host 1 --loops 3: still at most
 #             one connection open to it (the loops share a host's limit)
 #   docs      the Python documentation (tests/http/nginx.sh): --loops 2
-#             equals --loops 1 at -c 16, and at -c 1 (one order: every
-#             field but fetch_ms)
+#             equals --loops 1 at -c 16 (on each backend), and at -c 1
+#             (one order: every field but fetch_ms)
 #   kill9     --loops 2 killed with kill -9 at random moments and run
 #             again until it ends: the uninterrupted run's outputs
 #   sigint    --loops 2 and SIGINT: exit 130, then the next run finishes
@@ -96,10 +96,13 @@ fi
 docs_site
 "$bin" -q -o "$tmp/d1" -c 16 --per-host 16 "$seed"
 rc1=$?
-"$bin" -q -o "$tmp/d2" -c 16 --per-host 16 --loops 2 "$seed"
-rc2=$?
-[[ $rc1 == 1 && $rc2 == 1 ]] && ok docs.exit || fail docs.exit "exits $rc1, $rc2 (want 1: a 404)"
-same docs.same "$tmp/d1" "$tmp/d2" fetch_ms,parent
+for be in ${SIMUL_TEST_BACKENDS:-epoll io_uring}; do
+    SIMUL_BACKEND=$be "$bin" -q -o "$tmp/d2-$be" -c 16 --per-host 16 --loops 2 "$seed"
+    rc2=$?
+    [[ $rc1 == 1 && $rc2 == 1 ]] && ok "docs.$be.exit" ||
+        fail "docs.$be.exit" "exits $rc1, $rc2 (want 1: a 404)"
+    same "docs.$be.same" "$tmp/d1" "$tmp/d2-$be" fetch_ms,parent
+done
 "$bin" -q -o "$tmp/o1" -c 1 "$seed"
 "$bin" -q -o "$tmp/o2" -c 1 --loops 2 "$seed"
 same docs.c1.same "$tmp/o1" "$tmp/o2" fetch_ms
