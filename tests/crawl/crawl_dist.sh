@@ -61,11 +61,12 @@ export SIMUL_BACKEND=epoll
 canon "$tmp/ref" fetch_ms,parent >"$tmp/ref.canon"
 grep -q '^pages.jsonl [1-9][0-9][0-9]' "$tmp/ref.canon" || fail reference "too few pages"
 
-# usage: --redis needs --job; --loops needs --redis
+# usage: --redis needs --job; --loops is not for --export (a single-process
+# crawl takes --loops too: tests/crawl/loops_test.sh)
 "$bin" -q --redis "$R" "$seed" 2>/dev/null
 [[ $? -eq 2 ]] && ok usage-redis-without-job || fail usage-redis-without-job "not exit 2"
-"$bin" -q --loops 2 "$seed" 2>/dev/null
-[[ $? -eq 2 ]] && ok usage-loops-without-redis || fail usage-loops-without-redis "not exit 2"
+"$bin" -q --loops 2 --redis "$R" --job usage --export "$tmp/usage-export" 2>/dev/null
+[[ $? -eq 2 ]] && ok usage-loops-with-export || fail usage-loops-with-export "not exit 2"
 
 # 1. four workers at once: 2 processes x 2 loops (--loops 2)
 pids=()
